@@ -244,7 +244,10 @@ class Stack:
             for key in lay.phase_names:
                 if key not in registry:
                     registry[key] = _phases.get(key)
-        self.phases: dict[str, Phase] = registry
+        # Order of first appearance down the stack, so equal stacks list phases alike.
+        order = [k for lay in layers for k in lay.phase_names]
+        order += list(registry)
+        self.phases: dict[str, Phase] = {k: registry[k] for k in dict.fromkeys(order)}
 
     # -- container protocol ---------------------------------------------------------------
     def __iter__(self) -> Iterator[Layer]:

@@ -36,8 +36,10 @@ distribution and its arguments (looked up by name; nothing is evaluated). A thic
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
+import re
 import tomllib
 from typing import Any
 
@@ -304,9 +306,47 @@ def stack_to_dict(stack: Stack) -> dict[str, Any]:
     return doc
 
 
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(k: str) -> str:
+    return k if _BARE_KEY.match(k) else json.dumps(k, ensure_ascii=False)
+
+
+def _inline(v: Any) -> str:
+    """A TOML value on one line (inline tables for number tables and phase maps)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)  # JSON string escapes are valid TOML
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_inline(x)}" for k, x in v.items()) + " }" if v else "{}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_inline(x) for x in v) + "]"
+    raise InterphaseInputError("toml", f"cannot write a value of type {type(v).__name__}")
+
+
 def dump_stack(stack: Stack) -> str:
-    """TOML text of a stack; reading it back gives an identical Stack."""
-    return tomli_w.dumps(stack_to_dict(stack))
+    """TOML text of a stack in the DESIGN.md layout; reading it back gives an identical Stack."""
+    doc = stack_to_dict(stack)
+    out: list[str] = []
+    out.append("[sample]")
+    out += [f"{_key(k)} = {_inline(v)}" for k, v in doc["sample"].items()]
+    for name, table in doc.get("phases", {}).items():
+        out += ["", f"[phases.{_key(name)}]"]
+        out += [f"{_key(k)} = {_inline(v)}" for k, v in table.items()]
+    for lay in doc["layers"]:
+        out += ["", "[[layers]]"]
+        out += [f"{_key(k)} = {_inline(v)}" for k, v in lay.items()]
+    text = "\n".join(out) + "\n"
+    if stack.sections:
+        # instrument tables are arbitrary nested TOML: tomli_w writes them faithfully
+        text += "\n" + tomli_w.dumps(dict(stack.sections))
+    return text
 
 
 def write_stack(stack: Stack, path: str | os.PathLike) -> None:
