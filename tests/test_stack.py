@@ -281,3 +281,27 @@ def test_table_reports_layers_and_densities():
     text = stack.table()
     rho = 0.5 * (phases.get("Li2O").density + phases.get("Li3N").density)
     assert f"{rho:.3f}" in text and "Li2O 50" in text and "inf" in text
+
+
+@given(layer_specs(n_min=2), st.integers(0, 2**32 - 1))
+def test_any_grid_order_gives_the_same_profile(specs, seed):
+    stack = make_stack(specs)
+    z = np.linspace(-3, stack.finite_depth_nm() + 20, 2001)
+    perm = np.random.default_rng(seed).permutation(z.size)
+    ref, shuffled = stack.profile(z), stack.profile(z[perm])
+    np.testing.assert_array_equal(shuffled.densities, ref.densities[:, perm])
+    np.testing.assert_array_equal(shuffled.fractions, ref.fractions[:, perm])
+
+
+@given(st.floats(0.5, 5.0), st.floats(5.0, 40.0), st.floats(0.0, 40.0))
+def test_overlapping_rough_interfaces_stay_physical(thin, rough_top, rough_bottom):
+    # a thin layer between two very rough interfaces: erf tails overlap and are clipped
+    stack = Stack([
+        Layer("A", {"Li2O": 1}, 50, roughness_nm=rough_top),
+        Layer("thin", {"Li3PO4": 1}, thin, roughness_nm=rough_bottom, phases_bottom={"Li3N": 1}),
+        Layer("B", {"Li": 1}, "inf"),
+    ])
+    prof = stack.profile(np.linspace(0, 300, 6001))
+    assert np.all(prof.densities >= 0) and np.all(prof.li6 >= 0) and np.all(prof.fractions >= 0)
+    assert np.all(prof.fractions.sum(axis=0) <= 1 + 1e-12)
+    assert np.all(np.isfinite(prof.densities))

@@ -31,64 +31,106 @@ import numpy as np
 
 __all__ = ["layer_profile"]
 
-_ERF_CUTOFF = 8.0  # beyond 8 sigma, Phi - H is below 1e-15
+# Corrections are evaluated within +/- 6 sigma of an interface (|Phi - H| < 1e-9 beyond).
+# The window is symmetric, so the truncated correction is still odd: totals stay exact.
+_ERF_CUTOFF = 6.0
+_SHARP_BELOW_NM = 1e-9  # widths below this (1e-8 Å) are treated as sharp
 
 
-@numba.njit(cache=True, nogil=True)
-def _profile_kernel(z, tops, thick, sigma, jump_q, jump_f, q_top, q_bot, f_top, f_bot, q_out, f_out):
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "arcp", "nsz"})
+def _profile_sorted(z, tops, thick, sigma, top, bot, jump, first_fraction, out):
+    """Fill ``out`` (Q, N) on an ascending grid ``z``.
+
+    Row by row (so that a row stays in cache): the piecewise-linear sharp profile, the
+    erf corrections of the rough interfaces, and clipping inside their windows. Rows
+    ``first_fraction:`` are phase fractions and are rescaled to sum at most one.
+    """
+    n = z.shape[0]
     n_layers = tops.shape[0]
-    n_q = q_top.shape[1]
-    n_f = f_top.shape[1]
-    bottom = tops[n_layers - 1] + thick[n_layers - 1]  # inf for a semi-infinite stack
+    n_q = top.shape[1]
+    z0 = np.searchsorted(z, 0.0, side="left")  # vacuum above the top surface
+    seg_a = np.empty(n_layers, np.int64)
+    seg_b = np.empty(n_layers, np.int64)
+    for i in range(n_layers):
+        seg_a[i] = np.searchsorted(z, tops[i], side="left")
+        if math.isinf(thick[i]):
+            seg_b[i] = n
+        else:
+            seg_b[i] = np.searchsorted(z, tops[i] + thick[i], side="left")
+    end = seg_b[n_layers - 1]  # vacuum below a finite stack
+    # windows of the rough interfaces and their erf corrections, computed once
+    win_lo = np.zeros(n_layers + 1, np.int64)
+    win_hi = np.zeros(n_layers + 1, np.int64)
+    win_off = np.zeros(n_layers + 2, np.int64)
     inv_sqrt2 = 1.0 / math.sqrt(2.0)
-    for j in range(z.shape[0]):
-        zj = z[j]
-        for e in range(n_q):
-            q_out[e, j] = 0.0
-        for p in range(n_f):
-            f_out[p, j] = 0.0
-        if zj < 0.0:
-            continue  # above the (sharp) top surface: vacuum
-        # sharp profile: the layer that holds zj (binary search on layer tops)
-        if zj < bottom:
-            lo, hi = 0, n_layers - 1
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                if tops[mid] <= zj:
-                    lo = mid
-                else:
-                    hi = mid - 1
-            i = lo
-            u = 0.0 if math.isinf(thick[i]) else (zj - tops[i]) / thick[i]
-            for e in range(n_q):
-                q_out[e, j] = q_top[i, e] + u * (q_bot[i, e] - q_top[i, e])
-            for p in range(n_f):
-                f_out[p, j] = f_top[i, p] + u * (f_bot[i, p] - f_top[i, p])
-        # erf corrections of the rough interfaces near zj
-        for k in range(1, n_layers + 1):
-            sg = sigma[k]
-            if sg <= 0.0:
-                continue
+    for k in range(1, n_layers + 1):
+        sg = sigma[k]
+        if sg > 0.0:
             zk = tops[k - 1] + thick[k - 1]
-            t = (zj - zk) / sg
-            if t > _ERF_CUTOFF or t < -_ERF_CUTOFF:
-                continue
-            c = 0.5 * (1.0 + math.erf(t * inv_sqrt2)) - (1.0 if zj >= zk else 0.0)
-            for e in range(n_q):
-                q_out[e, j] += c * jump_q[k, e]
-            for p in range(n_f):
-                f_out[p, j] += c * jump_f[k, p]
-        total = 0.0
-        for p in range(n_f):
-            if f_out[p, j] < 0.0:
-                f_out[p, j] = 0.0
-            total += f_out[p, j]
-        if total > 1.0:
-            for p in range(n_f):
-                f_out[p, j] /= total
-        for e in range(n_q):
-            if q_out[e, j] < 0.0:
-                q_out[e, j] = 0.0
+            win_lo[k] = max(np.searchsorted(z, zk - _ERF_CUTOFF * sg, side="left"), z0)
+            win_hi[k] = max(np.searchsorted(z, zk + _ERF_CUTOFF * sg, side="right"), win_lo[k])
+        win_off[k + 1] = win_off[k] + win_hi[k] - win_lo[k]
+    corr = np.empty(win_off[n_layers + 1])
+    for k in range(1, n_layers + 1):
+        if win_hi[k] > win_lo[k]:
+            zk = tops[k - 1] + thick[k - 1]
+            sg = sigma[k]
+            c = corr[win_off[k]:win_off[k + 1]]
+            zz = z[win_lo[k]:win_hi[k]]
+            scale = inv_sqrt2 / sg
+            for j in range(c.shape[0]):
+                step = 1.0 if zz[j] >= zk else 0.0
+                c[j] = 0.5 * (1.0 + math.erf((zz[j] - zk) * scale)) - step
+    # union of the windows as disjoint intervals (where clipping may be needed)
+    order = np.argsort(win_lo)
+    m_lo = np.empty(n_layers + 1, np.int64)
+    m_hi = np.empty(n_layers + 1, np.int64)
+    n_m = 0
+    for idx in range(n_layers + 1):
+        k = order[idx]
+        if win_hi[k] <= win_lo[k]:
+            continue
+        if n_m > 0 and win_lo[k] <= m_hi[n_m - 1]:
+            m_hi[n_m - 1] = max(m_hi[n_m - 1], win_hi[k])
+        else:
+            m_lo[n_m] = win_lo[k]
+            m_hi[n_m] = win_hi[k]
+            n_m += 1
+    tot = np.zeros(n) if n_m > 0 else np.zeros(0)
+    # Loops run over slices from index 0 so numba can drop negative-index wraparound
+    # checks and vectorize (about 6x faster than indexing with range(a, b)).
+    for e in range(n_q):
+        row = out[e]
+        row[:z0] = 0.0
+        row[end:] = 0.0
+        for i in range(n_layers):
+            q0 = top[i, e]
+            slope = 0.0 if math.isinf(thick[i]) else (bot[i, e] - q0) / thick[i]
+            t0 = tops[i]
+            seg = row[seg_a[i]:seg_b[i]]
+            zz = z[seg_a[i]:seg_b[i]]
+            for j in range(seg.shape[0]):
+                seg[j] = q0 + (zz[j] - t0) * slope
+        for k in range(1, n_layers + 1):
+            d = jump[k, e]
+            if d != 0.0 and win_hi[k] > win_lo[k]:
+                seg = row[win_lo[k]:win_hi[k]]
+                c = corr[win_off[k]:win_off[k + 1]]
+                for j in range(seg.shape[0]):
+                    seg[j] += c[j] * d
+        for m in range(n_m):
+            seg = row[m_lo[m]:m_hi[m]]
+            for j in range(seg.shape[0]):
+                seg[j] = max(seg[j], 0.0)
+            if e >= first_fraction:
+                t = tot[m_lo[m]:m_hi[m]]
+                for j in range(seg.shape[0]):
+                    t[j] += seg[j]
+    for m in range(n_m):
+        for j in range(m_lo[m], m_hi[m]):
+            if tot[j] > 1.0:
+                for e in range(first_fraction, n_q):
+                    out[e, j] /= tot[j]
 
 
 def layer_profile(
@@ -141,11 +183,18 @@ def layer_profile(
 
     if np.isinf(thick[-1]):
         sigma[n_layers] = 0.0  # no interface below a semi-infinite layer
-    dens = np.empty((q_top.shape[1], z.shape[0]))
-    frac = np.empty((f_top.shape[1], z.shape[0]))
-    _profile_kernel(
-        z, tops, thick, sigma, jumps(q_top, q_bot), jumps(f_top, f_bot),
-        np.ascontiguousarray(q_top), np.ascontiguousarray(q_bot),
-        np.ascontiguousarray(f_top), np.ascontiguousarray(f_bot), dens, frac,
-    )
-    return dens, frac
+    sigma[sigma < _SHARP_BELOW_NM] = 0.0  # (z - zk) / sigma would overflow to inf * 0
+    # The kernels walk an ascending grid; other grids are sorted and scattered back.
+    ascending = bool(np.all(z[1:] >= z[:-1]))
+    order = None if ascending else np.argsort(z, kind="stable")
+    zs = z if ascending else z[order]
+    # Densities and fractions share one array so each erf is computed once.
+    top = np.ascontiguousarray(np.hstack((q_top, f_top)))
+    bot = np.ascontiguousarray(np.hstack((q_bot, f_bot)))
+    out = np.empty((top.shape[1], z.shape[0]))
+    _profile_sorted(zs, tops, thick, sigma, top, bot, jumps(top, bot), q_top.shape[1], out)
+    if not ascending:
+        scattered = np.empty_like(out)
+        scattered[:, order] = out
+        out = scattered
+    return out[: q_top.shape[1]], out[q_top.shape[1]:]

@@ -1,0 +1,75 @@
+"""Run every benchmark and print a table with the target beside each figure.
+
+Usage::
+
+    python benchmarks/run.py            # all benchmarks
+    python benchmarks/run.py --repeat 50
+
+Timings are medians of repeated calls after one warm-up call (numba compilation and
+caches excluded; the warm-up time is reported separately), on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from interphase_sim import Layer, Stack  # noqa: E402
+
+
+def twenty_layer_stack() -> Stack:
+    """20 layers cycling through the interphase phases, gradients and roughness on all."""
+    cycle = ["Li2O", "Li3N", "Li3P", "Li3PO4", "LiPON", "LiF", "LNMO", "Li"]
+    layers = []
+    for i in range(19):
+        a, b = cycle[i % len(cycle)], cycle[(i + 3) % len(cycle)]
+        layers.append(
+            Layer(f"L{i}", {a: 0.7, b: 0.3}, 10.0 + 5 * (i % 4), roughness_nm=1.0 + 0.5 * (i % 3),
+                  phases_bottom={a: 0.4, b: 0.6}, grain_size_nm=5)
+        )
+    layers.append(Layer("substrate", {"Au": 1.0}, "inf"))
+    return Stack(layers)
+
+
+def bench(fn, repeat: int) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), first
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=30)
+    args = ap.parse_args()
+
+    stack = twenty_layer_stack()
+    z = np.linspace(0.0, stack.finite_depth_nm() + 50.0, 100_000)
+    rows = []
+    med, first = bench(lambda: stack.profile(z), args.repeat)
+    rows.append(("Stack.profile, 20 layers with roughness, 100,000 depths", med * 1e3, "ms", "< 5 ms", med < 5e-3, first))
+
+    text = stack.to_toml_string()
+    med, first = bench(lambda: Stack.from_toml_string(text), args.repeat)
+    rows.append(("Stack.from_toml_string, 20 layers", med * 1e3, "ms", "(no target)", None, first))
+
+    print(f"{'benchmark':58s} {'median':>10s}  {'target':>11s}  {'status':6s}  first call")
+    for name, val, unit, target, ok, first in rows:
+        status = "-" if ok is None else ("PASS" if ok else "FAIL")
+        print(f"{name:58s} {val:8.2f} {unit}  {target:>11s}  {status:6s}  {first * 1e3:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

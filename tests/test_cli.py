@@ -1,0 +1,47 @@
+"""The command line: phases table, demo output, help, and exit codes on bad input."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from interphase_sim import Stack, phases
+from interphase_sim.cli import main
+
+
+def test_phases_lists_every_phase_with_density_and_space_group(capsys):
+    assert main(["phases"]) == 0
+    out = capsys.readouterr().out
+    for name in phases.names():
+        ph = phases.get(name)
+        line = next(l for l in out.splitlines() if l.startswith(name + " "))
+        assert f"{ph.density:.3f}" in line
+        if not ph.amorphous:
+            assert ph.spacegroup in line
+    assert "Li2.9PO3.3N0.46" in out
+
+
+def test_demo_writes_profiles_and_sample_files_that_load_back(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "SEI-outer" in out and "LNMO" in out and "thickness nm" in out
+    for key in ("li_sei_lipon", "lnmo_lipon"):
+        png = tmp_path / f"{key}_profile.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+        stack = Stack.from_toml(tmp_path / f"{key}.toml")
+        # the stack it wrote is a physical one: Li everywhere, P only where LiPON or phosphates are
+        prof = stack.profile(stack.depth_grid())
+        assert np.all(prof.density("Li")[prof.z_nm < stack.finite_depth_nm()] > 0)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("args", [["--help"], ["phases", "--help"], ["demo", "--help"]])
+def test_help_everywhere(args):
+    r = subprocess.run([sys.executable, "-m", "interphase_sim.cli", *args], capture_output=True, text=True)
+    assert r.returncode == 0 and "usage: interphase-sim" in r.stdout
+
+
+def test_unknown_command_fails_with_usage():
+    r = subprocess.run([sys.executable, "-m", "interphase_sim.cli", "demoo"], capture_output=True, text=True)
+    assert r.returncode == 2 and "invalid choice" in r.stderr
