@@ -229,6 +229,8 @@ def test_profile_rejects_bad_grids_and_unknown_elements():
         stack.profile([0.0, np.nan])
     with pytest.raises(InterphaseInputError, match="z_nm"):
         stack.profile(np.zeros((2, 2)))
+    with pytest.raises(InterphaseInputError, match="expected an array of depths"):
+        stack.profile("abc")
     prof = stack.profile([1.0])
     assert prof.density("O")[0] == 0.0
     with pytest.raises(InterphaseInputError, match="unknown element"):

@@ -49,8 +49,8 @@ def _interphase_window(stack) -> tuple[float, float] | None:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from . import samples
-    from .fileio import atomic_savefig, atomic_write_text
-    from .plotting import _pyplot
+    from .fileio import atomic_savefig
+    from .plotting import _pyplot, profile_figure
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,13 +60,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(stack.table())
         print()
         zoom = _interphase_window(stack)
-        from .plotting import profile_figure
-
         fig = profile_figure(stack, zooms=[zoom] if zoom else None)
         png = out / f"{key}_profile.png"
         atomic_savefig(fig, png, dpi=110)
         plt.close(fig)
-        atomic_write_text(out / f"{key}.toml", stack.to_toml_string())
+        stack.to_toml(out / f"{key}.toml")
         prof = stack.profile(stack.depth_grid(step_nm=0.5))
         print(
             f"  6Li areal density over 0-{prof.z_nm[-1]:.0f} nm: {prof.areal_density('6Li'):.4g} atoms/nm2"

@@ -15,19 +15,10 @@ __all__ = ["plot_profile", "plot_fractions", "profile_figure"]
 
 
 def _pyplot():
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg") and not _has_display():
-        matplotlib.use("Agg")
+    # Imported lazily: matplotlib picks a non-interactive backend when there is no display.
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _has_display() -> bool:
-    import os
-
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def plot_profile(profile: Any, ax: Any = None, elements: list[str] | None = None, li6: bool = True) -> Any:

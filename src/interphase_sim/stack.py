@@ -356,7 +356,10 @@ class Stack:
         DepthProfile
             Element densities (atoms/nm3; 6Li separately), phase volume fractions.
         """
-        z = np.asarray(z_nm, dtype=float)
+        try:
+            z = np.asarray(z_nm, dtype=float)
+        except (TypeError, ValueError):
+            raise InterphaseInputError("z_nm", f"expected an array of depths in nm, got {z_nm!r}") from None
         if z.ndim != 1 or z.size == 0:
             raise InterphaseInputError("z_nm", f"a non-empty 1-D array of depths is required, got shape {z.shape}")
         if not np.all(np.isfinite(z)):

@@ -151,12 +151,11 @@ def _read_phases(table: Any, base_dir: str) -> dict[str, Phase]:
                         f"{canon} is crystalline: its density comes from its structure; use a layer's density_scale",
                     )
                 d = _read_number(spec["density"], field + ".density")
-                if isinstance(d, Parameter):
-                    d.name, d.units = f"phases.{canon}.density", "g/cm3"
-                    ph = Phase.amorphous(canon, ph.composition, d, source=ph.source, description=ph.description)
-                    ph.builtin = True
-                else:
-                    ph.density_parameter.value = d
+                if not isinstance(d, Parameter):  # a plain value replaces the default bounds too
+                    d = Parameter(d)
+                d.name, d.units = f"phases.{canon}.density", "g/cm3"
+                ph = Phase.amorphous(canon, ph.formula, d, source=ph.source, description=ph.description)
+                ph.builtin = True
         out[ph.name] = ph
     return out
 

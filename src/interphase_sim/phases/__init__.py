@@ -31,12 +31,10 @@ __all__ = ["Phase", "get", "names", "info", "parse_composition", "resolve"]
 _CANONICAL = {"Li3PO4-gamma": "Li3PO4", "LNMO-ordered": "LNMO", "Li3N-alpha": "Li3N"}
 # Extra spellings users type; looked up case-insensitively.
 _ALIASES = {
-    "Li3PO4-gamma": "Li3PO4",
+    **_CANONICAL,
     "gamma-Li3PO4": "Li3PO4",
     "beta-Li3PO4": "Li3PO4-beta",
     "alpha-Li3N": "Li3N",
-    "Li3N-alpha": "Li3N",
-    "LNMO-ordered": "LNMO",
     "LiNi0.5Mn1.5O4": "LNMO",
     "quartz": "SiO2",
     "corundum": "Al2O3",
