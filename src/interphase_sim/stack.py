@@ -190,9 +190,10 @@ class Stack:
     name : str, optional
         Sample name.
     phases : mapping {name: Phase}, optional
-        Phase objects to use for names that layers give as strings (e.g. a custom
-        amorphous phase, or LiPON with a varying density). Phases named by string are
-        otherwise taken from the built-in library, one shared object per name.
+        Phase objects to use for built-in names that layers give as strings (e.g. a
+        LiPON whose density varies). Other strings get the library's phase, one shared
+        object per name across the stack; custom phases are given to layers as Phase
+        objects.
     sections : mapping, optional
         Instrument tables from a sample file (``ndp``, ``eels``, ``hrtem``, ``fit``,
         ``sweep``), kept verbatim for the instrument models and written back by
