@@ -307,3 +307,14 @@ def test_overlapping_rough_interfaces_stay_physical(thin, rough_top, rough_botto
     assert np.all(prof.densities >= 0) and np.all(prof.li6 >= 0) and np.all(prof.fractions >= 0)
     assert np.all(prof.fractions.sum(axis=0) <= 1 + 1e-12)
     assert np.all(np.isfinite(prof.densities))
+
+
+def test_atom_fractions_follow_stoichiometry():
+    stack = Stack([Layer("A", {"Li2O": 1}, 20), Layer("B", {"Li3PO4": 1}, 20)])
+    prof = stack.profile(np.array([-1.0, 10.0, 30.0, 50.0]))
+    frac = dict(zip(prof.elements, prof.atom_fractions()))
+    np.testing.assert_allclose(frac["O"], [0, 1 / 3, 4 / 8, 0])
+    np.testing.assert_allclose(frac["P"], [0, 0, 1 / 8, 0])
+    np.testing.assert_allclose(prof.atom_fractions().sum(axis=0), [0, 1, 1, 0])
+    d = prof.as_dict()
+    assert set(d) == {"z_nm", "Li", "O", "P", "6Li", "phase:Li2O", "phase:Li3PO4"}
