@@ -29,6 +29,12 @@ def test_demo_writes_profiles_and_sample_files_that_load_back(tmp_path, capsys):
     for key in ("li_sei_lipon", "lnmo_lipon"):
         png = tmp_path / f"{key}_profile.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+        assert (tmp_path / f"{key}_ndp.png").stat().st_size > 20_000
+        spectrum = np.loadtxt(tmp_path / f"{key}_ndp.csv", delimiter=",", skiprows=1)
+        assert spectrum[:, 1].sum() > 0
+        if key == "lnmo_lipon":  # Li only in the top 2 um: a gap between alphas (< 2055) and tritons
+            between = (spectrum[:, 0] > 2055 + 60) & (spectrum[:, 0] < 2727 - 300)
+            assert np.all(spectrum[between, 1] < 1e-6 * spectrum[:, 1].max())
         stack = Stack.from_toml(tmp_path / f"{key}.toml")
         # the stack it wrote is a physical one: Li everywhere, P only where LiPON or phosphates are
         prof = stack.profile(stack.depth_grid())

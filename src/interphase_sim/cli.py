@@ -47,6 +47,31 @@ def _interphase_window(stack) -> tuple[float, float] | None:
     return (max(lo, 0.0), float(hi))
 
 
+def _demo_ndp(stack, out: Path, key: str) -> None:
+    """The demo's NDP part: expected spectrum, where its edges are, and a figure."""
+    from .fileio import atomic_savefig
+    from .ndp import NDPModel
+    from .plotting import _pyplot, plot_ndp_spectrum
+
+    model = NDPModel.from_stack(stack)
+    meas = model.simulate()
+    energy, comps = model.simulate_components()
+    bottoms = [0.0, *stack.interfaces_nm()[:-1]]
+    for part in model.particles:
+        _, e = model.energy_depth_map(part.name, bottoms)
+        edges = ", ".join(f"{z:g} nm -> {x:.0f} keV" for z, x in zip(bottoms, e))
+        print(f"  NDP {part.name:7s} {comps[part.name].sum():10.4g} counts; births at {edges}")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    plot_ndp_spectrum(energy, comps, total=meas.values, depth_map=model.energy_depth_map("alpha"),
+                      ax=ax, title=f"NDP: {stack.name}")
+    fig.tight_layout()
+    atomic_savefig(fig, out / f"{key}_ndp.png", dpi=110)
+    plt.close(fig)
+    meas.to_csv(out / f"{key}_ndp.csv")
+    print(f"  wrote {out / (key + '_ndp.png')} and {out / (key + '_ndp.csv')}")
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from . import samples
     from .fileio import atomic_savefig
@@ -66,11 +91,81 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         plt.close(fig)
         stack.to_toml(out / f"{key}.toml")
         prof = stack.profile(stack.depth_grid(step_nm=0.5))
-        print(
-            f"  6Li areal density over 0-{prof.z_nm[-1]:.0f} nm: {prof.areal_density('6Li'):.4g} atoms/nm2"
-            f"\n  wrote {png} and {out / (key + '.toml')}"
-        )
+        print(f"  6Li areal density over 0-{prof.z_nm[-1]:.0f} nm: {prof.areal_density('6Li'):.4g} atoms/nm2")
+        print(f"  wrote {png} and {out / (key + '.toml')}")
+        _demo_ndp(stack, out, key)
         print()
+    return 0
+
+
+def _cmd_simulate_ndp(args: argparse.Namespace) -> int:
+    import json
+
+    from .fileio import atomic_savefig, atomic_write_text
+    from .ndp import NDPModel
+    from .plotting import _pyplot, plot_ndp_spectrum
+    from .stack import Stack
+
+    stack = Stack.from_toml(args.sample)
+    model = NDPModel.from_stack(stack)
+    # Everything is computed before anything is written.
+    meas = model.simulate(noise=args.noise, seed=args.seed)
+    energy, comps = model.simulate_components()
+    depth_part = next((p.name for p in model.particles if p.name == "alpha"), model.particles[0].name)
+    depth_map = model.energy_depth_map(depth_part)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    plot_ndp_spectrum(energy, comps, total=meas.values, depth_map=depth_map, depth_label=depth_part, ax=ax,
+                      title=f"NDP: {stack.name or args.sample}")
+    fig.tight_layout()
+    settings = {"sample": str(args.sample), "stack": stack.name, **model.settings(),
+                "noise": args.noise, "seed": args.seed,
+                "total_counts": float(meas.values.sum()),
+                "counts_per_particle": {k: float(v.sum()) for k, v in comps.items()}}
+    out = Path(args.out)
+    meas.to_csv(out / "spectrum.csv")
+    atomic_savefig(fig, out / "ndp_spectrum.png", dpi=110)
+    plt.close(fig)
+    atomic_write_text(out / "ndp_settings.json", json.dumps(settings, indent=2))
+    for k, v in comps.items():
+        print(f"{k:12s} {v.sum():12.4g} counts")
+    print(f"wrote {out / 'spectrum.csv'}, {out / 'ndp_spectrum.png'}, {out / 'ndp_settings.json'}")
+    return 0
+
+
+def _cmd_ndp_depth(args: argparse.Namespace) -> int:
+    import json
+
+    from .fileio import atomic_savefig, atomic_write_text
+    from .measurement import load_spectrum_csv
+    from .ndp import NDPModel, spectrum_to_depth
+    from .plotting import _pyplot, plot_depth_estimate
+    from .stack import Stack
+
+    meas = load_spectrum_csv(args.spectrum, gain_keV=args.gain_keV, offset_keV=args.offset_keV)
+    kw = {}
+    if args.settings:
+        kw["model"] = NDPModel.from_stack(Stack.from_toml(args.settings))
+    else:
+        kw.update(
+            detector_angle_deg=args.detector_angle_deg, acceptance_half_angle_deg=args.acceptance_half_angle_deg,
+            dead_layers=[(m, float(t)) for m, t in args.dead_layer], fluence=args.fluence, area_cm2=args.area_cm2,
+            background=args.background, low_energy_cutoff_keV=args.cutoff_keV,
+        )
+    res = spectrum_to_depth(meas, args.matrix, args.particle, species=args.species,
+                            li6_abundance=args.li6_abundance, **kw)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    plot_depth_estimate(res, ax=ax)
+    ax.set_title(f"{args.particle} in {args.matrix}: {Path(args.spectrum).name}", fontsize=10)
+    fig.tight_layout()
+    out = Path(args.out)
+    res.to_csv(out / "depth_profile.csv")
+    atomic_savefig(fig, out / "depth_profile.png", dpi=110)
+    plt.close(fig)
+    atomic_write_text(out / "depth_profile.json", res.metadata_json())
+    print(f"{res.values.size} depths from {res.axis('depth')[0]:.1f} to {res.axis('depth')[-1]:.1f} nm")
+    print(f"wrote {out / 'depth_profile.csv'}, {out / 'depth_profile.png'}, {out / 'depth_profile.json'}")
     return 0
 
 
@@ -93,11 +188,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="build the Li | SEI | LiPON and LNMO | LiPON stacks and plot their depth profiles",
         description=(
             "Build the default Li | multilayer-mosaic SEI | LiPON stack and the LiPON | LNMO on Au stack, "
-            "print their layer tables, and write depth-profile figures (PNG) and sample files (TOML) to --out."
+            "print their layer tables, and write to --out their depth-profile figures (PNG), sample files "
+            "(TOML) and expected NDP spectra (CSV and PNG)."
         ),
     )
     sd.add_argument("--out", default="interphase-demo", help="output folder (default: %(default)s)")
     sd.set_defaults(func=_cmd_demo)
+
+    ss = sub.add_parser("simulate", help="simulate what an instrument would record",
+                        description="Simulate what an instrument records on a sample file's stack.")
+    ssub = ss.add_subparsers(dest="instrument", metavar="INSTRUMENT")
+    ssub.required = True
+    sn = ssub.add_parser(
+        "ndp", help="neutron depth profiling spectrum",
+        description=("Expected NDP spectrum of the stack in SAMPLE.toml with its [ndp] settings; writes "
+                     "spectrum.csv (energy_keV,counts), ndp_spectrum.png and ndp_settings.json to --out."),
+    )
+    sn.add_argument("sample", help="sample file (TOML) with [[layers]] and an optional [ndp] table")
+    sn.add_argument("--out", required=True, help="output folder")
+    sn.add_argument("--noise", action="store_true", help="draw Poisson counts instead of the expectation")
+    sn.add_argument("--seed", type=int, default=None, help="random seed for --noise")
+    sn.set_defaults(func=_cmd_simulate_ndp)
+
+    nd = sub.add_parser(
+        "ndp-depth", help="convert an NDP spectrum to a depth profile (classical analysis)",
+        description=("Convert an NDP spectrum (CSV: energy_keV,counts or channel,counts) to 6Li (or Li) density "
+                     "versus depth through the stopping of one matrix; writes depth_profile.csv/.png/.json."),
+    )
+    nd.add_argument("spectrum", help="CSV with energy_keV,counts (or channel,counts with --gain-keV)")
+    nd.add_argument("--matrix", required=True, help="phase all depth is assumed to be (e.g. LiPON)")
+    nd.add_argument("--out", required=True, help="output folder")
+    nd.add_argument("--particle", default="alpha", help="alpha, triton or boron-alpha (default alpha)")
+    nd.add_argument("--settings", help="sample file whose [ndp] table gives geometry, dead layers and scale")
+    nd.add_argument("--gain-keV", type=float, default=None, help="keV per channel for a channel column")
+    nd.add_argument("--offset-keV", type=float, default=0.0, help="energy of channel 0 (keV)")
+    nd.add_argument("--detector-angle-deg", type=float, default=0.0)
+    nd.add_argument("--acceptance-half-angle-deg", type=float, default=3.0)
+    nd.add_argument("--dead-layer", nargs=2, action="append", default=[], metavar=("MATERIAL", "THICKNESS_NM"),
+                    help="a detector dead layer (repeatable)")
+    nd.add_argument("--fluence", type=float, default=1e12, help="neutrons/cm2 over the live time")
+    nd.add_argument("--area-cm2", type=float, default=1.0)
+    nd.add_argument("--background", type=float, default=0.0, help="counts per channel to subtract")
+    nd.add_argument("--cutoff-keV", type=float, default=100.0, help="lowest energy converted (keV)")
+    nd.add_argument("--species", default=None, help="6Li (default), Li (needs --li6-abundance) or 10B")
+    nd.add_argument("--li6-abundance", type=float, default=None)
+    nd.set_defaults(func=_cmd_ndp_depth)
     return p
 
 

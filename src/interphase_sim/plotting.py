@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_profile", "plot_fractions", "profile_figure"]
+__all__ = ["plot_profile", "plot_fractions", "profile_figure", "plot_ndp_spectrum", "plot_depth_estimate"]
 
 
 def _pyplot():
@@ -91,3 +91,66 @@ def profile_figure(stack: Any, zooms: list[tuple[float, float]] | None = None, t
     fig.suptitle(title or stack.name or "stack")
     fig.tight_layout()
     return fig
+
+
+def plot_ndp_spectrum(energy: Any, components: dict, total: Any = None, depth_map: Any = None,
+                      depth_label: str = "alpha", ax: Any = None, title: str | None = None) -> Any:
+    """An NDP spectrum: counts per channel versus energy (keV), one line per particle.
+
+    Parameters
+    ----------
+    energy : (C,) array
+        Channel-centre energies (keV).
+    components : dict
+        Particle name -> expected counts per channel.
+    total : (C,) array, optional
+        Total (with background / noise) drawn as steps.
+    depth_map : (depth_nm, energy_keV) arrays, optional
+        Birth depth versus detected energy of one particle; adds a top axis in nm.
+    depth_label : str
+        Which particle the depth axis belongs to.
+    """
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.5))
+    if total is not None:
+        ax.step(energy, total, where="mid", color="0.4", lw=0.8, label="total")
+    for name, counts in components.items():
+        ax.plot(energy, counts, lw=1.5, label=name)
+    ax.set_xlabel("energy (keV)")
+    ax.set_ylabel("counts per channel")
+    ax.set_xlim(float(np.min(energy)), float(np.max(energy)))
+    ax.legend(fontsize=8)
+    if depth_map is not None:
+        z, e = (np.asarray(a, dtype=float) for a in depth_map)
+        keep = e > 0
+        z, e = z[keep], e[keep]
+        order = np.argsort(e)
+        e_s, z_s = e[order], z[order]
+        if e_s.size > 1 and np.all(np.diff(e_s) > 0):
+            sec = ax.secondary_xaxis(
+                "top",
+                functions=(lambda x: np.interp(x, e_s, z_s), lambda d: np.interp(d, z_s[::-1], e_s[::-1])),
+            )
+            sec.set_xlabel(f"{depth_label} birth depth (nm)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_depth_estimate(measurement: Any, ax: Any = None, truth: tuple | None = None) -> Any:
+    """A spectrum-to-depth result: density (atoms/nm3) with 1-sigma band versus depth (nm)."""
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    z = measurement.axis("depth")
+    y = measurement.values
+    ax.plot(z, y, lw=1.2, label=measurement.quantity)
+    if measurement.uncertainties is not None:
+        ax.fill_between(z, y - measurement.uncertainties, y + measurement.uncertainties, alpha=0.3, lw=0)
+    if truth is not None:
+        ax.plot(truth[0], truth[1], "k--", lw=1, label="stack")
+    ax.set_xlabel("depth (nm)")
+    ax.set_ylabel("atoms/nm$^3$")
+    ax.legend(fontsize=8)
+    return ax

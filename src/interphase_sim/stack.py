@@ -8,6 +8,7 @@ shared by identity with whatever else reads it.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Iterator, Mapping
@@ -27,6 +28,13 @@ __all__ = ["Layer", "Stack", "NATURAL_LI6_ABUNDANCE"]
 #: Natural 6Li atom fraction (IUPAC 2009 representative value 0.0759; it varies between
 #: sources from about 0.019 to 0.078, so it is a Parameter).
 NATURAL_LI6_ABUNDANCE = 0.0759
+
+
+@functools.cache
+def _atomic_number(symbol: str) -> int:
+    from pymatgen.core import Element
+
+    return Element(symbol).Z
 
 
 def _fraction_dict(
@@ -299,10 +307,8 @@ class Stack:
     # -- depth profile --------------------------------------------------------------------
     def elements(self) -> list[str]:
         """Elements present, ordered by atomic number."""
-        from pymatgen.core import Element
-
         els = {e for lay in self.layers for k in lay.phase_names for e in self.phases[k].elements}
-        return sorted(els, key=lambda e: Element(e).Z)
+        return sorted(els, key=_atomic_number)
 
     def layer_arrays(self) -> dict[str, Any]:
         """Per-layer numbers the profile kernel needs (validated, current values).
@@ -315,21 +321,25 @@ class Stack:
         ph_names = list(self.phases)
         eidx = {e: i for i, e in enumerate(els)}
         pidx = {p: i for i, p in enumerate(ph_names)}
-        nd = {k: ph.number_density() for k, ph in self.phases.items()}
         L, E, P = len(self.layers), len(els), len(ph_names)
-        dens = np.zeros((2, L, E + 1))
+        # (P, E + 1) number densities of each phase; column E (6Li) is filled per layer below
+        nd = np.zeros((P, E + 1))
+        for p, ph in enumerate(self.phases.values()):
+            for e, n in ph.number_density().items():
+                nd[p, eidx[e]] = n
         frac = np.zeros((2, L, P))
-        li = eidx.get("Li")
+        scale = np.empty(L)
+        a6 = np.empty(L)
         for i, lay in enumerate(self.layers):
-            a6 = (lay.li6_abundance or self.li6_abundance).value
-            scale = lay.density_scale.value
+            scale[i] = lay.density_scale.value
+            a6[i] = (lay.li6_abundance or self.li6_abundance).value
             for w, where in enumerate(("top", "bottom")):
                 for k, f in lay.normalized_fractions(where).items():
                     frac[w, i, pidx[k]] = f
-                    for e, n in nd[k].items():
-                        dens[w, i, eidx[e]] += scale * f * n
-                if li is not None:
-                    dens[w, i, E] = a6 * dens[w, i, li]
+        dens = (frac @ nd) * scale[None, :, None]  # (2, L, E + 1) atoms/nm3
+        li = eidx.get("Li")
+        if li is not None:
+            dens[:, :, E] = a6[None, :] * dens[:, :, li]
         sigma = np.zeros(L + 1)
         sigma[1:] = [lay.roughness_nm.value for lay in self.layers]
         return dict(

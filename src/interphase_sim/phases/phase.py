@@ -117,11 +117,11 @@ class Phase:
                 )
             self._density_param = as_parameter(density, f"phases.{name}.density", "g/cm3")
             check_physical(self._density_param, f"phases.{name}.density", 0.0, 30.0, lo_open=True)
-        if structure is not None:
-            # Counted once: the structure is treated as immutable once in a Phase.
-            vol_nm3 = structure.volume * 1e-3  # Å3 -> nm3
-            counts = structure.composition.get_el_amt_dict()
-            self._crystal_nd = {el: float(n) / vol_nm3 for el, n in counts.items()}
+        # Crystal number densities and density are computed on first use and kept: the
+        # structure is treated as immutable once in a Phase (pymatgen recomputes them,
+        # with unit bookkeeping, on every access).
+        self._crystal_nd: dict[str, float] | None = None
+        self._crystal_density: float | None = None
         # Atoms per nm3 per (g/cm3) of each element, from the formula (natural masses).
         mass = self.composition.weight  # g/mol per formula unit
         self._per_density = {
@@ -185,7 +185,9 @@ class Phase:
         """Mass density in g/cm3 (from the structure for crystals)."""
         if self._density_param is not None:
             return self._density_param.value
-        return float(self.structure.density)
+        if self._crystal_density is None:
+            self._crystal_density = float(self.structure.density)
+        return self._crystal_density
 
     @property
     def density_parameter(self) -> Parameter | None:
@@ -204,6 +206,10 @@ class Phase:
         amorphous phases density x N_A / molar mass with natural atomic masses.
         """
         if self.structure is not None:
+            if self._crystal_nd is None:
+                vol_nm3 = self.structure.volume * 1e-3  # Å3 -> nm3
+                counts = self.structure.composition.get_el_amt_dict()
+                self._crystal_nd = {el: float(n) / vol_nm3 for el, n in counts.items()}
             return dict(self._crystal_nd)
         rho = self.density
         return {el: k * rho for el, k in self._per_density.items()}
