@@ -95,6 +95,17 @@ def main() -> None:
     med, first = bench(lambda: spectrum_to_depth(spectrum, "LiPON", "alpha", model=inv_model), args.repeat)
     rows.append(("NDP spectrum_to_depth, 2000 channels", med * 1e3, "ms", "< 5 ms", med < 5e-3, first))
 
+    from interphase_sim import phases
+    from interphase_sim.stopping import exit_energy, linear_stopping_power
+
+    lipon = phases.get("LiPON")
+    e_grid = np.geomspace(10.0, 2100.0, 500)
+    med, first = bench(lambda: linear_stopping_power("alpha", e_grid, lipon), args.repeat)
+    rows.append(("linear_stopping_power, alpha in LiPON, 500 energies", med * 1e3, "ms", "(no target)", None, first))
+    path = [(lipon, 1000.0), ("Au", 200.0)]
+    med, first = bench(lambda: exit_energy("alpha", e_grid, path), args.repeat)
+    rows.append(("exit_energy, alpha through LiPON + Au, 500 energies", med * 1e3, "ms", "(no target)", None, first))
+
     print(f"{'benchmark':74s} {'median':>10s}  {'target':>11s}  {'status':6s}  first call")
     for name, val, unit, target, ok, first in rows:
         status = "-" if ok is None else ("PASS" if ok else "FAIL")

@@ -295,3 +295,36 @@ def test_cli_bad_spectrum_writes_nothing(tmp_path, capsys):
     assert main(["ndp-depth", str(bad), "--matrix", "LiPON", "--out", str(out)]) == 2
     assert "increase strictly" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_demo_lnmo_stack_edges_sit_where_the_stopping_powers_say():
+    # Done-when of the NDP issue: on the shipped LiPON 1.5 um | LNMO 0.5 um | Au sample,
+    # the alpha and triton surface edges and the LNMO/Au edge fall at the exit energies.
+    from interphase_sim import samples
+
+    stack = samples.load("lnmo_lipon")
+    m = NDPModel.from_stack(stack, energy_keV=np.arange(0.5, 3000.0, 1.0), low_energy_cutoff_keV=0.0)
+    e, comps = m.simulate_components()
+    for particle, e0 in (("alpha", 2055.0), ("triton", 2727.0)):
+        y = comps[particle]
+        lo, hi = half_max_crossings(e, y)
+        assert hi == pytest.approx(e0, abs=4.0), particle  # 18 keV FWHM, 3 deg cone
+    # the deep alpha edge (LNMO 1584 -> 1330 keV, well resolved; for tritons LNMO spans only
+    # 40 keV): half of the LNMO plateau, at the exit energy from the LNMO bottom
+    y = comps["alpha"]
+    back = float(exit_energy("alpha", 2055.0, [("LNMO", 500.0), ("LiPON", 1500.0)]))
+    plateau = np.median(y[(e > back + 40) & (e < back + 80)])
+    below = np.flatnonzero((e < back + 40) & (y < 0.5 * plateau))
+    assert e[below.max()] == pytest.approx(back, abs=6.0)
+
+
+def test_cli_simulate_bad_sample_writes_nothing(tmp_path, capsys):
+    from interphase_sim import samples
+    from interphase_sim.cli import main
+
+    sample = tmp_path / "bad.toml"
+    sample.write_text(samples.text("lnmo_lipon").replace("fwhm_keV = 18.0", "fwhm_keV = -18.0"))
+    out = tmp_path / "never"
+    assert main(["simulate", "ndp", str(sample), "--out", str(out)]) == 2
+    assert "ndp.fwhm_keV" in capsys.readouterr().err
+    assert not out.exists()

@@ -6,7 +6,6 @@ keV / micron); their numbers are ICRU 49 values for He in Si, rounded to SRIM's 
 """
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -503,23 +502,3 @@ def test_bad_path_items_are_named(path, field):
 def test_bad_angles(angle):
     with pytest.raises(InterphaseInputError, match="angle_deg"):
         st.exit_energy("alpha", 2055.0, [("LiPON", 100.0)], angle)
-
-
-# -- speed -----------------------------------------------------------------------------------------------------
-def test_speed_of_one_500_point_evaluation_and_one_exit_energy():
-    li = phases.get("LiPON")
-    e = np.geomspace(10.0, 2100.0, 500)
-    path = [(li, 1000.0), ("Au", 200.0)]
-    st.linear_stopping_power("alpha", e, li)
-    st.exit_energy("alpha", e, path)
-
-    def best(fn, n=30):
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return min(times)
-
-    assert best(lambda: st.linear_stopping_power("alpha", e, li)) < 1e-3
-    assert best(lambda: st.exit_energy("alpha", e, path)) < 2e-3

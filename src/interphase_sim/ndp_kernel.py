@@ -23,7 +23,7 @@ import numpy as np
 
 __all__ = [
     "range_tables",
-    "range_at",
+    "table_at",
     "energy_at_range",
     "exit_energies",
     "deposit",
@@ -56,22 +56,22 @@ def range_tables(stopping, du):
 
 
 @numba.njit(**_FAST)
-def range_at(rng, u, du):
-    """``R`` at ``u`` by linear interpolation on the u-grid (clamped at the ends)."""
+def table_at(table, u, du):
+    """A u-grid table (range, or an exit map) at ``u`` by linear interpolation, clamped."""
     x = u / du
-    n = rng.shape[0]
+    n = table.shape[0]
     if x <= 0.0:
-        return 0.0
+        return table[0]
     i = int(x)
     if i >= n - 1:
-        return rng[n - 1]
+        return table[n - 1]
     f = x - i
-    return rng[i] + f * (rng[i + 1] - rng[i])
+    return table[i] + f * (table[i + 1] - table[i])
 
 
 @numba.njit(**_FAST)
 def energy_at_range(rng, y, du):
-    """``u`` with ``R(u) = y`` (inverse of :func:`range_at`); 0 when ``y <= 0``."""
+    """``u`` with ``R(u) = y`` (inverse of :func:`table_at`); 0 when ``y <= 0``."""
     if y <= 0.0:
         return 0.0
     n = rng.shape[0]
@@ -85,20 +85,6 @@ def energy_at_range(rng, y, du):
         else:
             hi = mid
     return (lo + (y - rng[lo]) / (rng[hi] - rng[lo])) * du
-
-
-@numba.njit(**_FAST)
-def _map_at(g, u, du):
-    """Detected energy ``G(u)`` by linear interpolation of the tabulated map."""
-    x = u / du
-    n = g.shape[0]
-    if x <= 0.0:
-        return g[0]
-    i = int(x)
-    if i >= n - 1:
-        return g[n - 1]
-    f = x - i
-    return g[i] + f * (g[i + 1] - g[i])
 
 
 @numba.njit(**_FAST)
@@ -135,7 +121,7 @@ def exit_energies(e0, k, du, rng, thick, birth_region, birth_depth, g0, cutoff, 
     j = 0
     for r in range(n_r):
         rr = rng[r]
-        r0 = range_at(rr, u0, du)
+        r0 = table_at(rr, u0, du)
         hi = n_g - 1
         while j < m and birth_region[j] == r:
             y = r0 - birth_depth[j] * k  # decreases along the region: sweep down, no search
@@ -146,7 +132,7 @@ def exit_energies(e0, k, du, rng, thick, birth_region, birth_depth, g0, cutoff, 
                     hi -= 1
                 lo_i = hi - 1
                 ue = (lo_i + (y - rr[lo_i]) / (rr[hi] - rr[lo_i])) * du if y < rr[hi] else hi * du
-                out[j] = _map_at(g, ue, du)
+                out[j] = table_at(g, ue, du)
             j += 1
         if j >= m:
             break
@@ -166,9 +152,9 @@ def exit_energies(e0, k, du, rng, thick, birth_region, birth_depth, g0, cutoff, 
             while lo < n_g - 2 and rr[lo + 1] <= y:  # y grows with i: sweep, no search
                 lo += 1
             ue = (lo + (y - rr[lo]) / (rr[lo + 1] - rr[lo])) * du
-            g_next[i] = _map_at(g, ue, du)
+            g_next[i] = table_at(g, ue, du)
         g, g_next = g_next, g
-        if _map_at(g, u0, du) <= cutoff:
+        if table_at(g, u0, du) <= cutoff:
             break
     while j < m:
         out[j] = 0.0
@@ -288,7 +274,7 @@ def dead_layer_map(rng, thick, k, du, n_g):
     for i in range(n_g):
         u = i * du
         for d in range(thick.shape[0]):
-            u = energy_at_range(rng[d], range_at(rng[d], u, du) - thick[d] * k, du)
+            u = energy_at_range(rng[d], table_at(rng[d], u, du) - thick[d] * k, du)
         out[i] = u * u
     return out
 
