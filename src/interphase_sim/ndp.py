@@ -29,9 +29,10 @@ import numpy as np
 from . import ndp_kernel as K
 from .measurement import Axis, Measurement, bin_edges
 from .errors import InterphaseInputError
-from .ndp_geometry import BOHR_KEV2_PER_E_NM2, PARTICLES, Particle, cone_nodes, get_particle, solid_angle_fraction
+from .ndp_geometry import PARTICLES, Particle, cone_nodes, get_particle, solid_angle_fraction
 from .params import Parameter, Parameters, as_parameter, check_physical
 from .phases import Phase
+from .profile_kernel import layer_profile
 from .stack import Stack
 
 __all__ = ["NDPModel", "PARTICLES", "spectrum_to_depth", "resolve_material"]
@@ -226,6 +227,7 @@ class NDPModel:
         self.stopping = stopping
         self._stopping_cache: dict[tuple, np.ndarray] = {}
         self._reach_cache: dict[str, Any] = {}
+        self._axis_checked: tuple[Any, np.ndarray] | None = None
 
     # -- construction from a sample file -----------------------------------------------
     @classmethod
@@ -281,7 +283,12 @@ class NDPModel:
     def energy_axis(self, energy_keV: Any = None) -> np.ndarray:
         """Channel-centre energies (keV): the argument, the model's axis, or the calibration."""
         if energy_keV is not None:
-            return _finite_floats(energy_keV, "energy_keV")
+            # a fit passes the same axis every call: validate it once
+            if self._axis_checked is not None and self._axis_checked[0] is energy_keV:
+                return self._axis_checked[1]
+            checked = _finite_floats(energy_keV, "energy_keV")
+            self._axis_checked = (energy_keV, checked)
+            return checked
         if self.energy_keV is not None:
             return self.energy_keV
         return self.gain_keV.value * self.channels + self.offset_keV.value
@@ -306,7 +313,7 @@ class NDPModel:
         return du, (np.arange(N_GRID) * du) ** 2
 
     # -- regions of constant composition --------------------------------------------------
-    def _regions(self, z_max: float) -> dict[str, np.ndarray]:
+    def _regions(self, z_max: float, arrays: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
         stack = self.stack
         bottoms = stack.interfaces_nm()
         breaks = [0.0]
@@ -324,7 +331,7 @@ class NDPModel:
         edges = np.unique(np.clip(np.array(breaks + [z_end]), 0.0, z_end))
         edges = edges[np.concatenate(([True], np.diff(edges) > 1e-9))]
         mids = 0.5 * (edges[1:] + edges[:-1])
-        prof = stack.profile(mids)
+        prof = stack.profile(mids, layer_arrays=arrays)
         fr = prof.fractions  # (P, R)
         nominal = np.array([stack.phases[p].total_number_density() for p in prof.phases])
         filled = nominal @ fr
@@ -339,6 +346,22 @@ class NDPModel:
             electrons=(z_el @ prof.densities)[:n_keep],  # electrons/nm3
             phases=np.array(prof.phases, dtype=object),
         )
+
+    def _parent_profile(self, isotope: str, z: np.ndarray, arrays: dict[str, Any]) -> np.ndarray:
+        """Density (atoms/nm3) of the capturing isotope at depths ``z``: only that column
+        of the layer arrays goes through the profile kernel."""
+        if isotope == "6Li":
+            top, bot = arrays["dens_top"][:, -1:], arrays["dens_bot"][:, -1:]
+            scale = 1.0
+        else:
+            if "B" not in arrays["elements"]:
+                return np.zeros(z.size)
+            i = arrays["elements"].index("B")
+            top, bot = arrays["dens_top"][:, i:i + 1], arrays["dens_bot"][:, i:i + 1]
+            scale = self.b10_abundance.value
+        none = np.zeros((top.shape[0], 0))
+        dens, _ = layer_profile(z, arrays["thickness_nm"], arrays["sigma_nm"], top, bot, none, none)
+        return dens[0] * scale
 
     def _max_depth(self) -> float:
         """Deepest birth depth (nm) any counted particle can escape from."""
@@ -381,7 +404,8 @@ class NDPModel:
         edges = bin_edges(energy)
         alpha_acc = self.acceptance_half_angle_deg.value
         k_nodes, k_weights, k_det = cone_nodes(float(self.detector_angle_deg.value), float(alpha_acc), self.angle_nodes)
-        reg = self._regions(self._max_depth())
+        arrays = self.stack.layer_arrays()  # once per evaluation: regions and births share it
+        reg = self._regions(self._max_depth(), arrays)
         thick = np.diff(reg["edges"])
         if thick.size == 0:
             return energy, {p.name: np.zeros_like(energy) for p in self.particles}
@@ -399,11 +423,10 @@ class NDPModel:
         mids = [0.5 * (z[1:] + z[:-1]) for *_, z in prep]
         z_all = np.concatenate(mids)
         order = np.argsort(z_all, kind="stable")  # sorted runs: linear time
-        prof = self.stack.profile(z_all[order])
         split = np.cumsum([m.size for m in mids])[:-1]
         parents = {}
         for iso in {p.parent for p in self.particles}:
-            dens = prof.li6 if iso == "6Li" else prof.density("B") * self.b10_abundance.value
+            dens = self._parent_profile(iso, z_all[order], arrays)
             unsorted = np.empty(z_all.size)
             unsorted[order] = dens
             parents[iso] = np.split(unsorted, split)
@@ -413,26 +436,15 @@ class NDPModel:
         sigma_det2 = (fwhm / (2.0 * math.sqrt(2.0 * math.log(2.0)))) ** 2
         out: dict[str, np.ndarray] = {}
         for i, (part, tab, region, depth_in, z_nodes) in enumerate(prep):
-            parent = parents[part.parent][i]
-            areal = parent * np.diff(z_nodes)  # atoms/nm2 of the parent per interval
+            areal = parents[part.parent][i] * np.diff(z_nodes)  # atoms/nm2 of the parent per interval
             e_path = cum_e[region] + reg["electrons"][region] * depth_in  # for Bohr straggling
-            hist, hist_e, hist_var = (np.zeros(energy.size) for _ in range(3))
-            e_det = np.empty(z_nodes.size)
-            for k, wk in zip(k_nodes, k_weights):
-                if self.straggling:
-                    var = BOHR_KEV2_PER_E_NM2 * part.z**2 * (k * e_path + k_det * tab["dead_e"])
-                else:
-                    var = np.zeros(z_nodes.size)
-                for e0, prob in part.branches:
-                    K.exit_energies(e0, k, tab["du"], tab["rng"], thick, region, depth_in, tab["g0"], 0.5 * cutoff, e_det)
-                    counts = areal * (absolute * part.cross_section_b * prob * wk)
-                    K.deposit(e_det, var, counts, edges, hist, hist_e, hist_var)
-            filled = np.where(hist > 0, hist, 1.0)
-            mean_c = np.where(hist > 0, hist_e / filled, energy)
-            var_c = np.where(hist > 0, hist_var / filled, 0.0) + sigma_det2
-            spec = np.empty(energy.size)
-            K.broaden(hist, mean_c, var_c, edges, spec)
-            out[part.name] = spec
+            e0s = np.array([e for e, _ in part.branches])
+            probs = np.array([p for _, p in part.branches])
+            out[part.name] = K.particle_spectrum(
+                k_nodes, k_weights, k_det, e0s, probs, absolute * part.cross_section_b, part.z,
+                self.straggling, tab["du"], tab["rng"], thick, region, depth_in, tab["g0"], 0.5 * cutoff,
+                areal, e_path, float(tab["dead_e"]), edges, energy, sigma_det2,
+            )
         return energy, out
 
     def simulate(self, noise: bool = False, seed: Any = None, energy_keV: Any = None) -> Measurement:
@@ -448,12 +460,7 @@ class NDPModel:
             Channel-centre energies (keV), e.g. a measured spectrum's axis.
         """
         energy, comps = self.simulate_components(energy_keV)
-        total = np.zeros(energy.size)
-        for c in comps.values():
-            total += c
-        total += self.background.value
-        below = energy < self.low_energy_cutoff_keV.value
-        total[below] = 0.0
+        total = self._total(energy, comps)
         if noise:
             rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
             total = rng.poisson(total).astype(float)
@@ -465,6 +472,18 @@ class NDPModel:
             uncertainties=np.sqrt(np.maximum(total, 1.0)) if noise else None,
             metadata=meta,
         )
+
+    def expected(self, measurement: Measurement) -> np.ndarray:
+        """Expected counts on ``measurement``'s energy axis (the fitting protocol)."""
+        return self._total(*self.simulate_components(measurement.axis("energy")))
+
+    def _total(self, energy: np.ndarray, comps: dict[str, np.ndarray]) -> np.ndarray:
+        """Sum of the components, plus background, zero below the cutoff."""
+        total = np.full(energy.size, self.background.value)
+        for c in comps.values():
+            total += c
+        total[energy < self.low_energy_cutoff_keV.value] = 0.0
+        return total
 
     def energy_depth_map(self, particle: str = "alpha", depth_nm: Any = None, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
         """Detected energy (keV) versus birth depth (nm) along the detector axis (no broadening).

@@ -21,6 +21,8 @@ import math
 import numba
 import numpy as np
 
+from .ndp_geometry import BOHR_KEV2_PER_E_NM2
+
 __all__ = [
     "range_tables",
     "table_at",
@@ -30,6 +32,7 @@ __all__ = [
     "broaden",
     "dead_layer_map",
     "birth_points",
+    "particle_spectrum",
 ]
 
 _FAST = dict(cache=True, nogil=True, error_model="numpy")
@@ -309,3 +312,47 @@ def birth_points(edges, delta):
     region[j] = n_r - 1
     depth[j] = edges[n_r] - edges[n_r - 1]
     return region, depth
+
+
+@numba.njit(**_FAST)
+def particle_spectrum(k_nodes, k_weights, k_det, e0s, probs, yield_per_atom_nm2, z1, straggling,
+                      du, rng, thick, region, depth_in, g0, cutoff, areal, e_path, dead_e,
+                      edges, centers, sigma_det2):
+    """Broadened spectrum of one particle: every cone node and branch, deposited and broadened.
+
+    ``areal`` (atoms/nm2 per birth interval), ``e_path`` (electrons/nm2 from the surface to
+    each node, for Bohr straggling) and ``yield_per_atom_nm2`` (counts per atom/nm2 of the
+    parent, for the whole cone) set the counts; see :func:`exit_energies`,
+    :func:`deposit` and :func:`broaden` for the rest.
+    """
+    n_c = centers.shape[0]
+    n_nodes = region.shape[0]
+    hist = np.zeros(n_c)
+    hist_e = np.zeros(n_c)
+    hist_var = np.zeros(n_c)
+    e_det = np.empty(n_nodes)
+    var = np.zeros(n_nodes)
+    counts = np.empty(areal.shape[0])
+    for a in range(k_nodes.shape[0]):
+        k = k_nodes[a]
+        if straggling:
+            for j in range(n_nodes):
+                var[j] = BOHR_KEV2_PER_E_NM2 * z1 * z1 * (k * e_path[j] + k_det * dead_e)
+        for b in range(e0s.shape[0]):
+            exit_energies(e0s[b], k, du, rng, thick, region, depth_in, g0, cutoff, e_det)
+            w = yield_per_atom_nm2 * probs[b] * k_weights[a]
+            for j in range(areal.shape[0]):
+                counts[j] = areal[j] * w
+            deposit(e_det, var, counts, edges, hist, hist_e, hist_var)
+    mean = np.empty(n_c)
+    var_c = np.empty(n_c)
+    for c in range(n_c):
+        if hist[c] > 0.0:
+            mean[c] = hist_e[c] / hist[c]
+            var_c[c] = hist_var[c] / hist[c] + sigma_det2
+        else:
+            mean[c] = centers[c]
+            var_c[c] = sigma_det2
+    out = np.empty(n_c)
+    broaden(hist, mean, var_c, edges, out)
+    return out

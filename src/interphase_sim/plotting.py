@@ -11,7 +11,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_profile", "plot_fractions", "profile_figure", "plot_ndp_spectrum", "plot_depth_estimate"]
+__all__ = [
+    "plot_corner", "plot_depth_estimate", "plot_fit", "plot_fractions", "plot_ndp_spectrum", "plot_profile",
+    "profile_figure",
+]
 
 
 def _pyplot():
@@ -154,3 +157,68 @@ def plot_depth_estimate(measurement: Any, ax: Any = None, truth: tuple | None = 
     ax.set_ylabel("atoms/nm$^3$")
     ax.legend(fontsize=8)
     return ax
+
+
+def plot_fit(objectives: list, fig: Any = None) -> Any:
+    """Data, model and normalized residuals of each 1-D objective, one column each."""
+    plt = _pyplot()
+    objs = [o for o in objectives if o.measurement.values.ndim == 1]
+    if fig is None:
+        fig = plt.figure(figsize=(7 * max(len(objs), 1), 5.5))
+    gs = fig.add_gridspec(2, max(len(objs), 1), height_ratios=(3, 1), hspace=0.05)
+    for k, o in enumerate(objs):
+        ax = fig.add_subplot(gs[0, k])
+        axr = fig.add_subplot(gs[1, k], sharex=ax)
+        ax0 = o.measurement.axes[0]
+        x = np.asarray(ax0.values)[o.mask]
+        mu = o.expected()
+        ax.step(x, o.data, where="mid", color="0.3", lw=0.8, label="data")
+        ax.plot(x, mu, color="C3", lw=1.5, label="model")
+        ax.set_ylabel(o.measurement.quantity)
+        ax.set_title(o.name, fontsize=10)
+        ax.legend(fontsize=8)
+        plt.setp(ax.get_xticklabels(), visible=False)
+        r = o.residuals(mu)
+        axr.plot(x, r, ".", ms=2, color="C0")
+        axr.axhline(0, color="k", lw=0.8)
+        axr.set_ylabel("deviance res." if o.loss == "poisson" else "(d - m) / sigma")
+        axr.set_xlabel(f"{ax0.name} ({ax0.units})")
+    return fig
+
+
+def plot_corner(samples: Any, names: list, truths: dict | None = None, fig: Any = None, bins: int = 30) -> Any:
+    """A corner plot: 1-D histograms on the diagonal, 2-D histograms below it."""
+    plt = _pyplot()
+    samples = np.asarray(samples)
+    n = samples.shape[1]
+    if fig is None:
+        fig = plt.figure(figsize=(2.2 * n + 1, 2.2 * n + 1))
+    axes = fig.subplots(n, n, squeeze=False)
+    for i in range(n):
+        for j in range(n):
+            ax = axes[i, j]
+            if j > i:
+                ax.set_axis_off()
+                continue
+            if i == j:
+                ax.hist(samples[:, i], bins=bins, histtype="step", color="k")
+                for q in np.percentile(samples[:, i], [16, 50, 84]):
+                    ax.axvline(q, color="C0", ls="--", lw=0.8)
+                ax.set_yticks([])
+            else:
+                ax.hist2d(samples[:, j], samples[:, i], bins=bins, cmap="Greys")
+            if truths is not None:
+                if names[j] in truths:
+                    ax.axvline(truths[names[j]], color="C3", lw=1)
+                if i != j and names[i] in truths:
+                    ax.axhline(truths[names[i]], color="C3", lw=1)
+            if i == n - 1:
+                ax.set_xlabel(names[j], fontsize=8)
+            else:
+                ax.set_xticklabels([])
+            if j == 0 and i > 0:
+                ax.set_ylabel(names[i], fontsize=8)
+            elif j > 0:
+                ax.set_yticklabels([])
+            ax.tick_params(labelsize=7)
+    return fig

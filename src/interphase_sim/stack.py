@@ -353,7 +353,7 @@ class Stack:
             frac_bot=frac[1],
         )
 
-    def profile(self, z_nm: Any) -> DepthProfile:
+    def profile(self, z_nm: Any, *, layer_arrays: dict[str, Any] | None = None) -> DepthProfile:
         """Element number densities and phase volume fractions on a depth grid.
 
         Parameters
@@ -361,6 +361,9 @@ class Stack:
         z_nm : array_like
             Depths (nm) from the top surface, any order; finite. Negative depths are
             vacuum.
+        layer_arrays : dict, optional
+            The output of :meth:`layer_arrays` for the current parameter values, to save
+            recomputing it when profiling the same state several times.
 
         Returns
         -------
@@ -375,7 +378,7 @@ class Stack:
             raise InterphaseInputError("z_nm", f"a non-empty 1-D array of depths is required, got shape {z.shape}")
         if not np.all(np.isfinite(z)):
             raise InterphaseInputError("z_nm", "depths must be finite numbers (nm)")
-        arr = self.layer_arrays()
+        arr = self.layer_arrays() if layer_arrays is None else layer_arrays
         dens, frac = layer_profile(
             z, arr["thickness_nm"], arr["sigma_nm"], arr["dens_top"], arr["dens_bot"],
             arr["frac_top"], arr["frac_bot"],

@@ -1,0 +1,245 @@
+"""Bayesian sampling of Objectives with emcee: priors from the Parameters."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import InterphaseInputError
+from ..fileio import atomic_write_text
+from .objective import FitError, Objective, as_objectives, free_parameters
+from .optimize import Evaluator, fit
+from .result import FitResult
+
+__all__ = ["sample", "SampleResult"]
+
+AUTOCORR_FACTOR = 50  # chains shorter than this many autocorrelation times get a warning
+
+
+@dataclass
+class SampleResult:
+    """Posterior samples and their summaries.
+
+    Attributes
+    ----------
+    names : list of str
+        Free parameters, in chain order.
+    chain : (nsteps, nwalkers, ndim) ndarray
+        Every walker's position at every step.
+    log_prob : (nsteps, nwalkers) ndarray
+    acceptance_fraction : (nwalkers,) ndarray
+    autocorr_time : (ndim,) ndarray
+        Integrated autocorrelation times (steps); NaN when they could not be estimated.
+    burn, thin : int
+        Steps discarded and thinning used for ``samples``.
+    samples : (n, ndim) ndarray
+        Flattened posterior samples after burn-in and thinning.
+    median : dict
+    interval68, interval95 : dict of (low, high)
+        Central credible intervals (16-84 % and 2.5-97.5 %).
+    n_failed : int
+        Proposals where the model failed (NaN); they were given zero probability.
+    """
+
+    names: list[str]
+    chain: np.ndarray
+    log_prob: np.ndarray
+    acceptance_fraction: np.ndarray
+    autocorr_time: np.ndarray
+    burn: int
+    thin: int
+    samples: np.ndarray
+    median: dict[str, float]
+    interval68: dict[str, tuple[float, float]]
+    interval95: dict[str, tuple[float, float]]
+    n_failed: int
+    wall_time_s: float
+    start: FitResult | None = None
+
+    def half_width68(self) -> dict[str, float]:
+        """Half the 68 % interval: comparable to a standard error."""
+        return {n: 0.5 * (hi - lo) for n, (lo, hi) in self.interval68.items()}
+
+    def report(self) -> str:
+        """A plain-text summary table."""
+        lines = [
+            f"emcee: {self.chain.shape[1]} walkers x {self.chain.shape[0]} steps, burn-in {self.burn}, "
+            f"thin {self.thin}; mean acceptance {np.mean(self.acceptance_fraction):.2f}; {self.wall_time_s:.3g} s"
+        ]
+        rows = [("parameter", "median", "68 % interval", "95 % interval", "tau (steps)")]
+        for i, n in enumerate(self.names):
+            lo, hi = self.interval68[n]
+            lo2, hi2 = self.interval95[n]
+            tau = self.autocorr_time[i]
+            rows.append((n, f"{self.median[n]:.6g}", f"[{lo:.6g}, {hi:.6g}]", f"[{lo2:.6g}, {hi2:.6g}]",
+                         "?" if not math.isfinite(tau) else f"{tau:.1f}"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        if self.n_failed:
+            lines.append(f"Warning: the model failed at {self.n_failed} proposals (treated as zero probability)")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summaries (not the chain)."""
+        return {
+            "walkers": int(self.chain.shape[1]),
+            "steps": int(self.chain.shape[0]),
+            "burn": self.burn,
+            "thin": self.thin,
+            "acceptance_fraction": float(np.mean(self.acceptance_fraction)),
+            "parameters": {
+                n: {"median": self.median[n], "interval68": list(self.interval68[n]),
+                    "interval95": list(self.interval95[n]),
+                    "autocorr_time": float(t) if math.isfinite(t) else None}
+                for n, t in zip(self.names, self.autocorr_time)
+            },
+            "n_failed": self.n_failed,
+            "wall_time_s": self.wall_time_s,
+        }
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        """Write :meth:`to_dict` as JSON (atomically)."""
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
+
+    def corner(self, truths: dict[str, float] | None = None, fig: Any = None) -> Any:
+        """Corner plot of the posterior samples (matplotlib)."""
+        from ..plotting import plot_corner
+
+        return plot_corner(self.samples, self.names, truths=truths, fig=fig)
+
+
+def sample(
+    objectives: Objective | Iterable[Objective],
+    nwalkers: int = 32,
+    nsteps: int = 2000,
+    seed: int | None = None,
+    *,
+    start: FitResult | None = None,
+    burn: int | None = None,
+    thin: int = 1,
+    init_scale: float = 0.5,
+    progress: bool = False,
+) -> SampleResult:
+    """Sample the posterior of the free Parameters with emcee.
+
+    The prior of each free parameter is its explicit ``prior`` truncated at its bounds, or
+    uniform within the bounds (see :meth:`~interphase_sim.Parameter.logprior`); the
+    likelihood is the Objectives' (Poisson or Gaussian). Walkers start in a ball around
+    the least-squares optimum (``start``, fitted here when not given) of
+    ``init_scale`` standard errors.
+
+    Parameters
+    ----------
+    objectives : Objective or list of Objective
+    nwalkers, nsteps : int
+        Walkers (at least twice the number of free parameters) and steps.
+    seed : int, optional
+        Makes the run reproducible (walker starts and emcee's moves).
+    start : FitResult, optional
+        A least-squares result to start from.
+    burn : int, optional
+        Steps to discard; default three autocorrelation times (at most half the chain).
+    thin : int
+        Keep every ``thin``-th step.
+    init_scale : float
+        Size of the starting ball in standard errors.
+    progress : bool
+        Show emcee's progress bar.
+
+    Returns
+    -------
+    SampleResult
+        The Parameters are left at the posterior medians.
+    """
+    import emcee
+
+    objs = as_objectives(objectives)
+    params = free_parameters(objs)
+    ndim = len(params)
+    if not isinstance(nwalkers, (int, np.integer)) or nwalkers < max(2 * ndim, 4) or nwalkers % 2:
+        raise InterphaseInputError("nwalkers", f"an even number >= {max(2 * ndim, 4)} is required, got {nwalkers}")
+    if not isinstance(nsteps, (int, np.integer)) or nsteps < 10:
+        raise InterphaseInputError("nsteps", f"at least 10 steps are required, got {nsteps}")
+    if not isinstance(thin, (int, np.integer)) or thin < 1:
+        raise InterphaseInputError("thin", f"a positive integer is required, got {thin}")
+    if start is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            start = fit(objs)
+    ev = Evaluator(objs, params)
+    plist = list(params.values())
+    failed = {"n": 0}
+
+    def log_prob(x: np.ndarray) -> float:
+        lp = 0.0
+        for p, v in zip(plist, x):
+            lp += p.logprior(v)
+        if not math.isfinite(lp):
+            return -math.inf
+        try:
+            mus = ev.expected(x)
+        except FitError:
+            failed["n"] += 1
+            return -math.inf
+        return lp + sum(o.log_likelihood(m) for o, m in zip(objs, mus))
+
+    rng = np.random.default_rng(seed)
+    best = np.array([start.values.get(n, p.value) for n, p in params.items()])
+    bounds = params.bounds_array()
+    span = np.where(np.isfinite(bounds[:, 1] - bounds[:, 0]), bounds[:, 1] - bounds[:, 0], np.abs(best) + 1.0)
+    err = np.array([start.stderr.get(n, math.nan) for n in params])
+    err = np.where(np.isfinite(err) & (err > 0), err, 1e-3 * span)
+    p0 = best + init_scale * err * rng.standard_normal((nwalkers, ndim))
+    p0 = np.clip(p0, bounds[:, 0] + 1e-9 * span, bounds[:, 1] - 1e-9 * span)
+    sampler = emcee.EnsembleSampler(nwalkers, ndim, log_prob)
+    sampler.random_state = np.random.RandomState(rng.integers(2**32 - 1)).get_state()
+    t0 = time.perf_counter()
+    sampler.run_mcmc(p0, nsteps, progress=progress)
+    wall = time.perf_counter() - t0
+    chain = sampler.get_chain()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            tau = np.asarray(sampler.get_autocorr_time(tol=0), dtype=float)
+        except Exception:  # emcee raises when the estimate is impossible
+            tau = np.full(ndim, np.nan)
+    tau_max = float(np.nanmax(tau)) if np.any(np.isfinite(tau)) else math.nan
+    if not math.isfinite(tau_max) or nsteps < AUTOCORR_FACTOR * tau_max:
+        warnings.warn(
+            f"the chain ({nsteps} steps) is shorter than {AUTOCORR_FACTOR} autocorrelation times "
+            f"({tau_max:.1f} steps): run longer before trusting the intervals",
+            UserWarning, stacklevel=2,
+        )
+    if burn is None:
+        burn = int(min(nsteps // 2, 3 * tau_max)) if math.isfinite(tau_max) else nsteps // 4
+    if not 0 <= burn < nsteps:
+        raise InterphaseInputError("burn", f"must be in [0, {nsteps}), got {burn}")
+    flat = chain[burn::thin].reshape(-1, ndim)
+    q = np.percentile(flat, [2.5, 16, 50, 84, 97.5], axis=0)
+    names = list(params)
+    for p, m in zip(plist, q[2]):
+        p.value = float(m)
+    return SampleResult(
+        names=names,
+        chain=chain,
+        log_prob=sampler.get_log_prob(),
+        acceptance_fraction=np.asarray(sampler.acceptance_fraction),
+        autocorr_time=tau,
+        burn=int(burn),
+        thin=int(thin),
+        samples=flat,
+        median={n: float(v) for n, v in zip(names, q[2])},
+        interval68={n: (float(a), float(b)) for n, a, b in zip(names, q[1], q[3])},
+        interval95={n: (float(a), float(b)) for n, a, b in zip(names, q[0], q[4])},
+        n_failed=failed["n"],
+        wall_time_s=wall,
+        start=start,
+    )

@@ -1,0 +1,172 @@
+"""Objectives: one model compared with one measurement, and the free parameters of several.
+
+A model is anything with ``parameters()`` (a :class:`~interphase_sim.Parameters`) and
+``expected(measurement)`` (the noise-free prediction on the measurement's axes, same
+shape as its values). :class:`~interphase_sim.ndp.NDPModel` is one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import InterphaseInputError
+from ..measurement import Measurement
+from ..params import Parameter, Parameters
+
+__all__ = ["Objective", "FitError", "free_parameters", "as_objectives"]
+
+MU_FLOOR = 1e-10  # counts: a Poisson mean of exactly zero where data are non-zero is infinitely unlikely
+
+
+class FitError(RuntimeError):
+    """The fit could not proceed (e.g. the model returned NaN); the message says where."""
+
+
+class Objective:
+    """A model compared with a measurement.
+
+    Parameters
+    ----------
+    model : model
+        Has ``parameters()`` and ``expected(measurement)``.
+    measurement : Measurement
+        The data. For ``loss="gaussian"`` its ``uncertainties`` (1 sigma) are required.
+    loss : {"poisson", "gaussian"}
+        Poisson deviance for counts; chi-square with the given sigmas otherwise.
+    mask : bool array, optional
+        Which data points take part (same shape as the data); default all.
+    name : str, optional
+        Label in reports (default: the model's class).
+    """
+
+    def __init__(self, model: Any, measurement: Measurement, loss: str = "poisson",
+                 mask: Any = None, name: str | None = None) -> None:
+        if not (hasattr(model, "parameters") and hasattr(model, "expected")):
+            raise InterphaseInputError("model", "a model needs parameters() and expected(measurement)")
+        if not isinstance(measurement, Measurement):
+            raise InterphaseInputError("measurement", f"expected a Measurement, got {type(measurement).__name__}")
+        if loss not in ("poisson", "gaussian"):
+            raise InterphaseInputError("loss", f"choose 'poisson' or 'gaussian', got {loss!r}")
+        data = np.asarray(measurement.values, dtype=float)
+        if data.size == 0:
+            raise InterphaseInputError("measurement", "the data are empty")
+        if not np.all(np.isfinite(data)):
+            bad = int(np.flatnonzero(~np.isfinite(data.ravel()))[0])
+            raise InterphaseInputError("measurement", f"data contain NaN or inf (first at index {bad})")
+        if mask is None:
+            mask = np.ones(data.shape, dtype=bool)
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != data.shape:
+            raise InterphaseInputError("mask", f"shape {mask.shape} differs from the data's {data.shape}")
+        if not mask.any():
+            raise InterphaseInputError("mask", "selects no data")
+        if loss == "poisson" and np.any(data[mask] < 0):
+            raise InterphaseInputError("measurement", "Poisson loss needs non-negative counts")
+        if loss == "gaussian":
+            sig = measurement.uncertainties
+            if sig is None:
+                raise InterphaseInputError("measurement", "gaussian loss needs the data's uncertainties (1 sigma)")
+            if not np.all(np.isfinite(sig[mask])) or np.any(sig[mask] <= 0):
+                raise InterphaseInputError("measurement.uncertainties", "must be finite and > 0 where fitted")
+        self.model = model
+        self.measurement = measurement
+        self.loss = loss
+        self.mask = mask
+        self.name = name or type(model).__name__
+        self._data = data[mask]
+        self._sigma = None if loss == "poisson" else measurement.uncertainties[mask]
+        # d ln d (0 for d = 0): constant part of the Poisson deviance
+        d = self._data
+        self._dlogd = np.where(d > 0, d * np.log(np.where(d > 0, d, 1.0)), 0.0)
+
+    @property
+    def data(self) -> np.ndarray:
+        """The fitted data points (masked, flattened)."""
+        return self._data
+
+    @property
+    def n_data(self) -> int:
+        """Number of data points taking part."""
+        return int(self._data.size)
+
+    def parameters(self) -> Parameters:
+        """The model's Parameters."""
+        return self.model.parameters()
+
+    def expected(self) -> np.ndarray:
+        """The model's prediction on the fitted points (raises FitError on NaN/inf)."""
+        mu = np.asarray(self.model.expected(self.measurement), dtype=float)
+        if mu.shape != self.measurement.values.shape:
+            raise FitError(f"{self.name}: model returned shape {mu.shape}, data have {self.measurement.values.shape}")
+        mu = mu[self.mask]
+        if not np.all(np.isfinite(mu)):
+            raise FitError(f"{self.name}: the model returned NaN or inf")
+        return mu
+
+    def residuals(self, mu: np.ndarray | None = None) -> np.ndarray:
+        """Residuals whose squares sum to the deviance (Poisson) or chi-square (Gaussian)."""
+        mu = self.expected() if mu is None else mu
+        d = self._data
+        if self.loss == "gaussian":
+            return (d - mu) / self._sigma
+        m = np.maximum(mu, MU_FLOOR)
+        dev = 2.0 * (m - d) + 2.0 * (self._dlogd - d * np.log(m))
+        return np.sign(d - m) * np.sqrt(np.maximum(dev, 0.0))
+
+    def statistic(self, mu: np.ndarray | None = None) -> float:
+        """Poisson deviance or chi-square (sum of squared residuals)."""
+        r = self.residuals(mu)
+        return float(r @ r)
+
+    def log_likelihood(self, mu: np.ndarray | None = None) -> float:
+        """log L up to a constant: -deviance/2 (Poisson) or -chi2/2 (Gaussian)."""
+        return -0.5 * self.statistic(mu)
+
+    def fisher_weights(self, mu: np.ndarray) -> np.ndarray:
+        """Per-point weights w with Fisher information J^T diag(w) J (J = d mu / d theta)."""
+        if self.loss == "gaussian":
+            return 1.0 / self._sigma**2
+        return 1.0 / np.maximum(mu, MU_FLOOR)
+
+    def __repr__(self) -> str:
+        return f"Objective({self.name}, {self.loss}, {self.n_data} points)"
+
+
+def as_objectives(objectives: Objective | Iterable[Objective]) -> list[Objective]:
+    """A list of Objectives from one or many."""
+    objs = [objectives] if isinstance(objectives, Objective) else list(objectives)
+    if not objs or not all(isinstance(o, Objective) for o in objs):
+        raise InterphaseInputError("objectives", "give an Objective or a list of Objectives")
+    return objs
+
+
+def free_parameters(objectives: Sequence[Objective]) -> Parameters:
+    """The varying Parameters of all objectives, each object once (shared = one variable).
+
+    A name used by different Parameter objects in different objectives (two NDP
+    spectra, each with its own ``ndp.fwhm_keV``) gets ``#k`` appended for objective k.
+    """
+    items: list[tuple[str, Parameter]] = []
+    owner: dict[str, int] = {}  # name -> id of the Parameter that holds it
+    for k, obj in enumerate(objectives):
+        for name, p in obj.parameters().items():
+            if not p.vary:
+                continue
+            if name in owner and owner[name] != id(p):
+                # two instruments of one kind each have e.g. their own ndp.fwhm_keV
+                name = f"{name}#{k + 1}"
+            owner.setdefault(name, id(p))
+            items.append((name, p))
+    params = Parameters(items)
+    if len(params) == 0:
+        raise InterphaseInputError(
+            "parameters", "no free parameters: set vary = true (with min and max) on what the fit should refine"
+        )
+    for name, p in params.items():
+        if not math.isfinite(p.value):
+            raise InterphaseInputError(name, "a free parameter needs a finite start value")
+    return params

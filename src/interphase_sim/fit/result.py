@@ -1,0 +1,203 @@
+"""FitResult: best values, uncertainties, correlations and fit statistics, with a report."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..fileio import atomic_write_text
+from ..params import Parameters
+
+__all__ = ["FitResult", "DEGENERATE_CORRELATION"]
+
+DEGENERATE_CORRELATION = 0.95  # |rho| above this: only a combination is constrained
+
+
+@dataclass
+class FitResult:
+    """What a fit found.
+
+    Attributes
+    ----------
+    names : list of str
+        Dotted names of the free parameters.
+    values, stderr : dict
+        Best value and standard error (1 sigma, from the inverse Fisher information).
+    bounds : dict
+        (min, max) of each free parameter.
+    covariance, correlation : ndarray
+        In the order of ``names``.
+    statistics : list of dict
+        Per objective: name, loss, statistic (Poisson deviance or chi-square), points.
+    statistic, dof, reduced_statistic : float, int, float
+        Total statistic, degrees of freedom (points - free parameters), their ratio.
+    success, message : bool, str
+        The optimizer's convergence flag and message.
+    at_bounds : list of str
+        Parameters that ended on a bound (their errors are unreliable).
+    degenerate_pairs : list of (str, str, float)
+        Pairs with |correlation| > 0.95: only a combination of them is constrained.
+    condition_number : float
+        Of the Fisher matrix (huge means some direction is not identifiable).
+    nfev, wall_time_s, method
+        Model evaluations, seconds, optimizer.
+    """
+
+    names: list[str]
+    values: dict[str, float]
+    stderr: dict[str, float]
+    bounds: dict[str, tuple[float, float]]
+    covariance: np.ndarray
+    correlation: np.ndarray
+    statistics: list[dict[str, Any]]
+    statistic: float
+    dof: int
+    reduced_statistic: float
+    success: bool
+    message: str
+    at_bounds: list[str]
+    degenerate_pairs: list[tuple[str, str, float]]
+    condition_number: float
+    nfev: int
+    wall_time_s: float
+    method: str
+    objectives: list[Any] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def build(cls, *, objectives: list[Any], params: Parameters, x: np.ndarray, cov: np.ndarray,
+              fisher: np.ndarray, statistics: list[float], dof: int, success: bool, message: str,
+              nfev: int, wall_time_s: float, method: str) -> FitResult:
+        """Assemble a result from the optimizer's output (see :func:`interphase_sim.fit.fit`)."""
+        names = list(params)
+        var = np.diag(cov).copy()
+        err = np.sqrt(np.where(var > 0, var, np.nan))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = cov / np.outer(err, err)
+        corr = np.clip(np.nan_to_num(corr, nan=0.0), -1.0, 1.0)
+        np.fill_diagonal(corr, 1.0)
+        at_bounds = []
+        for name, p, v in zip(names, params.values(), x):
+            lo, hi = p.bounds
+            span = hi - lo if math.isfinite(hi - lo) else max(abs(v), 1.0)
+            if (math.isfinite(lo) and v - lo <= 1e-6 * span) or (math.isfinite(hi) and hi - v <= 1e-6 * span):
+                at_bounds.append(name)
+        pairs = [
+            (names[i], names[j], float(corr[i, j]))
+            for i in range(len(names)) for j in range(i + 1, len(names))
+            if abs(corr[i, j]) > DEGENERATE_CORRELATION
+        ]
+        total = float(sum(statistics))
+        try:
+            cond = float(np.linalg.cond(fisher))
+        except np.linalg.LinAlgError:
+            cond = math.inf
+        return cls(
+            names=names,
+            values={n: float(v) for n, v in zip(names, x)},
+            stderr={n: float(e) for n, e in zip(names, err)},
+            bounds={n: tuple(float(b) for b in p.bounds) for n, p in params.items()},
+            covariance=cov,
+            correlation=corr,
+            statistics=[
+                {"objective": o.name, "loss": o.loss, "statistic": float(s), "points": o.n_data}
+                for o, s in zip(objectives, statistics)
+            ],
+            statistic=total,
+            dof=int(dof),
+            reduced_statistic=total / dof if dof > 0 else math.nan,
+            success=success,
+            message=message,
+            at_bounds=at_bounds,
+            degenerate_pairs=pairs,
+            condition_number=cond,
+            nfev=int(nfev),
+            wall_time_s=float(wall_time_s),
+            method=method,
+            objectives=list(objectives),
+        )
+
+    # -- presentation ---------------------------------------------------------------------
+    def report(self) -> str:
+        """A plain-text report: statistics, a parameter table, warnings."""
+        kind = {"poisson": "deviance", "gaussian": "chi2"}
+        lines = [f"Fit ({self.method}): {'converged' if self.success else 'NOT converged'} - {self.message}"]
+        for s in self.statistics:
+            lines.append(f"  {s['objective']}: {kind[s['loss']]} {s['statistic']:.6g} over {s['points']} points")
+        lines.append(
+            f"  total {self.statistic:.6g} for {self.dof} degrees of freedom "
+            f"(reduced {self.reduced_statistic:.4g}); {self.nfev} model evaluations in {self.wall_time_s:.3g} s"
+        )
+        rows = [("parameter", "value", "stderr", "rel.", "min", "max", "note")]
+        for n in self.names:
+            v, e = self.values[n], self.stderr[n]
+            lo, hi = self.bounds[n]
+            rel = f"{100 * e / abs(v):.2g} %" if v != 0 and math.isfinite(e) else ""
+            note = "AT BOUND" if n in self.at_bounds else ""
+            rows.append((n, f"{v:.6g}", f"{e:.3g}", rel, _fmt_bound(lo), _fmt_bound(hi), note))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines.append("")
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        strong = [
+            (self.names[i], self.names[j], self.correlation[i, j])
+            for i in range(len(self.names)) for j in range(i + 1, len(self.names))
+            if abs(self.correlation[i, j]) > 0.5
+        ]
+        if strong:
+            lines += ["", "Correlations (|rho| > 0.5):"]
+            for a, b, r in strong:
+                flag = "  DEGENERATE: only a combination of these is constrained" if abs(r) > DEGENERATE_CORRELATION else ""
+                lines.append(f"  {a} ~ {b}: {r:+.3f}{flag}")
+        if self.at_bounds:
+            lines += ["", "Warning: ended at a bound (widen the bounds or fix them): " + ", ".join(self.at_bounds)]
+        if self.condition_number > 1e12:
+            lines.append(f"Warning: the Fisher matrix is near singular (condition {self.condition_number:.2g})")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: per parameter value, stderr, bounds; statistics; diagnostics."""
+        return {
+            "method": self.method,
+            "success": self.success,
+            "message": self.message,
+            "parameters": {
+                n: {"value": self.values[n], "stderr": _json_float(self.stderr[n]),
+                    "min": _json_float(self.bounds[n][0]), "max": _json_float(self.bounds[n][1]),
+                    "at_bound": n in self.at_bounds}
+                for n in self.names
+            },
+            "correlation": {"names": self.names, "matrix": np.round(self.correlation, 6).tolist()},
+            "degenerate_pairs": [list(p) for p in self.degenerate_pairs],
+            "statistics": self.statistics,
+            "statistic": self.statistic,
+            "dof": self.dof,
+            "reduced_statistic": _json_float(self.reduced_statistic),
+            "condition_number": _json_float(self.condition_number),
+            "nfev": self.nfev,
+            "wall_time_s": self.wall_time_s,
+        }
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        """Write :meth:`to_dict` as JSON (atomically)."""
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
+
+    def plot(self, fig: Any = None) -> Any:
+        """Data, model and residuals of each 1-D objective (see :mod:`interphase_sim.plotting`)."""
+        from ..plotting import plot_fit
+
+        return plot_fit(self.objectives, fig=fig)
+
+    def __str__(self) -> str:
+        return self.report()
+
+
+def _fmt_bound(b: float) -> str:
+    return "" if not math.isfinite(b) else f"{b:.6g}"
+
+
+def _json_float(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
