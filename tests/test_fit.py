@@ -1,7 +1,6 @@
 """Fitting: recovery of known truth, calibrated errors, degeneracy, bounds, emcee, bad input."""
 
 import json
-import math
 import warnings
 
 import numpy as np

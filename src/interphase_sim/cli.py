@@ -73,6 +73,34 @@ def _demo_ndp(stack, out: Path, key: str) -> None:
     meas.to_csv(out / f"{key}_ndp.csv")
     print(f"  wrote {out / (key + '_ndp.png')} and {out / (key + '_ndp.csv')}")
     _demo_fit(model)
+    _demo_eels(stack, out, key)
+
+
+def _demo_eels(stack, out: Path, key: str) -> None:
+    """The demo's EELS part: a line scan across the interphase, quantified by edge integration."""
+    from .eels import EELSModel
+    from .eels_quant import quantify_line_scan
+    from .fileio import atomic_savefig
+    from .plotting import _pyplot, plot_eels_linescan
+
+    model = EELSModel.from_stack(stack)
+    scan = model.simulate(noise=True, seed=1)
+    energy = scan.axis("energy")
+    edges = [e for e in model.edges if energy[-1] - _onset(e) >= 40.0 and _onset(e) - energy[0] >= 20.0]
+    quant = quantify_line_scan(model.deconvolve(scan), edges, window_eV=40.0)
+    z = scan.axis("position")
+    tops = [0.0, *stack.interfaces_nm()]
+    print(f"  EELS line scan {z[0]:g}-{z[-1]:g} nm, {z.size} positions; mean areal density (atoms/nm2) per layer:")
+    for i, lay in enumerate(stack.layers):
+        inside = (z >= tops[i]) & (z < tops[i + 1])
+        if inside.sum() >= 3:
+            vals = ", ".join(f"{el} {np.mean(quant.values[inside, k]):7.0f}" for k, el in enumerate(quant.axes[1].values))
+            print(f"    {lay.name:10s} {vals}")
+    plt = _pyplot()
+    fig = plot_eels_linescan(scan, quant, model.elemental_profiles(z))
+    atomic_savefig(fig, out / f"{key}_eels.png", dpi=100)
+    plt.close(fig)
+    print(f"  wrote {out / (key + '_eels.png')}")
 
 
 def _demo_fit(model) -> None:
@@ -159,8 +187,6 @@ def _cmd_simulate_ndp(args: argparse.Namespace) -> int:
 
 
 def _cmd_ndp_depth(args: argparse.Namespace) -> int:
-    import json
-
     from .fileio import atomic_savefig, atomic_write_text
     from .measurement import load_spectrum_csv
     from .ndp import NDPModel, spectrum_to_depth
@@ -192,6 +218,71 @@ def _cmd_ndp_depth(args: argparse.Namespace) -> int:
     print(f"{res.values.size} depths from {res.axis('depth')[0]:.1f} to {res.axis('depth')[-1]:.1f} nm")
     print(f"wrote {out / 'depth_profile.csv'}, {out / 'depth_profile.png'}, {out / 'depth_profile.json'}")
     return 0
+
+
+def _write_hspy(meas, path: Path) -> bool:
+    """Write a line scan in HyperSpy's own format (.hspy) through exspy; False without it."""
+    from .fileio import atomic_path
+
+    try:
+        from .eels import to_hyperspy
+
+        sig = to_hyperspy(meas)
+    except ImportError:
+        return False
+    with atomic_path(path) as tmp:
+        target = Path(str(tmp) + ".hspy")  # HyperSpy picks the format from the suffix
+        sig.save(target, overwrite=True)
+        target.replace(tmp)
+    return True
+
+
+def _cmd_simulate_eels(args: argparse.Namespace) -> int:
+    import io
+    import json
+
+    from .eels import EELSModel
+    from .eels_quant import quantify_line_scan
+    from .fileio import atomic_savefig, atomic_write_text
+    from .plotting import _pyplot, plot_eels_linescan
+    from .stack import Stack
+
+    stack = Stack.from_toml(args.sample)
+    model = EELSModel.from_stack(stack)
+    scan = model.simulate(noise=args.noise, seed=args.seed)
+    z = scan.axis("position")
+    energy = scan.axis("energy")
+    quantifiable = [e for e in model.edges if energy[-1] - _onset(e) >= 40.0 and _onset(e) - energy[0] >= 20.0]
+    # plural scattering removed (Fourier ratio with the model's low-loss) before edge integration
+    quant = quantify_line_scan(model.deconvolve(scan), quantifiable, window_eV=40.0) if quantifiable else None
+    truth = model.elemental_profiles(z)
+    plt = _pyplot()
+    fig = plot_eels_linescan(scan, quant, truth)
+    buf = io.StringIO()
+    buf.write("position_nm," + ",".join(f"{x:.4f}" for x in energy) + "\n")
+    for zi, row in zip(z, scan.values):
+        buf.write(f"{zi:.6g}," + ",".join(f"{v:.6g}" for v in row) + "\n")
+    out = Path(args.out)
+    atomic_write_text(out / "linescan.csv", buf.getvalue())
+    wrote_hspy = _write_hspy(scan, out / "linescan.hspy")
+    atomic_savefig(fig, out / "eels_linescan.png", dpi=110)
+    plt.close(fig)
+    atomic_write_text(out / "eels_settings.json", json.dumps(
+        {"sample": str(args.sample), **model.settings(), "noise": args.noise, "seed": args.seed,
+         "positions_nm": [float(z[0]), float(z[-1]), int(z.size)]}, indent=2))
+    print(f"{z.size} positions x {energy.size} channels; edges {', '.join(model.edges)}; "
+          f"{model.electrons():.3g} electrons per spectrum")
+    print(f"wrote {out / 'linescan.csv'}" + (f", {out / 'linescan.hspy'}" if wrote_hspy else "")
+          + f", {out / 'eels_linescan.png'}, {out / 'eels_settings.json'}")
+    if not wrote_hspy:
+        print("(for a HyperSpy .hspy file as well: pip install 'interphase_sim[eels]')")
+    return 0
+
+
+def _onset(edge: str) -> float:
+    from .eels_xsec import edge as get_edge
+
+    return get_edge(edge).onset_eV
 
 
 DATA_KINDS = ("ndp",)
@@ -277,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Build the default Li | multilayer-mosaic SEI | LiPON stack and the LiPON | LNMO on Au stack, "
             "print their layer tables, and write to --out their depth-profile figures (PNG), sample files "
-            "(TOML) and expected NDP spectra (CSV and PNG)."
+            "(TOML), expected NDP spectra (CSV and PNG, with a fit back from noisy data) and STEM-EELS "
+            "line scans (PNG)."
         ),
     )
     sd.add_argument("--out", default="interphase-demo", help="output folder (default: %(default)s)")
@@ -297,6 +389,17 @@ def build_parser() -> argparse.ArgumentParser:
     sn.add_argument("--noise", action="store_true", help="draw Poisson counts instead of the expectation")
     sn.add_argument("--seed", type=int, default=None, help="random seed for --noise")
     sn.set_defaults(func=_cmd_simulate_ndp)
+    se = ssub.add_parser(
+        "eels", help="STEM-EELS line scan across the stack",
+        description=("Core-loss STEM-EELS line scan of the stack in SAMPLE.toml with its [eels] settings; writes "
+                     "linescan.csv (and linescan.hspy for HyperSpy when exspy is installed), eels_linescan.png "
+                     "(spectrum image and elemental profiles) and eels_settings.json to --out."),
+    )
+    se.add_argument("sample", help="sample file (TOML) with [[layers]] and an optional [eels] table")
+    se.add_argument("--out", required=True, help="output folder")
+    se.add_argument("--noise", action="store_true", help="draw Poisson counts instead of the expectation")
+    se.add_argument("--seed", type=int, default=None, help="random seed for --noise")
+    se.set_defaults(func=_cmd_simulate_eels)
 
     nd = sub.add_parser(
         "ndp-depth", help="convert an NDP spectrum to a depth profile (classical analysis)",

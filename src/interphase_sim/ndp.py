@@ -233,31 +233,20 @@ class NDPModel:
     @classmethod
     def from_stack(cls, stack: Stack, **overrides: Any) -> NDPModel:
         """The model described by the stack's ``[ndp]`` table (keyword overrides win)."""
-        from .stack_toml import _read_number
+        from .stack_toml import _read_number, read_instrument_table
 
         table = dict(stack.sections.get("ndp", {}))
-        kw: dict[str, Any] = {}
-        for key, val in table.items():
-            field = f"ndp.{key}"
-            if key in _NUMBERS:
-                kw[key] = _read_number(val, field)
-            elif key == "dead_layers":
-                if not isinstance(val, list):
-                    raise InterphaseInputError(field, "expected a list of {material, thickness_nm} tables")
-                kw[key] = [
-                    {"material": d.get("material"), "thickness_nm": _read_number(d.get("thickness_nm"), f"{field}[{i}].thickness_nm")}
-                    if isinstance(d, dict) else d
-                    for i, d in enumerate(val)
-                ]
-            elif key in _OTHER_KEYS:
-                kw[key] = val
-            else:
-                import difflib
-
-                allowed = sorted([*_NUMBERS, *_OTHER_KEYS])
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise InterphaseInputError(field, f"unknown key{hint}; allowed: {', '.join(allowed)}")
+        kw = read_instrument_table("ndp", table, _NUMBERS, _OTHER_KEYS)
+        if "dead_layers" in kw:
+            layers = kw["dead_layers"]
+            if not isinstance(layers, list):
+                raise InterphaseInputError("ndp.dead_layers", "expected a list of {material, thickness_nm} tables")
+            kw["dead_layers"] = [
+                {"material": d.get("material"),
+                 "thickness_nm": _read_number(d.get("thickness_nm"), f"ndp.dead_layers[{i}].thickness_nm")}
+                if isinstance(d, dict) else d
+                for i, d in enumerate(layers)
+            ]
         kw.update(overrides)
         return cls(stack, **kw)
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "plot_corner", "plot_depth_estimate", "plot_fit", "plot_fractions", "plot_ndp_spectrum", "plot_profile",
+    "plot_corner", "plot_depth_estimate", "plot_eels_linescan", "plot_fit", "plot_fractions", "plot_ndp_spectrum", "plot_profile",
     "profile_figure",
 ]
 
@@ -221,4 +221,33 @@ def plot_corner(samples: Any, names: list, truths: dict | None = None, fig: Any 
             elif j > 0:
                 ax.set_yticklabels([])
             ax.tick_params(labelsize=7)
+    return fig
+
+
+def plot_eels_linescan(scan: Any, quant: Any = None, truth: dict | None = None, fig: Any = None) -> Any:
+    """A line scan: spectrum image (log counts) and elemental profiles along the scan.
+
+    ``quant`` is a :func:`~interphase_sim.eels_quant.quantify_line_scan` result (atoms/nm2);
+    ``truth`` maps elements to the model's blurred areal densities, drawn dashed.
+    """
+    plt = _pyplot()
+    if fig is None:
+        fig = plt.figure(figsize=(12, 4.8))
+    ax1, ax2 = fig.subplots(1, 2)
+    z = scan.axis("position")
+    e = scan.axis("energy")
+    img = np.log10(np.maximum(scan.values, 1.0))
+    ax1.imshow(img.T, origin="lower", aspect="auto", extent=(z[0], z[-1], e[0], e[-1]), cmap="magma")
+    ax1.set_xlabel("probe position (nm)")
+    ax1.set_ylabel("energy loss (eV)")
+    ax1.set_title("log10 counts", fontsize=10)
+    if quant is not None:
+        for k, el in enumerate(quant.axes[1].values):
+            line, = ax2.plot(z, quant.values[:, k], lw=1.2, label=f"{el} (edge integration)")
+            if truth is not None and el in truth:
+                ax2.plot(z, truth[el], "--", color=line.get_color(), lw=1)
+    ax2.set_xlabel("probe position (nm)")
+    ax2.set_ylabel("areal density (atoms/nm$^2$)")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
     return fig

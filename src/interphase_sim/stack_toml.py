@@ -113,6 +113,29 @@ def _read_number(x: Any, field: str) -> float | Parameter:
     return float(x)
 
 
+def read_instrument_table(section: str, table: Any, number_keys: Any, other_keys: Any) -> dict[str, Any]:
+    """Keyword arguments from an instrument table (``[ndp]``, ``[eels]``, ...).
+
+    Keys in ``number_keys`` become numbers or Parameters (``{value, min, max, vary}``);
+    keys in ``other_keys`` pass through; any other key is an error naming the closest
+    allowed one.
+    """
+    if not isinstance(table, dict):
+        raise InterphaseInputError(section, "expected a table")
+    allowed = sorted([*number_keys, *other_keys])
+    kw: dict[str, Any] = {}
+    for key, val in table.items():
+        if key in number_keys:
+            kw[key] = _read_number(val, f"{section}.{key}")
+        elif key in other_keys:
+            kw[key] = val
+        else:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InterphaseInputError(f"{section}.{key}", f"unknown key{hint}; allowed: {', '.join(allowed)}")
+    return kw
+
+
 def _read_fractions(x: Any, field: str) -> dict[str, Any]:
     if not isinstance(x, dict):
         raise InterphaseInputError(field, f"expected a table {{phase = fraction}}, got {x!r}")
