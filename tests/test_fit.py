@@ -162,10 +162,21 @@ def test_no_free_parameters():
 
 
 def test_global_method_needs_finite_bounds():
-    stack = Stack([Layer("LiPON", {"LiPON": 1}, Parameter(500.0, vary=True)), Layer("Si", {"Si": 1}, "inf")])
-    m = NDPModel(stack, particles=["alpha"])
-    with pytest.raises(InterphaseInputError, match="LiPON.thickness_nm: differential_evolution needs finite"):
+    # a thickness must have bounds to vary at all; the calibration offset may vary unbounded
+    with pytest.raises(InterphaseInputError, match="varying parameter needs min and max"):
+        Layer("LiPON", {"LiPON": 1}, Parameter(500.0, vary=True))
+    stack = Stack([Layer("LiPON", {"LiPON": 1}, 500.0), Layer("Si", {"Si": 1}, "inf")])
+    m = NDPModel(stack, particles=["alpha"], offset_keV=Parameter(0.0, vary=True))
+    with pytest.raises(InterphaseInputError, match="ndp.offset_keV: differential_evolution needs finite"):
         fit(Objective(m, m.simulate()), method="differential_evolution")
+
+
+def test_a_fit_stepping_outside_physics_is_reported_not_silent():
+    stack = Stack([Layer("LiPON", {"LiPON": 1}, 500.0), Layer("Si", {"Si": 1}, "inf")])
+    m = NDPModel(stack, particles=["alpha"])
+    stack["LiPON"].thickness_nm.value = -20.0  # set behind the Layer's back
+    with pytest.raises(InterphaseInputError, match=r"layers.LiPON.thickness_nm: value -20.0"):
+        m.simulate()
 
 
 def test_differential_evolution_recovers_from_a_far_start():

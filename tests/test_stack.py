@@ -318,3 +318,13 @@ def test_atom_fractions_follow_stoichiometry():
     np.testing.assert_allclose(prof.atom_fractions().sum(axis=0), [0, 1, 1, 0])
     d = prof.as_dict()
     assert set(d) == {"z_nm", "Li", "O", "P", "6Li", "phase:Li2O", "phase:Li3PO4"}
+
+
+@given(st.floats(0.5, 10.0), st.floats(0.1, 6.0))
+def test_roughness_near_the_top_surface_conserves_atoms(thin, rough):
+    # a thin top layer whose rough bottom interface reaches above z = 0
+    stack = Stack([Layer("A", {"Li2O": 1}, thin, roughness_nm=rough), Layer("B", {"Li3N": 1}, 40.0)])
+    z = np.linspace(0.0, thin + 40.0 + 1.0, 200001)
+    prof = stack.profile(z)
+    want = thin * phases.get("Li2O").number_density()["O"]
+    assert np.trapezoid(prof.density("O"), z) == pytest.approx(want, rel=2e-3)

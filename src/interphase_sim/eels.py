@@ -43,7 +43,7 @@ _NUMBERS = {
     "collection_mrad": (0.0, 500.0, True, "mrad", 20.0),
     "energy_resolution_eV": (0.0, 50.0, True, "eV", 1.0),
     "dispersion_eV": (0.0, 100.0, True, "eV/channel", 0.3),
-    "offset_eV": (0.0, 1e5, False, "eV", 40.0),
+    "offset_eV": (0.0, 1e5, True, "eV", 40.0),
     "thickness_nm": (0.0, 1e4, True, "nm", 60.0),
     "dose_e_per_A2": (0.0, 1e12, True, "e/A2", 1000.0),
     "pixel_nm": (0.0, 1e4, True, "nm", 1.0),
@@ -127,7 +127,9 @@ class EELSModel:
         if not self.edges:
             raise InterphaseInputError("eels.edges", "no edge of the stack's elements lies on the energy axis")
         self.templates: dict[tuple[str, str], ELNESTemplate] = {}
-        self._custom_templates = dict(templates or {})
+        self._custom_templates = {}
+        for (phase, edge_name), tpl in dict(templates or {}).items():
+            self._custom_templates[(self._phase_key(phase), XS.edge(edge_name).name)] = tpl
         self._basis_cache: dict[tuple, Any] = {}
         self._kernel_cache: dict[tuple, np.ndarray] = {}
 
@@ -149,8 +151,23 @@ class EELSModel:
                     model.set_template_file(phase, edge_name, path)
         return model
 
+    def _phase_key(self, phase: str) -> str:
+        """The stack's name for ``phase`` (built-in aliases resolved); error if absent."""
+        if phase in self.stack.phases:
+            return phase
+        from . import phases as _phases
+
+        try:
+            canon = _phases.resolve(phase)
+        except InterphaseInputError:
+            canon = phase
+        if canon not in self.stack.phases:
+            raise InterphaseInputError("templates", f"phase {phase!r} is not in the stack ({', '.join(self.stack.phases)})")
+        return canon
+
     def set_template_file(self, phase: str, edge: str, path: Any) -> None:
         """Replace the template of ``edge`` in ``phase`` by a measured reference spectrum file."""
+        phase = self._phase_key(phase)
         rec = XS.edge(edge)
         tpl = ELNESTemplate.from_file(path, rec.name, phase, rec.onset_eV, atomic=lambda e: self._atomic(rec.name, e))
         self._custom_templates[(phase, rec.name)] = tpl
@@ -244,7 +261,8 @@ class EELSModel:
         if self.beam_broadening:
             mean = stack.profile(positions, layer_arrays=arrays)
             dens = {e: float(np.mean(mean.densities[k])) for k, e in enumerate(mean.elements)}
-            blur = math.hypot(probe, LL.beam_broadening_nm(dens, self.beam_energy_eV.value, self.thickness_nm.value))
+            b90 = LL.beam_broadening_nm(dens, self.beam_energy_eV.value, self.thickness_nm.value)
+            blur = math.hypot(probe, b90 * 2.3548 / 3.2897)  # b contains 90 %: 2 x 1.645 sigma
         widened = dict(arrays)
         widened["sigma_nm"] = np.hypot(arrays["sigma_nm"], blur / 2.3548)
         prof = stack.profile(positions, layer_arrays=widened)
@@ -303,12 +321,15 @@ class EELSModel:
         zero-loss width). Subtract no background first: the deconvolution is linear."""
         if measurement.values.ndim != 2:
             raise InterphaseInputError("measurement", "a line scan (position x energy) is required")
+        self._check_axis(measurement)
         positions = measurement.axis("position")
         n_fft = 1 << int(math.ceil(math.log2(2 * measurement.values.shape[1])))
         kern = self._kernels(self._local(positions), n_fft)
-        ssd = LL.fourier_ratio(measurement.values, kern, self.dispersion_eV.value, self.energy_resolution_eV.value)
+        ssd, gain = LL.fourier_ratio(measurement.values, kern, self.dispersion_eV.value,
+                                     self.energy_resolution_eV.value, return_gain=True)
         return Measurement(ssd, list(measurement.axes), None,
-                           {**measurement.metadata, "analysis": "Fourier-ratio deconvolution"}, measurement.quantity)
+                           {**measurement.metadata, "analysis": "Fourier-ratio deconvolution",
+                            "noise_gain": gain.tolist()}, measurement.quantity)
 
     def lowloss_fraction(self, positions_nm: Any, window_eV: float) -> np.ndarray:
         """Fraction of the low-loss intensity within ``[0, window_eV]`` at each position.
@@ -327,13 +348,13 @@ class EELSModel:
     def expected_counts(self, positions_nm: Any) -> np.ndarray:
         """Expected counts (positions x channels): plural scattering and background included."""
         ssd, local = self.single_scattering(positions_nm)
+        energy = self.energy_axis()
+        a = self.background_counts.value
+        if a > 0:  # before plural scattering: the real background is plural-scattered too
+            ssd = ssd + a * (energy / energy[0]) ** (-self.background_exponent.value)
         if self.plural:
             n_fft = 1 << int(math.ceil(math.log2(2 * self.channels)))
             ssd = LL.plural_scatter(ssd, self._kernels(local, n_fft))
-        energy = self.energy_axis()
-        a = self.background_counts.value
-        if a > 0:
-            ssd = ssd + a * (energy / energy[0]) ** (-self.background_exponent.value)
         return ssd
 
     def line_scan(self, positions_nm: Any = None, noise: bool = False, seed: Any = None) -> Measurement:
@@ -366,8 +387,18 @@ class EELSModel:
         """The line scan over :meth:`default_positions`."""
         return self.line_scan(noise=noise, seed=seed)
 
+    def _check_axis(self, measurement: Measurement) -> None:
+        energy = np.asarray(measurement.axis("energy"), dtype=float)
+        mine = self.energy_axis()
+        if energy.shape != mine.shape or not np.allclose(energy, mine, rtol=0, atol=1e-6 * self.dispersion_eV.value + 1e-9):
+            raise InterphaseInputError(
+                "measurement.energy",
+                f"the data's energy axis ({energy.size} channels, {energy[0]:g}-{energy[-1]:g} eV) differs from the "
+                f"model's ({mine.size}, {mine[0]:g}-{mine[-1]:g} eV): set offset_eV, dispersion_eV and channels to match")
+
     def expected(self, measurement: Measurement) -> np.ndarray:
         """Expected counts on a measured line scan's positions (the fitting protocol)."""
+        self._check_axis(measurement)
         return self.expected_counts(measurement.axis("position"))
 
     def elemental_profiles(self, positions_nm: Any) -> dict[str, np.ndarray]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,14 @@ def mean_free_path_nm(densities: dict[str, float], beam_energy_eV: float, collec
     em = 7.6 * zeff**0.36
     e0 = beam_energy_eV / 1000.0
     f = (1 + e0 / 1022.0) / (1 + e0 / 511.0) ** 2
-    return 106.0 * f * e0 / (em * math.log(2.0 * collection_mrad * e0 / em))
+    arg = 2.0 * collection_mrad * e0 / em
+    if arg <= 2.0:  # the formula needs beta well above the characteristic angle
+        from .errors import InterphaseInputError
+
+        raise InterphaseInputError(
+            "collection_mrad", f"{collection_mrad} mrad is too small for the mean-free-path formula "
+            f"(2 beta E0 / Em = {arg:.3g} must exceed 2)")
+    return 106.0 * f * e0 / (em * math.log(arg))
 
 
 def plasmon_energy_eV(densities: dict[str, float]) -> float:
@@ -144,29 +152,45 @@ def plural_scatter(ssd: np.ndarray, kernels: np.ndarray) -> np.ndarray:
     return out
 
 
-def fourier_ratio(spectra: np.ndarray, kernels: np.ndarray, step_eV: float, reconvolve_fwhm_eV: float) -> np.ndarray:
+def fourier_ratio(spectra: np.ndarray, kernels: np.ndarray, step_eV: float, reconvolve_fwhm_eV: float,
+                  return_gain: bool = False) -> Any:
     """Remove plural scattering: Fourier-ratio deconvolution by per-row low-loss kernels.
+
+    With ``return_gain`` also returns, per row, the factor by which the filter scales
+    white (Poisson) noise, for the uncertainties of what is computed from the result.
 
     ``spectra`` (P, C) measured core-loss counts; ``kernels`` (P, K) low-loss spectra per
     incident electron on the same channel step (as from :func:`lowloss_kernel`, K >= 2C).
     Returns single-scattering estimates reconvolved with a Gaussian of
     ``reconvolve_fwhm_eV`` (Egerton 2011, section 4.2.2: the reconvolution keeps the
     noise from blowing up where the kernel's transform is small). The spectra are padded
-    past the axis end with a cosine roll-off so that wrap-around does not ring into the
-    last edge.
+    with cosine roll-offs past both ends so that wrap-around does not ring into the edges;
+    a spectrum that starts well above zero loss is still only approximately deconvolved
+    in its first tens of eV.
     """
     p, c = spectra.shape
     k = kernels.shape[1]
-    roll = min(c, k - c)
+    roll = (k - c) // 2
     pad = np.zeros((p, k))
     pad[:, :c] = spectra
+    # cosine roll-offs past the axis end and, wrapped round, before the axis start: the
+    # circular transform then sees a smooth function instead of steps at both ends
     taper = 0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, roll)))
     pad[:, c:c + roll] = spectra[:, -1:] * taper[None, :]
+    pad[:, k - roll:] = spectra[:, :1] * taper[None, ::-1]
     e = np.fft.rfftfreq(k, d=step_eV)  # cycles per eV
     sig = reconvolve_fwhm_eV / (2.0 * np.sqrt(2.0 * np.log(2.0)))
     gauss = np.exp(-2.0 * (np.pi * sig * e) ** 2)  # transform of a unit-area Gaussian
     kf = np.fft.rfft(kernels, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(np.abs(kf) > 1e-12, gauss[None, :] / kf, 0.0)
-    out = np.fft.irfft(np.fft.rfft(pad, axis=1) * ratio, n=k, axis=1)
-    return out[:, :c]
+    out = np.fft.irfft(np.fft.rfft(pad, axis=1) * ratio, n=k, axis=1)[:, :c]
+    if not return_gain:
+        return out
+    # white (Poisson) noise of variance v per channel comes out with variance v * gain^2
+    w = np.full(ratio.shape[1], 2.0)
+    w[0] = 1.0
+    if k % 2 == 0:
+        w[-1] = 1.0
+    gain = np.sqrt((np.abs(ratio) ** 2 * w).sum(axis=1) / k)
+    return out, gain

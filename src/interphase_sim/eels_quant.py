@@ -125,7 +125,9 @@ def edge_areal_density(
         )
     sel = (energy >= lo) & (energy < hi)
     signal = counts[:, sel]
-    var = np.maximum(signal.sum(axis=1), 1.0)  # Poisson variance of the window counts
+    # Poisson variance of the window counts, scaled by a deconvolution's noise gain
+    gain = np.asarray(meta.get("noise_gain", 1.0), dtype=float)
+    var = np.maximum(signal.sum(axis=1), 1.0) * gain**2
     if subtract_background:
         pre = (max(lo + pre_edge_eV[0], energy[0]), lo + pre_edge_eV[1])
         ln_a, r, cov = power_law_fit(energy, counts, pre)
@@ -134,7 +136,7 @@ def edge_areal_density(
         signal = signal - bkg
         # variance of the extrapolated background sum: J C J^T, J = d sum / d(ln A, r)
         jac = np.stack([bkg.sum(axis=1), -(bkg * np.log(e)[None, :]).sum(axis=1)], axis=1)
-        var = var + np.einsum("ni,nij,nj->n", jac, cov, jac)
+        var = var + np.einsum("ni,nij,nj->n", jac, cov, jac) * gain**2
     total = signal.sum(axis=1)
     sigma_b = XS.ionization_cross_section(rec.name, e0, beta, window_eV, alpha)
     scale = i0 * np.asarray(lowloss_fraction, dtype=float) * sigma_b * 1e-10  # atoms/nm2 x barn = 1e-10

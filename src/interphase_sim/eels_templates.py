@@ -14,6 +14,8 @@ qualitative amplitudes. They make phases distinguishable in simulations; they ar
 measured fingerprints. Replace any of them with a measured, background-subtracted
 reference spectrum (:meth:`ELNESTemplate.from_spectrum`, :meth:`ELNESTemplate.from_file`).
 Mn M2,3 (~49 eV) and Ni M2,3 (~68 eV), which crowd the Li K region in LNMO, are not modelled.
+A template multiplies the atomic edge, so it cannot add intensity below the atomic onset
+(features a few eV below it, like LNMO's O K pre-peak, are placed at the onset).
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ TEMPLATE_PEAKS: dict[tuple[str, str], tuple[float, list[tuple[float, float, floa
     ("Li3PO4", "O K"): (2.0, [(5.0, 2.5, 1.0), (15.0, 6.0, 0.7)], 40.0),
     ("Li3PO4-beta", "O K"): (2.0, [(5.0, 2.5, 1.0), (15.0, 6.0, 0.7)], 40.0),
     ("LiPON", "O K"): (2.0, [(5.0, 3.0, 0.8), (14.0, 7.0, 0.6)], 40.0),
-    ("LNMO", "O K"): (-3.0, [(-2.0, 1.5, 1.5), (10.0, 5.0, 0.8)], 40.0),
-    ("LNMO-disordered", "O K"): (-3.0, [(-2.0, 2.0, 1.2), (10.0, 5.0, 0.8)], 40.0),
+    # the TM 3d - O 2p pre-peak sits ~2 eV below the main O K edge; a template multiplies
+    # the atomic edge and so cannot put intensity below its onset: it is placed just above
+    ("LNMO", "O K"): (0.0, [(0.8, 1.5, 1.5), (10.0, 5.0, 0.8)], 40.0),
+    ("LNMO-disordered", "O K"): (0.0, [(0.8, 2.0, 1.2), (10.0, 5.0, 0.8)], 40.0),
     ("Li3N", "N K"): (0.5, [(3.0, 2.0, 1.3), (12.0, 6.0, 0.6)], 40.0),
     ("LiPON", "N K"): (1.5, [(4.0, 3.0, 1.0), (14.0, 6.0, 0.5)], 40.0),
     ("Li3PO4", "P L2,3"): (3.0, [(6.0, 2.0, 1.5), (14.0, 4.0, 1.0)], 40.0),

@@ -273,7 +273,8 @@ class NDPModel:
         """Channel-centre energies (keV): the argument, the model's axis, or the calibration."""
         if energy_keV is not None:
             # a fit passes the same axis every call: validate it once
-            if self._axis_checked is not None and self._axis_checked[0] is energy_keV:
+            if (self._axis_checked is not None and self._axis_checked[0] is energy_keV
+                    and np.array_equal(self._axis_checked[1], energy_keV)):
                 return self._axis_checked[1]
             checked = _finite_floats(energy_keV, "energy_keV")
             self._axis_checked = (energy_keV, checked)
@@ -285,7 +286,7 @@ class NDPModel:
     # -- stopping -----------------------------------------------------------------------
     def _phase_stopping(self, ion: str, phase: Phase, e_grid: np.ndarray) -> np.ndarray:
         """Linear stopping (keV/nm) of ``phase`` at its current density on ``e_grid``."""
-        key = (ion, id(phase), phase.density, e_grid[-1], e_grid.size)
+        key = (ion, id(self.stopping), phase.name, phase.formula, phase.density, e_grid[-1], e_grid.size)
         s = self._stopping_cache.get(key)
         if s is None:
             s = np.empty_like(e_grid)
@@ -354,7 +355,7 @@ class NDPModel:
 
     def _max_depth(self) -> float:
         """Deepest birth depth (nm) any counted particle can escape from."""
-        key = tuple((name, ph.density) for name, ph in self.stack.phases.items())
+        key = (tuple((name, ph.density) for name, ph in self.stack.phases.items()), id(self.stopping))
         if self._reach_cache.get("key") != key:
             reach = 0.0
             for part in self.particles:
@@ -362,7 +363,9 @@ class NDPModel:
                 s = np.array([self._phase_stopping(part.ion, ph, eg) for ph in self.stack.phases.values()])
                 reach = max(reach, float(K.range_tables(s, du)[:, -1].max()))
             self._reach_cache = {"key": key, "reach": reach}
-        return self.stack.finite_depth_nm() + self._reach_cache["reach"]
+        # a layer thinned by density_scale < 1 lets particles escape from deeper
+        thinnest = min(lay.density_scale.value for lay in self.stack.layers)
+        return self.stack.finite_depth_nm() + self._reach_cache["reach"] / min(thinnest, 1.0)
 
     # -- the forward model ----------------------------------------------------------------
     def _tables(self, part: Particle, reg: dict[str, np.ndarray], k_det: float) -> dict[str, Any]:
@@ -392,6 +395,10 @@ class NDPModel:
         energy = self.energy_axis(energy_keV)
         edges = bin_edges(energy)
         alpha_acc = self.acceptance_half_angle_deg.value
+        if not (self.detector_angle_deg.value + alpha_acc < 89.9 and alpha_acc > 0):
+            raise InterphaseInputError(
+                "ndp.acceptance_half_angle_deg",
+                "acceptance half-angle must be > 0 and, with the detector angle, below 90 deg")
         k_nodes, k_weights, k_det = cone_nodes(float(self.detector_angle_deg.value), float(alpha_acc), self.angle_nodes)
         arrays = self.stack.layer_arrays()  # once per evaluation: regions and births share it
         reg = self._regions(self._max_depth(), arrays)

@@ -68,9 +68,10 @@ class Parameter:
         self.units = units
         self._bounds = self._check_bounds(bounds)
         self.vary = bool(vary)
-        self.prior = prior
+        self._prior = None
         self._value = math.nan
         self.value = value
+        self.prior = prior
 
     # -- validation -------------------------------------------------------------------
     @property
@@ -145,6 +146,15 @@ class Parameter:
                 self._label + ".prior",
                 f"expected a scipy.stats frozen distribution (with .logpdf), got {p!r}",
             )
+        if p is not None and not math.isnan(getattr(self, "_value", math.nan)):
+            try:
+                lp = float(p.logpdf(self._value))
+            except Exception as exc:  # scipy raises many types for bad arguments
+                raise InterphaseInputError(self._label + ".prior", f"cannot evaluate the prior: {exc}") from None
+            if not math.isfinite(lp):
+                raise InterphaseInputError(
+                    self._label + ".prior", f"the prior has zero (or undefined) density at the value {self._value}"
+                )
         self._prior = p
 
     # -- statistics -------------------------------------------------------------------
@@ -224,7 +234,11 @@ def check_physical(
     if p.vary:
         if math.isinf(v):
             raise InterphaseInputError(field, "an infinite value cannot vary in a fit")
-        for b in p.bounds:
+        for b, limit in zip(p.bounds, (lo, hi)):
+            if math.isinf(b) and math.isfinite(limit):
+                raise InterphaseInputError(
+                    field, f"a varying parameter needs min and max within the physical range [{lo}, {hi}]"
+                )
             if math.isfinite(b) and not lo <= b <= hi:
                 raise InterphaseInputError(
                     field, f"bounds {p.bounds} reach outside the physical range [{lo}, {hi}]"

@@ -16,7 +16,9 @@ function::
 
 ``Phi - H`` is odd about ``z_k``, so each interface moves material across itself and
 conserves every element's total exactly, with or without gradients; an interface with no
-jump (a layer split in two identical halves) changes nothing. When rough interfaces
+jump (a layer split in two identical halves) changes nothing. The part of a correction
+that would fall above the sharp top surface (a rough interface close to it) is reflected
+about z = 0 into the sample, which keeps the totals exact there too. When rough interfaces
 overlap more than a thin layer can hold, the sum can dip below zero; such values are
 clipped to zero (the only place where totals are not conserved) and fractions rescaled
 to sum at most one.
@@ -81,6 +83,10 @@ def _profile_sorted(z, tops, thick, sigma, top, bot, jump, first_fraction, out):
             for j in range(c.shape[0]):
                 step = 1.0 if zz[j] >= zk else 0.0
                 c[j] = 0.5 * (1.0 + math.erf((zz[j] - zk) * scale)) - step
+                # what would lie above the (sharp) top surface is reflected into the sample
+                fold = (-zz[j] - zk) * scale
+                if fold > -_ERF_CUTOFF * inv_sqrt2:
+                    c[j] += 0.5 * (1.0 + math.erf(fold))
     # union of the windows as disjoint intervals (where clipping may be needed)
     order = np.argsort(win_lo)
     m_lo = np.empty(n_layers + 1, np.int64)

@@ -149,6 +149,24 @@ class Layer:
         """True when the thickness is infinite."""
         return math.isinf(self.thickness_nm.value)
 
+    def check_values(self) -> None:
+        """Re-check the current values against their physical ranges (a fit or a user may
+        have set them since construction); raises InterphaseInputError naming the field."""
+        f = f"layers.{self.name}"
+        t = self.thickness_nm.value
+        if not t >= 0:
+            raise InterphaseInputError(f + ".thickness_nm", f"value {t} is outside the physical range [0, inf]")
+        if not self.roughness_nm.value >= 0:
+            raise InterphaseInputError(f + ".roughness_nm", f"value {self.roughness_nm.value} is negative")
+        if not self.density_scale.value > 0:
+            raise InterphaseInputError(f + ".density_scale", f"value {self.density_scale.value} must be > 0")
+        if self.li6_abundance is not None and not 0 <= self.li6_abundance.value <= 1:
+            raise InterphaseInputError(f + ".li6_abundance", f"value {self.li6_abundance.value} is outside [0, 1]")
+        for key, table in (("phases", self.fractions), ("phases_bottom", self.fractions_bottom or {})):
+            for name, p in table.items():
+                if not p.value >= 0:
+                    raise InterphaseInputError(f"{f}.{key}.{name}", f"value {p.value} is negative")
+
     @property
     def phase_names(self) -> list[str]:
         """Phases in this layer (top, then any only at the bottom)."""
@@ -203,8 +221,8 @@ class Stack:
         object per name across the stack; custom phases are given to layers as Phase
         objects.
     sections : mapping, optional
-        Instrument tables from a sample file (``ndp``, ``eels``, ``hrtem``, ``fit``,
-        ``sweep``), kept verbatim for the instrument models and written back by
+        Instrument tables from a sample file (``ndp``, ``eels``, ``hrtem``, ``build``,
+        ``fit``, ``sweep``), kept verbatim for the instrument models and written back by
         :meth:`to_toml`.
     """
 
@@ -331,6 +349,7 @@ class Stack:
         scale = np.empty(L)
         a6 = np.empty(L)
         for i, lay in enumerate(self.layers):
+            lay.check_values()
             scale[i] = lay.density_scale.value
             a6[i] = (lay.li6_abundance or self.li6_abundance).value
             for w, where in enumerate(("top", "bottom")):

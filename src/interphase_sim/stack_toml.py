@@ -54,8 +54,8 @@ from .stack import Layer, Stack
 
 __all__ = ["read_stack", "parse_stack", "dump_stack", "write_stack"]
 
-SECTIONS = ("sample", "phases", "layers", "ndp", "eels", "hrtem", "fit", "sweep")
-INSTRUMENT_SECTIONS = ("ndp", "eels", "hrtem", "fit", "sweep")
+SECTIONS = ("sample", "phases", "layers", "ndp", "eels", "hrtem", "build", "fit", "sweep")
+INSTRUMENT_SECTIONS = ("ndp", "eels", "hrtem", "build", "fit", "sweep")
 SAMPLE_KEYS = ("name", "li6_abundance")
 LAYER_KEYS = (
     "name", "thickness_nm", "phases", "phases_bottom", "roughness_nm",
@@ -156,7 +156,7 @@ def _read_phases(table: Any, base_dir: str) -> dict[str, Phase]:
                 raise InterphaseInputError(field, "a CIF phase takes only 'cif' (its density comes from the cell)")
             path = os.path.join(base_dir, spec["cif"])
             ph = Phase.from_cif(path, name=name)
-            ph.source = spec["cif"]
+            ph.source = os.path.abspath(path)  # stays valid wherever the sample is written
         elif "formula" in spec:
             if "density" not in spec:
                 raise InterphaseInputError(field + ".density", "an amorphous phase needs a density (g/cm3)")
@@ -300,7 +300,19 @@ def _phase_table(ph: Phase) -> dict[str, Any] | None:
 
 
 def stack_to_dict(stack: Stack) -> dict[str, Any]:
-    """The TOML document of a stack as nested dicts."""
+    """The TOML document of a stack as nested dicts.
+
+    A Parameter shared by several fields cannot be expressed in TOML: each field gets its
+    own copy, and a UserWarning names the ties that are lost.
+    """
+    import warnings
+
+    params = stack.parameters()
+    tied = [params.aliases(n) for n in params if len(params.aliases(n)) > 1]
+    if tied:
+        warnings.warn(
+            "TOML cannot express shared Parameters; these are written as independent copies: "
+            + "; ".join(" = ".join(t) for t in tied), UserWarning, stacklevel=3)
     doc: dict[str, Any] = {}
     sample: dict[str, Any] = {}
     if stack.name is not None:
