@@ -140,6 +140,32 @@ def main() -> None:
     name = f"EELS line scan, {positions.size} x {eels.channels} ch, {len(eels.edges)} edges, plural scattering"
     rows.append((name, med * 1e3, "ms", "< 50 ms", med < 50e-3, first))
 
+    from interphase_sim.build import atoms_from_stack
+
+    def build(lateral):
+        import resource
+
+        model = Stack([
+            Layer("LiPON", {"LiPON": 1.0}, 13.0, roughness_nm=0.5),
+            Layer("SEI", {"Li2O": 0.4, "Li3N": 0.3, "Li3PO4": 0.1, "LiPON": 0.2}, 14.0, grain_size_nm=4.0,
+                  phases_bottom={"Li2O": 0.6, "Li3N": 0.3, "LiPON": 0.1}, roughness_nm=0.5),
+            Layer("Li", {"Li": 1.0}, "inf"),
+        ])
+        t0 = time.perf_counter()
+        atoms = atoms_from_stack(model, (lateral, lateral), seed=1, semi_infinite_nm=13.0)
+        dt = time.perf_counter() - t0
+        peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+        return len(atoms), dt, peak_gb
+
+    atoms_from_stack(Stack([Layer("w", {"LiPON": 1}, 1.5), Layer("Li", {"Li": 1}, "inf")]), (2, 2), seed=0)  # compile
+    n, dt, _ = build(10.0)
+    rows.append((f"build: Li | mosaic SEI | LiPON, 10x10x40 nm, {n:,} atoms ({n / dt:,.0f} atoms/s)",
+                 dt, "s", "< 20 s", dt < 20.0, dt))
+    if not args.quick:
+        n, dt, peak = build(22.5)
+        rows.append((f"build: 22.5x22.5x40 nm, {n:,} atoms ({n / dt:,.0f} atoms/s, peak RSS {peak:.1f} GB)",
+                     dt, "s", "< 120 s, 4 GB", dt < 120.0 and peak < 4.0, dt))
+
     import warnings
 
     from interphase_sim.fit import Objective, fit, sample

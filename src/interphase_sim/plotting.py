@@ -254,44 +254,45 @@ def plot_eels_linescan(scan: Any, quant: Any = None, truth: dict | None = None, 
 
 
 def plot_model_slice(atoms: Any, stack: Any = None, slab_nm: float = 1.0, fig: Any = None) -> Any:
-    """An atomistic model seen side-on: a slab through the middle of y, coloured by phase,
-    with the phase volume fractions along depth beside it (atoms' phase labels, and the
-    stack's target fractions dashed when ``stack`` is given)."""
+    """An atomistic model seen side-on, depth running left to right: a slab through the
+    middle of y coloured by phase, and below it the phase fractions along depth (from the
+    atoms' phase labels; dashed, the stack's volume fractions when ``stack`` is given)."""
     plt = _pyplot()
-    if fig is None:
-        fig = plt.figure(figsize=(11, 6))
-    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": (2, 1)})
     pos = atoms.get_positions() / 10.0  # nm
     cell = atoms.cell.lengths() / 10.0
+    if fig is None:
+        fig = plt.figure(figsize=(12, 2.0 + 6.0 * min(cell[0] / cell[2], 1.0) + 3.0))
+    ax1, ax2 = fig.subplots(2, 1, sharex=True,
+                            gridspec_kw={"height_ratios": (max(cell[0] / cell[2] * 12, 1.2), 3.0)})
     names = str(atoms.info.get("phase_names", "")).split(",")
     phase = atoms.arrays["phase"]
     sel = np.abs(pos[:, 1] - cell[1] / 2) < slab_nm / 2
     for i, name in enumerate(names):
         m = sel & (phase == i)
         if m.any():
-            ax1.scatter(pos[m, 0], pos[m, 2], s=1.5, label=name, color=f"C{i}")
+            ax1.scatter(pos[m, 2], pos[m, 0], s=0.6, label=name, color=f"C{i}", rasterized=True)
     start = float(atoms.info.get("depth_start_nm", 0.0))
-    ax1.set_xlim(0, cell[0])
-    ax1.set_ylim(cell[2], 0)
-    ax1.set_xlabel("x (nm)")
-    ax1.set_ylabel(f"depth below {start:g} nm (nm)")
+    ax1.set_xlim(0, cell[2])
+    ax1.set_ylim(0, cell[0])
+    ax1.set_ylabel("x (nm)")
     ax1.set_aspect("equal")
-    ax1.legend(fontsize=7, markerscale=4, loc="lower right")
-    edges = np.linspace(0, cell[2], 61)
+    ax1.legend(fontsize=7, markerscale=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax1.set_title(f"{slab_nm:g} nm slab through the model, coloured by phase", fontsize=9)
+    edges = np.linspace(0, cell[2], 81)
     counts = np.array([np.histogram(pos[phase == i, 2], edges)[0] for i in range(len(names))], dtype=float)
     total = counts.sum(axis=0)
     frac = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
     mid = 0.5 * (edges[1:] + edges[:-1])
     for i, name in enumerate(names):
         if counts[i].any():
-            ax2.plot(frac[i], mid, color=f"C{i}", label=name)
+            ax2.plot(mid, frac[i], color=f"C{i}", lw=1.2, label=name)
     if stack is not None:
         prof = stack.profile(mid + start)
         for i, name in enumerate(names):
             if name in prof.phases:
-                ax2.plot(prof.fraction(name), mid, "--", color=f"C{i}", lw=0.8)
-    ax2.set_ylim(cell[2], 0)
-    ax2.set_xlabel("fraction (atoms; dashed: stack volume fractions)")
-    ax2.set_xlim(0, 1)
+                ax2.plot(mid, prof.fraction(name), "--", color=f"C{i}", lw=0.8)
+    ax2.set_xlabel(f"depth below {start:g} nm (nm)")
+    ax2.set_ylabel("fraction of atoms\n(dashed: stack, by volume)", fontsize=8)
+    ax2.set_ylim(0, 1)
     fig.tight_layout()
     return fig
