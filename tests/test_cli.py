@@ -39,6 +39,8 @@ def test_demo_writes_profiles_and_sample_files_that_load_back(tmp_path, capsys):
         # the stack it wrote is a physical one: Li everywhere, P only where LiPON or phosphates are
         prof = stack.profile(stack.depth_grid())
         assert np.all(prof.density("Li")[prof.z_nm < stack.finite_depth_nm()] > 0)
+    assert (tmp_path / "li_sei_lipon_model.png").stat().st_size > 20_000  # the atomistic interphase
+    assert "atomistic model" in out
     assert not list(tmp_path.glob("*.tmp"))
 
 

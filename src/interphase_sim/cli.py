@@ -74,6 +74,30 @@ def _demo_ndp(stack, out: Path, key: str) -> None:
     print(f"  wrote {out / (key + '_ndp.png')} and {out / (key + '_ndp.csv')}")
     _demo_fit(model)
     _demo_eels(stack, out, key)
+    if "build" in stack.sections:
+        _demo_build(stack, out, key)
+
+
+def _demo_build(stack, out: Path, key: str) -> None:
+    """The demo's atomistic part: a small model of the interphase and its picture."""
+    import time
+
+    from .build import atoms_from_stack
+    from .fileio import atomic_savefig
+    from .plotting import _pyplot, plot_model_slice
+
+    table = dict(stack.sections["build"])
+    lo, hi = table.get("depth_range_nm", (0.0, stack.finite_depth_nm()))
+    t0 = time.perf_counter()
+    # a narrower box than the sample's [build] table, so that the demo stays quick
+    atoms = atoms_from_stack(stack, (5.5, 5.5), seed=table.get("seed", 1), depth_range_nm=(lo + 30.0, hi))
+    dt = time.perf_counter() - t0
+    plt = _pyplot()
+    fig = plot_model_slice(atoms, stack)
+    atomic_savefig(fig, out / f"{key}_model.png", dpi=110)
+    plt.close(fig)
+    print(f"  atomistic model {lo + 30:g}-{hi:g} nm x 5.5 x 5.5 nm: {len(atoms):,} atoms in {dt:.1f} s; "
+          f"wrote {out / (key + '_model.png')}")
 
 
 def _demo_eels(stack, out: Path, key: str) -> None:
@@ -430,8 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Build the default Li | multilayer-mosaic SEI | LiPON stack and the LiPON | LNMO on Au stack, "
             "print their layer tables, and write to --out their depth-profile figures (PNG), sample files "
-            "(TOML), expected NDP spectra (CSV and PNG, with a fit back from noisy data) and STEM-EELS "
-            "line scans (PNG)."
+            "(TOML), expected NDP spectra (CSV and PNG, with a fit back from noisy data), STEM-EELS "
+            "line scans (PNG) and a small atomistic model of the interphase (PNG)."
         ),
     )
     sd.add_argument("--out", default="interphase-demo", help="output folder (default: %(default)s)")
