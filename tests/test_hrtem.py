@@ -1,0 +1,76 @@
+"""HRTEM forward model (groundwork): optics, caching, ensembles, bad input. CPU only."""
+
+import math
+
+import numpy as np
+import pytest
+
+from interphase_sim import InterphaseInputError, phases
+from interphase_sim.hrtem import HRTEMModel, Microscope, scherzer_defocus_A, wavelength_A
+
+
+@pytest.fixture(scope="module")
+def li2o():
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    return AseAtomsAdaptor.get_atoms(phases.get("Li2O").structure) * (4, 4, 3)
+
+
+def test_wavelength_and_scherzer_match_the_formulas():
+    assert wavelength_A(300e3) == pytest.approx(0.019687, abs=1e-5)  # textbook value
+    assert wavelength_A(200e3) == pytest.approx(0.025079, abs=1e-5)
+    lam = wavelength_A(300e3)
+    assert scherzer_defocus_A(300e3, 1.2) == pytest.approx(math.sqrt(4 / 3 * 1.2e7 * lam))
+    mic = Microscope.scherzer(300e3, 1.2)
+    assert mic.aperture_mrad == pytest.approx((6 * lam / 1.2e7) ** 0.25 * 1e3)
+
+
+def test_a_defocus_series_runs_one_multislice(li2o):
+    model = HRTEMModel(li2o, Microscope.scherzer(), sampling=0.12)
+    images = model.defocus_series(np.linspace(0.0, 600.0, 10))
+    assert model.multislice_runs == 1 and len(images) == 10
+    assert not np.allclose(images[0].values, images[-1].values)
+
+
+def test_gaussian_defocus_ensemble_is_the_weighted_sum_of_images(li2o):
+    from abtem.distributions import gaussian
+
+    model = HRTEMModel(li2o, Microscope.scherzer(focal_spread_A=0.0), sampling=0.12)
+    dist = gaussian(standard_deviation=40.0, num_samples=7, center=model.microscope.defocus_A, ensemble_mean=True)
+    waves = model.exit_wave()
+    ensemble = waves.apply_ctf(model.microscope.ctf(defocus_A=dist)).intensity().reduce_ensemble()
+    ensemble = np.asarray(ensemble.compute(progress_bar=False).array if ensemble.is_lazy else ensemble.array)
+    manual = sum(w * np.asarray(waves.apply_ctf(model.microscope.ctf(defocus_A=d)).intensity().compute(
+        progress_bar=False).array) for d, w in zip(dist.values, dist.weights))
+    np.testing.assert_allclose(ensemble, manual / np.sum(dist.weights), rtol=1e-5, atol=1e-6)
+
+
+def test_shot_noise_is_seeded_and_scales_with_dose(li2o):
+    model = HRTEMModel(li2o, Microscope.scherzer(dose_e_per_A2=50.0), sampling=0.12)
+    a, b = (model.image(noise=True, seed=3).values for _ in range(2))
+    np.testing.assert_array_equal(a, b)
+    clean = model.image().values
+    per_pixel = 50.0 * 0.12**2
+    assert np.std(a - clean) == pytest.approx(np.sqrt(np.mean(clean) / per_pixel), rel=0.1)
+
+
+def test_bad_input_is_named(li2o):
+    skew = li2o.copy()
+    skew.set_cell(skew.cell.array + np.array([[0, 1.0, 0], [0, 0, 0], [0, 0, 0]]), scale_atoms=False)
+    with pytest.raises(InterphaseInputError, match="orthogonal cell"):
+        HRTEMModel(skew)
+    with pytest.raises(InterphaseInputError, match="dose_e_per_A2"):
+        Microscope(dose_e_per_A2=0.0)
+    with pytest.raises(InterphaseInputError, match="about .* GB"):
+        HRTEMModel(li2o, sampling=0.001, max_memory_gb=1.0)
+    try:
+        import cupy  # noqa: F401
+
+        has_gpu = cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        has_gpu = False
+    if not has_gpu:
+        with pytest.raises(InterphaseInputError, match="GPU was asked for"):
+            HRTEMModel(li2o, device="gpu")
+    with pytest.warns(UserWarning, match="2/3 of Nyquist"):
+        HRTEMModel(li2o, Microscope(aperture_mrad=40.0), sampling=0.3)
