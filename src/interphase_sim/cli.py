@@ -90,13 +90,14 @@ def _demo_build(stack, out: Path, key: str) -> None:
     lo, hi = table.get("depth_range_nm", (0.0, stack.finite_depth_nm()))
     t0 = time.perf_counter()
     # a narrower box than the sample's [build] table, so that the demo stays quick
-    atoms = atoms_from_stack(stack, (5.5, 5.5), seed=table.get("seed", 1), depth_range_nm=(lo + 30.0, hi))
+    lo = max(lo, hi - 100.0)  # at most 100 nm deep, so that the demo stays quick
+    atoms = atoms_from_stack(stack, (5.5, 5.5), seed=table.get("seed", 1), depth_range_nm=(lo, hi))
     dt = time.perf_counter() - t0
     plt = _pyplot()
     fig = plot_model_slice(atoms, stack)
     atomic_savefig(fig, out / f"{key}_model.png", dpi=110)
     plt.close(fig)
-    print(f"  atomistic model {lo + 30:g}-{hi:g} nm x 5.5 x 5.5 nm: {len(atoms):,} atoms in {dt:.1f} s; "
+    print(f"  atomistic model {lo:g}-{hi:g} nm x 5.5 x 5.5 nm: {len(atoms):,} atoms in {dt:.1f} s; "
           f"wrote {out / (key + '_model.png')}")
 
 

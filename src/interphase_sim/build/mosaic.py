@@ -349,6 +349,7 @@ def mosaic_fill(
     seed: Any = None,
     amorphous_fill: Callable[..., tuple[Any, np.ndarray]] | None = None,
     spread: float = 0.3,
+    gradient_range_A: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Fill a layer region with a Voronoi mosaic of crystalline and amorphous grains.
 
@@ -443,7 +444,10 @@ def mosaic_fill(
         vol = np.bincount(label(gp), minlength=n) * (lx * ly * (z1 - z0) / len(gp)) + 1e-9
     else:
         lo, hi, vol = cells
-    grain_phase, report = assign_phases(seeds[:, 2], top, bot, (z0, z1), vol, rng)
+    # fractions follow the layer's nominal top-to-bottom gradient even when the region is
+    # padded (for rough interfaces) beyond it
+    g_range = (z0, z1) if gradient_range_A is None else tuple(float(v) for v in gradient_range_A)
+    grain_phase, report = assign_phases(seeds[:, 2], top, bot, g_range, vol, rng)
     for k in known:  # phases given but wanted nowhere
         report["target"].setdefault(k, 0.0)
         report["achieved"].setdefault(k, 0.0)

@@ -46,7 +46,8 @@ def height_field(shape: tuple[int, int], sigma_A: float, correlation_px: float, 
     noise = rng.standard_normal(shape)
     kx = np.fft.fftfreq(shape[0])[:, None]
     ky = np.fft.fftfreq(shape[1])[None, :]
-    filt = np.exp(-2.0 * (math.pi * correlation_px) ** 2 * (kx**2 + ky**2))
+    # Gaussian filter whose output correlation is exp(-r^2 / correlation^2)
+    filt = np.exp(-0.5 * (math.pi * correlation_px) ** 2 * (kx**2 + ky**2))
     field = np.real(np.fft.ifft2(np.fft.fft2(noise) * filt))
     field -= field.mean()  # heights about the nominal interface depth
     std = field.std()
@@ -150,6 +151,9 @@ def atoms_from_stack(
         if not (0 <= start < stop and math.isfinite(stop)):
             raise InterphaseInputError("depth_range_nm", f"need 0 <= start < stop (nm), got {depth_range_nm!r}")
         depth = min(depth, stop)
+        if start >= depth:
+            raise InterphaseInputError("depth_range_nm", f"the window starts at {start:g} nm, below the stack's "
+                                       f"last {depth:g} nm")
     depth -= start
     if depth <= 0:
         raise InterphaseInputError("max_depth_nm", "the model would be empty")
@@ -160,8 +164,14 @@ def atoms_from_stack(
             "reduce lateral_nm or max_depth_nm, or raise max_atoms"
         )
     orientations = dict(orientations or {})
+    names_ = [lay.name for lay in stack.layers]
     for name in orientations:
-        stack[name]  # KeyError lists the layers
+        if name not in names_:
+            raise InterphaseInputError("orientations", f"no layer named {name!r}; layers: {', '.join(names_)}")
+        if _content(stack[name], stack) != "crystal":
+            raise InterphaseInputError(f"orientations.{name}", "only a single-crystal layer takes an orientation")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise InterphaseInputError("seed", f"an integer is required, got {seed!r}")
     for lay in stack.layers:
         if _content(lay, stack) == "crystal":
             ph = stack.phases[lay.phase_names[0]]
@@ -174,8 +184,8 @@ def atoms_from_stack(
     amorphous_fill = functools.partial(_amorphous_fill, rule="centroid")
     rng = np.random.default_rng(seed)
     cell = np.array([lx, ly, depth]) * 10.0  # Å
-    grid = (max(int(lx * 4), 8), max(int(ly * 4), 8))  # 2.5 Å height-field pixels
-    corr_px = correlation_nm * 4.0
+    grid = (max(int(lx * 4), 8), max(int(ly * 4), 8))  # about 2.5 Å height-field pixels
+    corr_px = correlation_nm * 10.0 * grid[0] / cell[0]
     bottoms = (stack.interfaces_nm() - start) * 10.0  # Å below the window's top
     tops = np.concatenate(([-start * 10.0], bottoms[:-1]))
     fields = [height_field(grid, lay.roughness_nm.value * 10.0, corr_px, rng) for lay in stack.layers]
@@ -193,12 +203,13 @@ def atoms_from_stack(
         z_top, z_bot = tops[i], min(bottoms[i], cell[2])
         if z_top >= cell[2]:
             break
-        if bottoms[i] <= -4.0 * float(np.abs(fields[i]).max(initial=0.0)):
+        # an interface lies within max|height| of its nominal depth, so that bounds the padding
+        if bottoms[i] <= -float(np.abs(fields[i]).max(initial=0.0)):
             continue  # entirely above the window
         f_above = fields[i - 1] if i > 0 else None
         f_below = fields[i] if math.isfinite(bottoms[i]) and bottoms[i] < cell[2] else None
-        margin_top = 0.0 if f_above is None else 4.0 * float(np.abs(f_above).max(initial=0.0))
-        margin_bot = 0.0 if f_below is None else 4.0 * float(np.abs(f_below).max(initial=0.0))
+        margin_top = 0.0 if f_above is None else float(np.abs(f_above).max(initial=0.0))
+        margin_bot = 0.0 if f_below is None else float(np.abs(f_below).max(initial=0.0))
         lo, hi = max(z_top - margin_top, 0.0), min(z_bot + margin_bot, cell[2])
 
         def inside(pos: np.ndarray, z_top=z_top, z_bot=z_bot, f_above=f_above, f_below=f_below) -> np.ndarray:
@@ -231,6 +242,8 @@ def atoms_from_stack(
                 {k: stack.phases[k] for k in lay.phase_names},
                 lay.normalized_fractions("top"), lay.normalized_fractions("bottom"),
                 sub, (lo, hi), grain, layer_seed,
+                # fractions follow the layer's nominal extent, also when the window cuts it
+                gradient_range_A=(z_top, bottoms[i] if math.isfinite(bottoms[i]) else max(z_bot, z_top + 1.0)),
                 # the matrix keeps a small part of its box: build 4 nm tiles and repeat them
                 amorphous_fill=functools.partial(_amorphous_fill, rule="centroid", tile_nm=4.0),
             )
