@@ -173,3 +173,23 @@ def test_lammps_and_cif_output(model, tmp_path):
     text = (tmp_path / "m.lammps-data").read_text()
     assert f"{len(model)} atoms" in text
     assert "_cell_length_a" in (tmp_path / "m.cif").read_text()
+
+
+def test_interfaces_never_cross_when_a_thin_layer_is_rougher_than_thick():
+    # 0.3 nm of Li2O under a 1 nm rough interface: the two interfaces would cross in
+    # about 40 % of the area; there the Li2O pinches out and LiPON meets Li directly
+    stack = Stack([
+        Layer("LiPON", {"LiPON": 1.0}, 3.0, roughness_nm=0.1),
+        Layer("thin", {"Li2O": 1.0}, 0.3, roughness_nm=1.0),
+        Layer("Li", {"Li": 1.0}, "inf"),
+    ])
+    atoms = atoms_from_stack(stack, (6.0, 6.0), seed=3, semi_infinite_nm=3.0, correlation_nm=1.5)
+    pos = atoms.get_positions() / 10.0
+    top, bottom = layer_atoms(atoms, "LiPON"), layer_atoms(atoms, "Li")
+    w = 0.5
+    cols = np.floor(pos[:, 0] / w).astype(int) * 12 + np.floor(pos[:, 1] / w).astype(int)
+    overlap = [pos[top & (cols == c), 2].max() - pos[bottom & (cols == c), 2].min()
+               for c in np.unique(cols) if (top & (cols == c)).any() and (bottom & (cols == c)).any()]
+    # LiPON never reaches below the Li top in any column (beyond one bond length)
+    assert max(overlap) < 0.2
+    assert atoms.info["removed_at_interfaces"] < 0.002 * len(atoms)

@@ -256,7 +256,11 @@ def plot_eels_linescan(scan: Any, quant: Any = None, truth: dict | None = None, 
 def plot_model_slice(atoms: Any, stack: Any = None, slab_nm: float = 1.0, fig: Any = None) -> Any:
     """An atomistic model seen side-on, depth running left to right: a slab through the
     middle of y coloured by phase, and below it the phase fractions along depth (from the
-    atoms' phase labels; dashed, the stack's volume fractions when ``stack`` is given)."""
+    atoms' phase labels; dashed, the stack's volume fractions when ``stack`` is given).
+
+    With ``stack``, the model's atom counts per phase are divided by each phase's number
+    density (atoms/nm³), so both curves are volume fractions; without it, atom fractions.
+    Depths in nm below the model's top (its ``depth_start_nm``)."""
     plt = _pyplot()
     pos = atoms.get_positions() / 10.0  # nm
     cell = atoms.cell.lengths() / 10.0
@@ -280,6 +284,9 @@ def plot_model_slice(atoms: Any, stack: Any = None, slab_nm: float = 1.0, fig: A
     ax1.set_title(f"{slab_nm:g} nm slab through the model, coloured by phase", fontsize=9)
     edges = np.linspace(0, cell[2], 81)
     counts = np.array([np.histogram(pos[phase == i, 2], edges)[0] for i in range(len(names))], dtype=float)
+    by_volume = stack is not None and all(n in stack.phases for n in names if n)
+    if by_volume:  # atoms / (atoms per nm3) = the volume each phase fills, comparable to the stack
+        counts /= np.array([stack.phases[n].total_number_density() for n in names])[:, None]
     total = counts.sum(axis=0)
     frac = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
     mid = 0.5 * (edges[1:] + edges[:-1])
@@ -292,7 +299,8 @@ def plot_model_slice(atoms: Any, stack: Any = None, slab_nm: float = 1.0, fig: A
             if name in prof.phases:
                 ax2.plot(mid, prof.fraction(name), "--", color=f"C{i}", lw=0.8)
     ax2.set_xlabel(f"depth below {start:g} nm (nm)")
-    ax2.set_ylabel("fraction of atoms\n(dashed: stack, by volume)", fontsize=8)
+    ax2.set_ylabel("volume fraction in the model\n(dashed: stack)" if by_volume else "fraction of atoms",
+                   fontsize=8)
     ax2.set_ylim(0, 1)
     fig.tight_layout()
     return fig

@@ -199,23 +199,26 @@ def atoms_from_stack(
     grain_id: list[np.ndarray] = []
     achieved: dict[str, Any] = {}
     grain_offset = 0
+    # interface surfaces (Å); the running maximum keeps them from crossing, so a layer
+    # thinner than its neighbours' roughness pinches out instead of overlapping them
+    surf = np.array([bottoms[i] + fields[i] if math.isfinite(bottoms[i]) else np.full(grid, np.inf)
+                     for i in range(len(stack.layers))])
+    surf = np.maximum.accumulate(surf, axis=0)
     for i, lay in enumerate(stack.layers):
         z_top, z_bot = tops[i], min(bottoms[i], cell[2])
-        if z_top >= cell[2]:
+        upper_min = z_top if i == 0 else float(surf[i - 1].min())
+        lower_max = float(surf[i].max())
+        if upper_min >= cell[2]:
             break
-        # an interface lies within max|height| of its nominal depth, so that bounds the padding
-        if bottoms[i] <= -float(np.abs(fields[i]).max(initial=0.0)):
+        if lower_max <= 0.0:
             continue  # entirely above the window
-        f_above = fields[i - 1] if i > 0 else None
-        f_below = fields[i] if math.isfinite(bottoms[i]) and bottoms[i] < cell[2] else None
-        margin_top = 0.0 if f_above is None else float(np.abs(f_above).max(initial=0.0))
-        margin_bot = 0.0 if f_below is None else float(np.abs(f_below).max(initial=0.0))
-        lo, hi = max(z_top - margin_top, 0.0), min(z_bot + margin_bot, cell[2])
+        lo, hi = max(upper_min, 0.0), min(lower_max, cell[2])
 
-        def inside(pos: np.ndarray, z_top=z_top, z_bot=z_bot, f_above=f_above, f_below=f_below) -> np.ndarray:
+        def inside(pos: np.ndarray, i=i, z_top=z_top) -> np.ndarray:
             xy = pos[:, :2]
-            upper = z_top + (_sample_field(f_above, (cell[0], cell[1]), xy) if f_above is not None else 0.0)
-            lower = z_bot + (_sample_field(f_below, (cell[0], cell[1]), xy) if f_below is not None else 0.0)
+            upper = _sample_field(surf[i - 1], (cell[0], cell[1]), xy) if i > 0 else z_top
+            lower = (_sample_field(surf[i], (cell[0], cell[1]), xy) if np.isfinite(surf[i]).all()
+                     else np.inf)
             return (pos[:, 2] >= np.maximum(upper, 0.0)) & (pos[:, 2] < np.minimum(lower, cell[2]))
 
         kind = _content(lay, stack)
