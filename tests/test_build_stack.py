@@ -109,8 +109,13 @@ def test_rough_interface_heights_have_the_stack_roughness():
 def test_cross_section_orientation_and_extxyz_round_trip(model, tmp_path):
     import ase.io
 
-    xs = cross_section(model)
+    xs = cross_section(model, vacuum_nm=0.0)
     np.testing.assert_allclose(xs.cell.lengths(), model.cell.lengths()[[1, 2, 0]])
+    padded = cross_section(model)  # 1 nm of vacuum after the deepest plane by default
+    np.testing.assert_allclose(padded.cell.lengths(), model.cell.lengths()[[1, 2, 0]] + [0.0, 10.0, 0.0])
+    assert padded.get_positions()[:, 1].max() < padded.cell.lengths()[1] - 10.0
+    with pytest.raises(InterphaseInputError, match="vacuum_nm"):
+        cross_section(model, vacuum_nm=-1.0)
     np.testing.assert_allclose(xs.get_positions()[:, 1], model.get_positions()[:, 2])  # depth on image y
     assert xs.cell.orthorhombic and all(xs.pbc)
     write_structure(model, tmp_path / "m.extxyz")

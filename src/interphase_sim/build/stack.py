@@ -297,22 +297,41 @@ def atoms_from_stack(
     return atoms
 
 
-def cross_section(atoms):
+def cross_section(atoms: Any, vacuum_nm: float = 1.0) -> Any:
     """The model oriented for cross-section imaging (abTEM's beam along z).
 
     The model's lateral x becomes the beam direction; depth becomes the image's y axis
     and lateral y its x axis: (x, y, z) -> (y, z, x), a proper rotation of the orthogonal
     cell. All three directions are made periodic, as abTEM's potentials assume.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        A model from :func:`atoms_from_stack` (orthogonal cell, depth along z).
+    vacuum_nm : float
+        Vacuum added after the deepest plane along depth (nm, >= 0), so that the model's
+        top and bottom do not meet across the now periodic depth direction.
+
+    Returns
+    -------
+    ase.Atoms
+        The rotated copy; depth 0 stays at image y = 0.
     """
+    vac = float(vacuum_nm)
+    if not (math.isfinite(vac) and vac >= 0.0):
+        raise InterphaseInputError("vacuum_nm", f"need a finite value >= 0 nm, got {vacuum_nm!r}")
     out = atoms.copy()
     pos = atoms.get_positions()
     cell = np.diag(atoms.cell.array) if atoms.cell.orthorhombic else None
     if cell is None:
         raise InterphaseInputError("atoms", "the cell must be orthogonal (a box); rebuild with atoms_from_stack")
+    new_cell = cell[[1, 2, 0]].copy()
+    new_cell[1] += vac * 10.0
     out.set_positions(pos[:, [1, 2, 0]])
-    out.set_cell(np.diag(cell[[1, 2, 0]]))
+    out.set_cell(np.diag(new_cell))
     out.pbc = True
     out.info["orientation"] = "cross-section: x = lateral y, y = depth, z = beam (lateral x)"
+    out.info["vacuum_nm"] = vac
     return out
 
 
