@@ -198,3 +198,13 @@ def test_interfaces_never_cross_when_a_thin_layer_is_rougher_than_thick():
     # LiPON never reaches below the Li top in any column (beyond one bond length)
     assert max(overlap) < 0.2
     assert atoms.info["removed_at_interfaces"] < 0.002 * len(atoms)
+
+
+def test_density_scale_of_an_amorphous_layer_scales_its_atoms():
+    # a 20 % porous LiPON layer holds 0.8 of the atoms of a dense one, same composition
+    def build(scale):
+        stack = Stack([Layer("glass", {"LiPON": 1.0}, 3.0, density_scale=scale), Layer("Li", {"Li": 1.0}, "inf")])
+        atoms = atoms_from_stack(stack, (3.0, 3.0), seed=2, semi_infinite_nm=1.0)
+        return int(layer_atoms(atoms, "glass").sum())
+
+    assert build(0.8) / build(1.0) == pytest.approx(0.8, rel=0.01)

@@ -235,11 +235,20 @@ def atoms_from_stack(
             grains = np.full(len(sym), -1)
         elif kind == "amorphous":
             ph = stack.phases[lay.phase_names[0]]
+            scale = lay.density_scale.value
+            if scale != 1.0:  # a porous or densified glass: same composition, scaled density
+                ph = ph.copy()
+                dp, rho = ph.density_parameter, ph.density * scale
+                dp.bounds = (min(dp.bounds[0], rho), max(dp.bounds[1], rho))  # a fit prior, not a limit
+                dp.value = rho
             sub[2] = max(sub[2], 10.0)  # the amorphous builder needs at least 1 nm of box
             sym, pos = amorphous_fill(ph, sub, inside, layer_seed)
             ph_idx = np.full(len(sym), phase_names.index(ph.name))
             grains = np.full(len(sym), -1)
         else:
+            if lay.density_scale.value != 1.0:
+                warnings.warn(f"layer {lay.name}: a mosaic's crystals cannot be scaled; density_scale ignored",
+                              UserWarning, stacklevel=2)
             grain = lay.grain_size_nm.value if lay.grain_size_nm is not None else default_grain_nm
             out = mosaic_fill(
                 {k: stack.phases[k] for k in lay.phase_names},
