@@ -435,6 +435,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_simulate_arguments(parser: argparse.ArgumentParser, table: str) -> None:
+    """The arguments every ``simulate`` subcommand shares; ``table`` names its settings table."""
+    parser.add_argument("sample", help=f"sample file (TOML) with [[layers]] and an optional [{table}] table")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--noise", action="store_true", help="draw Poisson counts instead of the expectation")
+    parser.add_argument("--seed", type=int, default=None, help="random seed for --noise")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from . import __version__
@@ -471,10 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=("Expected NDP spectrum of the stack in SAMPLE.toml with its [ndp] settings; writes "
                      "spectrum.csv (energy_keV,counts), ndp_spectrum.png and ndp_settings.json to --out."),
     )
-    sn.add_argument("sample", help="sample file (TOML) with [[layers]] and an optional [ndp] table")
-    sn.add_argument("--out", required=True, help="output folder")
-    sn.add_argument("--noise", action="store_true", help="draw Poisson counts instead of the expectation")
-    sn.add_argument("--seed", type=int, default=None, help="random seed for --noise")
+    _add_simulate_arguments(sn, "ndp")
     sn.set_defaults(func=_cmd_simulate_ndp)
     se = ssub.add_parser(
         "eels", help="STEM-EELS line scan across the stack",
@@ -482,10 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "linescan.csv (and linescan.hspy for HyperSpy when exspy is installed), eels_linescan.png "
                      "(spectrum image and elemental profiles) and eels_settings.json to --out."),
     )
-    se.add_argument("sample", help="sample file (TOML) with [[layers]] and an optional [eels] table")
-    se.add_argument("--out", required=True, help="output folder")
-    se.add_argument("--noise", action="store_true", help="draw Poisson counts instead of the expectation")
-    se.add_argument("--seed", type=int, default=None, help="random seed for --noise")
+    _add_simulate_arguments(se, "eels")
     se.set_defaults(func=_cmd_simulate_eels)
 
     nd = sub.add_parser(
