@@ -1,9 +1,5 @@
 """HRTEM of built interphases on abTEM: microscope, cached exit waves, images.
 
-Status: groundwork of the HRTEM issue (microscope, cached multislice, CTF and
-ensembles, MTF, shot noise); the stack-level model, thickness series, converters,
-fitting hooks, CLI and benchmarks are still to come.
-
 Pipeline (abTEM's): Potential (atoms, Å) -> PlaneWave -> multislice exit wave (computed
 once and cached) -> contrast transfer function -> intensity -> detector MTF -> shot
 noise at the dose. A defocus (or any aberration) series reuses the cached exit wave.
@@ -27,7 +23,8 @@ from .errors import InterphaseInputError
 from .hrtem_analysis import wavelength_A
 from .measurement import Axis, Measurement
 
-__all__ = ["Microscope", "HRTEMModel", "wavelength_A", "scherzer_defocus_A"]
+__all__ = ["Microscope", "HRTEMModel", "wavelength_A", "scherzer_defocus_A", "to_abtem_images",
+           "to_hyperspy_signal"]
 
 
 def scherzer_defocus_A(energy_eV: float, Cs_mm: float) -> float:
@@ -130,25 +127,33 @@ class HRTEMModel:
     Parameters
     ----------
     atoms : ase.Atoms
-        E.g. ``build.cross_section(build.atoms_from_stack(...))``.
+        E.g. ``build.cross_section(build.atoms_from_stack(...))``, or use
+        :meth:`from_stack`.
     microscope : Microscope
+        Default: :meth:`Microscope.scherzer` at 300 kV.
     sampling : float
-        Real-space sampling (Å).
+        Real-space sampling (Å); the image's pixel size.
     slice_thickness : float
         Multislice slice thickness (Å).
     frozen_phonons : int
-        Frozen-phonon configurations (0: none).
+        Frozen-phonon configurations (0: none); reduced with abTEM's ``reduce_ensemble``.
     seed : int, optional
-        For frozen phonons and noise.
+        For frozen phonons.
     device : {"cpu", "gpu", "auto"}
         ``auto`` uses the GPU when cupy and a GPU are present; ``gpu`` fails clearly otherwise.
     max_memory_gb : float
-        Refuse grids whose wave functions and potential slices would exceed this.
+        Refuse grids whose wave functions and potential slices would exceed this (GB).
+    exit_planes : int, optional
+        Keep the exit wave every this many slices as well (a thickness series from one
+        multislice, :meth:`thickness_series`); ``None`` keeps only the last.
+    progress_bar : bool
+        Show abTEM's progress bar while the multislice runs.
     """
 
     def __init__(self, atoms: Any, microscope: Microscope | None = None, sampling: float = 0.05,
                  slice_thickness: float = 2.0, frozen_phonons: int = 0, seed: int | None = None,
-                 device: str = "cpu", max_memory_gb: float = 8.0) -> None:
+                 device: str = "cpu", max_memory_gb: float = 8.0, exit_planes: int | None = None,
+                 progress_bar: bool = False) -> None:
         cell = np.asarray(atoms.cell.array, dtype=float)
         if np.abs(cell - np.diag(np.diag(cell))).max() > 1e-6:
             raise InterphaseInputError(
@@ -165,24 +170,73 @@ class HRTEMModel:
         self.device = self._device(device)
         self.gpts = tuple(int(math.ceil(e / self.sampling)) for e in np.diag(cell)[:2])
         n_slices = int(math.ceil(cell[2, 2] / self.slice_thickness))
-        # complex64 waves (a few buffers) + one float32 potential slice at a time, per config
-        need = (4 * 8 + 4) * self.gpts[0] * self.gpts[1] * max(1, self.frozen_phonons) / 1e9
+        if exit_planes is not None and (not isinstance(exit_planes, (int, np.integer))
+                                        or not 1 <= exit_planes <= n_slices):
+            raise InterphaseInputError("exit_planes", f"an integer from 1 to the {n_slices} slices, got {exit_planes!r}")
+        self.exit_planes = None if exit_planes is None else int(exit_planes)
+        n_planes = 1 if exit_planes is None else n_slices // int(exit_planes) + 2
+        # complex64 waves (a few buffers, one per kept exit plane) + one float32 potential slice
+        need = (4 * 8 + 8 * n_planes + 4) * self.gpts[0] * self.gpts[1] * max(1, self.frozen_phonons) / 1e9
         if need > max_memory_gb:
             raise InterphaseInputError(
                 "sampling", f"a {self.gpts[0]} x {self.gpts[1]} grid needs about {need:.1f} GB, more than "
                 f"max_memory_gb = {max_memory_gb}; use a coarser sampling or a smaller field of view")
         self.n_slices = n_slices
-        nyquist_mrad = wavelength_A(self.microscope.energy_eV) / (2 * self.sampling) * 1e3 * 2 / 3  # antialiased
+        lam = wavelength_A(self.microscope.energy_eV)
+        nyquist_mrad = lam / (2 * self.sampling) * 1e3 * 2 / 3  # antialiased
         if self.microscope.aperture_mrad > nyquist_mrad:
             import warnings
 
             warnings.warn(
                 f"sampling {self.sampling} Å resolves {nyquist_mrad:.1f} mrad (2/3 of Nyquist) but the aperture "
                 f"passes {self.microscope.aperture_mrad:.1f} mrad: use sampling <= "
-                f"{wavelength_A(self.microscope.energy_eV) / (3 * self.microscope.aperture_mrad * 1e-3):.3f} Å",
-                UserWarning, stacklevel=2)
+                f"{lam / (3 * self.microscope.aperture_mrad * 1e-3):.3f} Å", UserWarning, stacklevel=2)
+        self.progress_bar = bool(progress_bar)
         self._exit_wave = None
         self.multislice_runs = 0
+
+    @classmethod
+    def from_stack(cls, stack: Any, microscope: Microscope | None = None, lateral_nm: float = 10.0,
+                   thickness_nm: float = 5.0, depth_range_nm: tuple[float, float] | None = None,
+                   seed: int | None = None, vacuum_nm: float = 0.5, build_options: dict | None = None,
+                   **kw: Any) -> HRTEMModel:
+        """A cross-section lamella of a Stack, built and oriented for imaging.
+
+        Parameters
+        ----------
+        stack : Stack
+            The sample.
+        lateral_nm : float
+            Image width along the interfaces (nm).
+        thickness_nm : float
+            Lamella thickness along the beam (nm).
+        depth_range_nm : (float, float), optional
+            Depth window (nm from the top surface); default the sample's ``[build]``
+            table's, else the whole finite stack.
+        seed : int, optional
+            Seed of the builder (grains, amorphous networks) and of frozen phonons.
+        vacuum_nm : float
+            Vacuum below the deepest plane (nm), so the periodic depth does not wrap.
+        build_options : dict, optional
+            Further keywords of :func:`interphase_sim.build.atoms_from_stack`.
+        **kw
+            :class:`HRTEMModel` keywords (sampling, slice_thickness, ...).
+
+        The model keeps the built atoms' per-atom ``layer``/``phase`` arrays, and
+        ``depth_offset_nm`` (the depth of image row 0) for comparing images with the stack.
+        """
+        from .build import atoms_from_stack, cross_section
+
+        lat = _positive("lateral_nm", lateral_nm)
+        thick = _positive("thickness_nm", thickness_nm)
+        if depth_range_nm is None:
+            depth_range_nm = stack.sections.get("build", {}).get("depth_range_nm")
+        opts = dict(build_options or {})
+        atoms = atoms_from_stack(stack, (thick, lat), seed=seed, depth_range_nm=depth_range_nm, **opts)
+        model = cls(cross_section(atoms, vacuum_nm=vacuum_nm), microscope, seed=seed, **kw)
+        model.stack = stack
+        model.depth_offset_nm = float(depth_range_nm[0]) if depth_range_nm is not None else 0.0
+        return model
 
     @staticmethod
     def _device(device: str) -> str:
@@ -201,47 +255,89 @@ class HRTEMModel:
         return "gpu" if ok else "cpu"
 
     # -- the expensive part, once -------------------------------------------------------------
+    def potential(self):
+        """The abTEM Potential (lazy) of the model's atoms."""
+        import abtem
+
+        atoms = self.atoms
+        if self.frozen_phonons:
+            atoms = abtem.FrozenPhonons(atoms, num_configs=self.frozen_phonons, sigmas=0.1, seed=self.seed)
+        return abtem.Potential(atoms, sampling=self.sampling, slice_thickness=self.slice_thickness,
+                               device=self.device, exit_planes=self.exit_planes)
+
     def exit_wave(self):
         """The multislice exit wave (abTEM Waves), computed once and cached."""
         if self._exit_wave is None:
             import abtem
 
-            atoms = self.atoms
-            if self.frozen_phonons:
-                atoms = abtem.FrozenPhonons(atoms, num_configs=self.frozen_phonons, sigmas=0.1, seed=self.seed)
-            pot = abtem.Potential(atoms, sampling=self.sampling, slice_thickness=self.slice_thickness,
-                                  device=self.device)
             wave = abtem.PlaneWave(energy=self.microscope.energy_eV, device=self.device)
-            self._exit_wave = wave.multislice(pot).compute(progress_bar=False)
+            self._exit_wave = wave.multislice(self.potential()).compute(progress_bar=self.progress_bar)
             self.multislice_runs += 1
         return self._exit_wave
 
+    def thicknesses_nm(self) -> np.ndarray:
+        """Specimen thickness at each kept exit plane (nm), as abTEM counts them (the
+        entrance plane, thickness 0, is included when ``exit_planes`` is set)."""
+        return np.asarray(self.potential().exit_thicknesses, dtype=float) / 10.0
+
     # -- cheap: transfer, detector, noise ------------------------------------------------------
-    def image(self, microscope: Microscope | None = None, noise: bool = False, seed: Any = None) -> Measurement:
-        """The image (depth along y, lateral along x, nm) for ``microscope`` (default the model's)."""
-        mic = microscope or self.microscope
-        waves = self.exit_wave()
-        images = waves.apply_ctf(mic.ctf()).intensity()
-        if images.ensemble_shape:
-            images = images.reduce_ensemble()  # probability-weighted, not a plain mean
-        arr = np.asarray(images.compute(progress_bar=False).array if images.is_lazy else images.array, dtype=float)
+    def _intensities(self, mic: Microscope) -> np.ndarray:
+        """Noise-free intensities (planes, nx, ny) after the CTF, ensemble-reduced."""
+        images = self.exit_wave().apply_ctf(mic.ctf()).intensity()
+        if images.is_lazy:
+            images = images.compute(progress_bar=False)
+        images = images.reduce_ensemble()  # probability-weighted (frozen phonons), not a plain mean
+        arr = images.array
         if hasattr(arr, "get"):  # cupy
             arr = arr.get()
+        arr = np.asarray(arr, dtype=float)
+        return arr.reshape((-1,) + arr.shape[-2:])
+
+    def _measurement(self, arr: np.ndarray, mic: Microscope, noise: bool, rng: Any,
+                     thickness_nm: float) -> Measurement:
         arr = self._detector(arr, mic)
         if noise:
-            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+            rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
             per_pixel = mic.dose_e_per_A2 * self.sampling**2
             arr = rng.poisson(np.maximum(arr, 0.0) * per_pixel) / per_pixel
         ny, nx = arr.shape[1], arr.shape[0]  # abTEM arrays are (x, y)
         step = self.sampling / 10.0
+        y0 = getattr(self, "depth_offset_nm", 0.0)
         return Measurement(
             values=arr.T,  # rows: depth (image y), columns: lateral (image x)
-            axes=[Axis("y", "nm", np.arange(ny) * step), Axis("x", "nm", np.arange(nx) * step)],
+            axes=[Axis("y", "nm", y0 + np.arange(ny) * step), Axis("x", "nm", np.arange(nx) * step)],
             metadata={"instrument": "HRTEM", "energy_eV": mic.energy_eV, "defocus_A": mic.defocus_A,
                       "Cs_mm": mic.Cs_mm, "aperture_mrad": mic.aperture_mrad, "sampling_A": self.sampling,
+                      "thickness_nm": float(thickness_nm),
                       "dose_e_per_A2": mic.dose_e_per_A2 if noise else None, "noise": bool(noise)},
             quantity="intensity (incident = 1)",
         )
+
+    def image(self, microscope: Microscope | None = None, noise: bool = False, seed: Any = None) -> Measurement:
+        """The image at the full thickness (rows: depth y, columns: lateral x; nm).
+
+        Parameters
+        ----------
+        microscope : Microscope, optional
+            Default the model's; any other reuses the cached exit wave.
+        noise : bool
+            Poisson shot noise at ``microscope.dose_e_per_A2``.
+        seed : int or numpy Generator, optional
+            For the noise.
+        """
+        mic = microscope or self.microscope
+        arr = self._intensities(mic)[-1]
+        return self._measurement(arr, mic, noise, seed, self.thicknesses_nm()[-1])
+
+    def thickness_series(self, microscope: Microscope | None = None, noise: bool = False,
+                         seed: Any = None) -> list[Measurement]:
+        """Images at every kept exit plane (needs ``exit_planes``), from one multislice."""
+        if self.exit_planes is None:
+            raise InterphaseInputError("exit_planes", "set exit_planes (slices between images) for a thickness series")
+        mic = microscope or self.microscope
+        arrs = self._intensities(mic)
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        return [self._measurement(a, mic, noise, rng, t) for a, t in zip(arrs, self.thicknesses_nm()) if t > 0]
 
     def _detector(self, arr: np.ndarray, mic: Microscope) -> np.ndarray:
         kx = np.fft.fftfreq(arr.shape[0])[:, None] * 2.0  # fraction of Nyquist
@@ -250,6 +346,45 @@ class HRTEMModel:
         return np.real(np.fft.ifft2(np.fft.fft2(arr) * mic.mtf_curve(q)))
 
     def defocus_series(self, defoci_A: Any, noise: bool = False, seed: Any = None) -> list[Measurement]:
-        """Images at several defoci from one multislice."""
+        """Images at several defoci (Å, positive = underfocus) from one multislice."""
         rng = np.random.default_rng(seed)
         return [self.image(self.microscope.with_defocus(d), noise=noise, seed=rng) for d in defoci_A]
+
+
+# --------------------------------------------------------------------------- converters
+
+
+def _image_axes(measurement: Measurement) -> tuple[float, float]:
+    if len(measurement.axes) != 2 or any(a.units != "nm" for a in measurement.axes):
+        raise InterphaseInputError("measurement", "expected an image with two axes in nm (from HRTEMModel.image)")
+    steps = [float(a.values[1] - a.values[0]) * 10.0 if len(a.values) > 1 else 1.0 for a in measurement.axes]
+    return steps[0], steps[1]
+
+
+def to_abtem_images(measurement: Measurement):
+    """An abTEM ``Images`` (arrays are (x, y), sampling in Å) of an image Measurement."""
+    import abtem
+
+    sy, sx = _image_axes(measurement)
+    md = measurement.metadata
+    return abtem.Images(np.ascontiguousarray(np.asarray(measurement.values).T), sampling=(sx, sy),
+                        metadata={"energy": md.get("energy_eV"), "label": "intensity", "units": "arb. unit"})
+
+
+def to_hyperspy_signal(measurement: Measurement):
+    """A HyperSpy ``Signal2D`` with its axes in nm and the microscope in the metadata."""
+    try:
+        import hyperspy.api as hs
+    except ImportError:
+        raise ImportError("to_hyperspy_signal needs hyperspy: pip install 'interphase_sim[eels]'") from None
+    sig = hs.signals.Signal2D(np.asarray(measurement.values, dtype=float))
+    for ax, src in zip(sig.axes_manager.signal_axes[::-1], measurement.axes):
+        v = np.asarray(src.values, dtype=float)
+        ax.name, ax.units, ax.offset = src.name, "nm", float(v[0])
+        ax.scale = float(v[1] - v[0]) if v.size > 1 else 1.0
+    md = measurement.metadata
+    sig.metadata.General.title = "interphase_sim HRTEM"
+    sig.metadata.set_item("Acquisition_instrument.TEM.beam_energy", md.get("energy_eV", 0.0) / 1e3)
+    sig.metadata.set_item("Acquisition_instrument.TEM.defocus_A", md.get("defocus_A"))
+    sig.metadata.set_item("Acquisition_instrument.TEM.Cs_mm", md.get("Cs_mm"))
+    return sig
