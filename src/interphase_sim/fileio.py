@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_savefig"]
+__all__ = ["atomic_path", "atomic_write_text", "atomic_savefig", "write_tiff"]
 
 
 @contextlib.contextmanager
@@ -44,3 +44,22 @@ def atomic_savefig(fig, path: str | os.PathLike, **kw) -> None:
     fmt = kw.pop("format", None) or Path(path).suffix.lstrip(".") or "png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, **kw)
+
+
+def write_tiff(path: str | os.PathLike, image, pixel_nm: float, description: str = "") -> None:
+    """Write a 2-D float image as a 32-bit float TIFF carrying its pixel size, atomically.
+
+    The pixel size is stored as the TIFF resolution (pixels per nm, unit "none") and in
+    an ImageJ-style description (``unit=nm``), which ImageJ/Fiji and HyperSpy read.
+    """
+    import numpy as np
+    from PIL import Image
+
+    arr = np.ascontiguousarray(np.asarray(image, dtype=np.float32))
+    if arr.ndim != 2:
+        raise ValueError(f"write_tiff needs a 2-D image, got shape {arr.shape}")
+    per_nm = 1.0 / float(pixel_nm)
+    desc = f"ImageJ=1.11a\nunit=nm\nspacing={pixel_nm}\n" + (description + "\n" if description else "")
+    with atomic_path(path) as tmp:
+        Image.fromarray(arr).save(tmp, format="TIFF", resolution_unit=1, x_resolution=per_nm,
+                                    y_resolution=per_nm, description=desc)

@@ -231,7 +231,17 @@ class HRTEMModel:
         thick = _positive("thickness_nm", thickness_nm)
         if depth_range_nm is None:
             depth_range_nm = stack.sections.get("build", {}).get("depth_range_nm")
+        grains = [(lay.name, float(lay.grain_size_nm.value)) for lay in stack.layers
+                  if lay.grain_size_nm is not None]
+        for name, g in grains:
+            if g > min(lat, thick):
+                field = "thickness_nm" if thick < lat else "lateral_nm"
+                raise InterphaseInputError(
+                    field, f"the lamella ({lat:g} nm wide, {thick:g} nm thick) must be at least as large as the "
+                           f"{g:g} nm grains of layer {name!r}: the mosaic is periodic across it")
         opts = dict(build_options or {})
+        if depth_range_nm is not None and stack.semi_infinite:  # build the substrate down to the window's end
+            opts.setdefault("semi_infinite_nm", max(5.0, float(depth_range_nm[1]) - stack.finite_depth_nm()))
         atoms = atoms_from_stack(stack, (thick, lat), seed=seed, depth_range_nm=depth_range_nm, **opts)
         model = cls(cross_section(atoms, vacuum_nm=vacuum_nm), microscope, seed=seed, **kw)
         model.stack = stack

@@ -39,6 +39,8 @@ __all__ = [
     "basis_power_spectra",
     "nnls_phase_fractions",
     "phase_map_depth_fractions",
+    "phase_map_truth",
+    "score_phase_map",
     "welch_power_spectrum",
 ]
 
@@ -275,33 +277,103 @@ class ThonRingModel:
 # --------------------------------------------------------------------------- phase map vs stack
 
 
-def phase_map_depth_fractions(pm: dict[str, Any], phase_names: Any | None = None) -> Measurement:
+def phase_map_depth_fractions(pm: dict[str, Any], phase_names: Any | None = None,
+                              bin_nm: float | None = None) -> Measurement:
     """Fractions of labelled windows per phase along depth, from :func:`phase_map`.
 
-    Each row of windows (one depth) gives, for each phase, the fraction of its
-    *labelled* windows carrying that phase (unlabelled windows, amorphous or off-zone,
-    do not count). Uncertainties are binomial, ``sqrt(f (1 - f) / n)``, floored at
-    ``0.5 / n``; rows without labels are dropped.
+    For each depth (a row of windows, or all rows within a ``bin_nm`` bin), each phase's
+    share of the *labelled* windows (unlabelled windows, amorphous or off-zone, do not
+    count). Uncertainties are binomial, ``sqrt(f (1 - f) / n)``, floored at ``0.5 / n``;
+    depths without labels are dropped.
 
     Returns
     -------
     Measurement
-        Axes ``depth`` (nm, the window centres) and ``phase``; ``metadata["labelled"]``
-        holds the number of labelled windows per depth.
+        Axes ``depth`` (nm: row centres, or the mean depth of each bin's rows) and
+        ``phase``; ``metadata["labelled"]`` holds the labelled windows per depth.
     """
     labels = np.asarray(pm["labels"], dtype=object)
+    y = np.asarray(pm["y_nm"], dtype=float)
     names = sorted({str(v) for v in labels.ravel() if v}) if phase_names is None else list(phase_names)
     if not names:
         raise InterphaseInputError("phase_map", "no window is labelled")
     counts = np.stack([(labels == n).sum(axis=1) for n in names], axis=1).astype(float)
+    if bin_nm is not None:
+        if not (math.isfinite(float(bin_nm)) and float(bin_nm) > 0):
+            raise InterphaseInputError("bin_nm", f"must be > 0 nm, got {bin_nm!r}")
+        idx = np.floor((y - y[0]) / float(bin_nm)).astype(int)
+        counts = np.stack([np.bincount(idx, weights=counts[:, k]) for k in range(len(names))], axis=1)
+        y = np.bincount(idx, weights=y) / np.bincount(idx)
     n = counts.sum(axis=1)
     keep = n > 0
     f = counts[keep] / n[keep, None]
     err = np.maximum(np.sqrt(f * (1 - f) / n[keep, None]), 0.5 / n[keep, None])
-    return Measurement(values=f, axes=[Axis("depth", "nm", np.asarray(pm["y_nm"])[keep]),
+    return Measurement(values=f, axes=[Axis("depth", "nm", y[keep]),
                                        Axis("phase", "", np.array(names, dtype=object))],
                        uncertainties=err, metadata={"labelled": n[keep].tolist()},
                        quantity="fraction of labelled windows")
+
+
+def phase_map_truth(pm: dict[str, Any], atoms: Any, window_nm: float, depth_offset_nm: float = 0.0) -> dict[str, Any]:
+    """The true phase make-up under each phase-map window of a simulated image.
+
+    ``atoms`` is the imaged model (a :func:`~interphase_sim.build.cross_section`, with
+    ``phase`` per atom and ``info["phase_names"]``); a window's truth is the fraction of
+    its column's atoms (through the lamella) in each phase. ``depth_offset_nm`` is the
+    depth of image row 0 (``HRTEMModel.depth_offset_nm``).
+
+    Returns
+    -------
+    dict
+        ``fractions`` (ny, nx, n_phases) and ``phase_names``.
+    """
+    from scipy.spatial import cKDTree
+
+    names = str(atoms.info["phase_names"]).split(",")
+    pos = atoms.positions[:, :2] / 10.0
+    ph = np.asarray(atoms.arrays["phase"])
+    tree = cKDTree(pos)
+    half = 0.5 * float(window_nm)
+    xs, ys = np.asarray(pm["x_nm"]), np.asarray(pm["y_nm"]) - depth_offset_nm
+    out = np.zeros((ys.size, xs.size, len(names)))
+    for i, y in enumerate(ys):
+        for j, x in enumerate(xs):
+            idx = tree.query_ball_point([x, y], half * math.sqrt(2), p=2)
+            idx = np.asarray(idx, dtype=int)
+            idx = idx[(np.abs(pos[idx, 0] - x) <= half) & (np.abs(pos[idx, 1] - y) <= half)]
+            if idx.size:
+                out[i, j] = np.bincount(ph[idx], minlength=len(names)) / idx.size
+    return {"fractions": out, "phase_names": names}
+
+
+def score_phase_map(pm: dict[str, Any], truth: dict[str, Any], amorphous: Any = ("LiPON",),
+                    present: float = 0.15, seed: int = 0) -> dict[str, float]:
+    """How well a phase map's labels match a simulated image's truth.
+
+    Returns ``precision`` (labelled windows whose phase holds at least ``present`` of
+    the window's atoms), ``chance`` (the same with the labels shuffled among the
+    labelled windows, 200 draws: what labelling without information scores),
+    ``amorphous_rate`` (labelled fraction of windows >= 95 % amorphous) and
+    ``crystalline_rate`` (labelled fraction of windows < 50 % amorphous).
+    """
+    labels = np.asarray(pm["labels"], dtype=object)
+    names = list(truth["phase_names"])
+    fr = truth["fractions"]
+    amorph = sum(fr[..., names.index(a)] for a in amorphous if a in names) if any(
+        a in names for a in amorphous) else np.zeros(labels.shape)
+    lab = labels != ""
+    if not lab.any():
+        return {"precision": 0.0, "chance": 0.0, "amorphous_rate": 0.0,
+                "crystalline_rate": 0.0, "labelled": 0}
+    which = np.array([names.index(str(v)) for v in labels[lab]])
+    f = fr[lab]
+    rows = np.arange(which.size)
+    rng = np.random.default_rng(seed)
+    chance = np.mean([np.mean(f[rows, rng.permutation(which)] >= present) for _ in range(200)])
+    return {"precision": float(np.mean(f[rows, which] >= present)), "chance": float(chance),
+            "amorphous_rate": float(lab[amorph >= 0.95].mean()) if (amorph >= 0.95).any() else float("nan"),
+            "crystalline_rate": float(lab[amorph < 0.5].mean()) if (amorph < 0.5).any() else float("nan"),
+            "labelled": int(lab.sum())}
 
 
 class StackPhaseFractions:

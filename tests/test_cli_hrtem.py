@@ -1,0 +1,130 @@
+"""``simulate hrtem``: files, pixel size, settings, bad input, and the phase map on the shipped sample."""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from interphase_sim import Stack, cli_hrtem
+from interphase_sim.cli import main
+
+SHIPPED = Path(__file__).parents[1] / "src" / "interphase_sim" / "samples" / "li_sei_lipon.toml"
+
+SMALL = """
+[sample]
+name = "LiPON | mosaic | Li"
+
+[[layers]]
+name = "LiPON"
+thickness_nm = 4
+phases = { LiPON = 1.0 }
+
+[[layers]]
+name = "SEI"
+thickness_nm = 8
+phases = { LiPON = 0.3, Li2O = 0.4, Li3N = 0.3 }
+grain_size_nm = 3
+
+[[layers]]
+name = "Li"
+thickness_nm = "inf"
+phases = { Li = 1.0 }
+
+[hrtem]
+lateral_nm = 4.0
+thickness_nm = 3.0
+sampling_A = 0.25
+depth_range_nm = [0.0, 15.0]
+seed = 2
+"""
+
+
+@pytest.fixture
+def small_sample(tmp_path):
+    path = tmp_path / "small.toml"
+    path.write_text(SMALL)
+    return path
+
+
+@pytest.mark.filterwarnings("ignore:mosaic of .* cannot meet")
+def test_simulate_hrtem_writes_image_tiff_with_pixel_size_and_phase_map(small_sample, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["simulate", "hrtem", str(small_sample), "--out", str(out), "--noise", "--seed", "3",
+                 "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "atoms" in text and "phase map" in text
+    tif = Image.open(out / "image.tiff")
+    arr = np.asarray(tif)
+    assert arr.dtype == np.float32 and arr.shape[1] == round(40 / 0.25)
+    assert tif.tag_v2[282] == pytest.approx(1 / 0.025)  # pixels per nm
+    assert "unit=nm" in tif.tag_v2[270]
+    # 15 nm imaged (Li built down to the window's end), no vacuum rows
+    assert arr.shape[0] * 0.025 == pytest.approx(15.0, abs=0.05)
+    for name in ("image.png", "diffractogram.png", "phase_map.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    settings = json.loads((out / "hrtem_settings.json").read_text())
+    assert settings["thickness_nm"] == pytest.approx(3.0, abs=0.3) and settings["noise"] is True
+    assert settings["defocus_A"] == pytest.approx(561.25, abs=0.1)  # Scherzer at 300 kV, Cs 1.2 mm
+    rows = (out / "phase_map.csv").read_text().splitlines()
+    assert rows[0] == "depth_nm,lateral_nm,phase,confidence" and len(rows) >= 9  # 9 depths x 1
+    assert not list(out.glob("*.tmp")) and not list(out.glob(".*"))
+
+
+@pytest.mark.parametrize("extra, field", [
+    (["--thickness-nm", "-1"], "--thickness-nm"),
+    (["--sampling-A", "0"], "--sampling-A"),
+    (["--dose", "0", "--noise"], "dose_e_per_A2"),
+    (["--device", "gpu"], "device"),
+])
+@pytest.mark.filterwarnings("ignore:mosaic of .* cannot meet")
+def test_bad_input_exits_2_with_the_field_named(small_sample, tmp_path, capsys, extra, field):
+    if field == "device":
+        try:
+            import cupy
+
+            if cupy.cuda.runtime.getDeviceCount() > 0:
+                pytest.skip("a GPU is present")
+        except Exception:
+            pass
+    out = tmp_path / "out"
+    assert main(["simulate", "hrtem", str(small_sample), "--out", str(out), "--no-progress", *extra]) == 2
+    assert field in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_unknown_hrtem_key_is_named(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text(SMALL.replace("seed = 2", "seed = 2\ndefocus_nm = 50"))
+    assert main(["simulate", "hrtem", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "hrtem.defocus_nm" in capsys.readouterr().err
+
+
+def test_phase_map_finds_the_grains_of_the_shipped_interphase():
+    """Done-when check on the shipped sample (a narrower lamella than the demo's, noise-free):
+    labels sit on crystals, not on amorphous LiPON, and name a phase present far more
+    often than shuffled labels do."""
+    stack = Stack.from_toml(SHIPPED)
+    ns = argparse.Namespace(lateral_nm=6.0, thickness_nm=5.0, sampling_A=None, defocus_A=None, dose=None,
+                            depth_range_nm=[1490.0, 1545.0], seed=None)
+    res = cli_hrtem.simulate(stack, cli_hrtem.settings(stack, ns), noise=False, progress=False)
+    sc = res["score"]
+    assert sc["labelled"] >= 20
+    assert sc["amorphous_rate"] <= 0.1
+    assert sc["crystalline_rate"] >= 0.25
+    assert sc["precision"] >= sc["chance"] + 0.15
+    # the image itself: amorphous LiPON (top 10 nm) has no lattice fringes, the mosaic does
+    from interphase_sim.hrtem_analysis import find_lattice_spacings
+
+    img = res["image"]
+    y = img.axis("y")
+    lipon = np.asarray(img.values)[(y > 1491) & (y < 1497)][:, :250]
+    assert not find_lattice_spacings(lipon, 0.2, d_min_A=2.0, d_max_A=6.0, prominence=30)
+
+
+def test_a_lamella_thinner_than_the_grains_is_refused_naming_thickness(capsys, tmp_path):
+    assert main(["simulate", "hrtem", str(SHIPPED), "--out", str(tmp_path / "o"), "--thickness-nm", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "thickness_nm" in err and "grains of layer 'SEI-outer'" in err
