@@ -189,10 +189,14 @@ def main() -> None:
         dt = time.perf_counter() - t0
         rows.append(("emcee: 32 walkers x 2000 steps on that problem", dt, "s", "< 60 s", dt < 60.0, dt))
 
+    import bench_hrtem
+
+    bench_hrtem.run(rows, args.quick)
+
     print(f"{'benchmark':74s} {'median':>10s}  {'target':>11s}  {'status':6s}  first call")
     for name, val, unit, target, ok, first in rows:
         status = "-" if ok is None else ("PASS" if ok else "FAIL")
-        first_text = f"{first * 1e3:.0f} ms" if unit != "s" else ""
+        first_text = f"{first * 1e3:.0f} ms" if unit not in ("s", "x") and first is not None else ""
         print(f"{name:74s} {val:8.2f} {unit:2s}  {target:>11s}  {status:6s}  {first_text}")
 
 
