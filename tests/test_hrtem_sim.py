@@ -153,3 +153,16 @@ def test_gpu_image_matches_cpu():
     cpu = HRTEMModel(atoms, Microscope.scherzer(), sampling=0.1).image().values
     gpu = HRTEMModel(atoms, Microscope.scherzer(), sampling=0.1, device="gpu").image().values
     np.testing.assert_allclose(gpu, cpu, atol=1e-4)
+
+
+def test_a_stack_given_to_the_model_builds_the_default_lamella():
+    from interphase_sim.stack import Layer, Stack
+
+    stack = Stack([Layer("LiPON", {"LiPON": 1.0}, 3.0), Layer("Li", {"Li": 1.0}, "inf")])
+    direct = HRTEMModel(stack, Microscope.scherzer(), sampling=0.3, seed=4)
+    explicit = HRTEMModel.from_stack(stack, Microscope.scherzer(), lateral_nm=10.0, thickness_nm=5.0, seed=4,
+                                     sampling=0.3)
+    assert direct.atoms.cell.lengths() == pytest.approx(explicit.atoms.cell.lengths())
+    assert direct.atoms.cell[2, 2] == pytest.approx(50.0) and direct.atoms.cell[0, 0] == pytest.approx(100.0)
+    np.testing.assert_allclose(direct.image().values, explicit.image().values)
+    assert direct.stack is stack and direct.depth_offset_nm == 0.0

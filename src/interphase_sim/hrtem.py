@@ -23,8 +23,8 @@ from .errors import InterphaseInputError
 from .hrtem_analysis import wavelength_A
 from .measurement import Axis, Measurement
 
-__all__ = ["Microscope", "HRTEMModel", "wavelength_A", "scherzer_defocus_A", "to_abtem_images",
-           "to_hyperspy_signal"]
+__all__ = ["Microscope", "HRTEMModel", "build_lamella", "wavelength_A", "scherzer_defocus_A",
+           "to_abtem_images", "to_hyperspy_signal"]
 
 
 def scherzer_defocus_A(energy_eV: float, Cs_mm: float) -> float:
@@ -126,9 +126,10 @@ class HRTEMModel:
 
     Parameters
     ----------
-    atoms : ase.Atoms
-        E.g. ``build.cross_section(build.atoms_from_stack(...))``, or use
-        :meth:`from_stack`.
+    atoms : ase.Atoms or Stack
+        E.g. ``build.cross_section(build.atoms_from_stack(...))``; a Stack is built
+        into the default lamella (:func:`build_lamella` with the sample's ``[hrtem]``
+        table, else 10 nm wide and 5 nm thick); :meth:`from_stack` sets it explicitly.
     microscope : Microscope
         Default: :meth:`Microscope.scherzer` at 300 kV.
     sampling : float
@@ -154,6 +155,14 @@ class HRTEMModel:
                  slice_thickness: float = 2.0, frozen_phonons: int = 0, seed: int | None = None,
                  device: str = "cpu", max_memory_gb: float = 8.0, exit_planes: int | None = None,
                  progress_bar: bool = False) -> None:
+        from .stack import Stack
+
+        self.stack, self.depth_offset_nm = None, 0.0
+        if isinstance(atoms, Stack):  # the default lamella: the sample's [hrtem] table, else 10 x 5 nm
+            table = atoms.sections.get("hrtem", {})
+            self.stack = atoms
+            atoms, self.depth_offset_nm = build_lamella(
+                atoms, table.get("lateral_nm", 10.0), table.get("thickness_nm", 5.0), None, seed)
         cell = np.asarray(atoms.cell.array, dtype=float)
         if np.abs(cell - np.diag(np.diag(cell))).max() > 1e-6:
             raise InterphaseInputError(
@@ -209,10 +218,10 @@ class HRTEMModel:
         lateral_nm : float
             Image width along the interfaces (nm).
         thickness_nm : float
-            Lamella thickness along the beam (nm).
+            Lamella thickness along the beam (nm); at least the layers' grain size.
         depth_range_nm : (float, float), optional
-            Depth window (nm from the top surface); default the sample's ``[build]``
-            table's, else the whole finite stack.
+            Depth window (nm from the top surface); default the sample's ``[hrtem]`` or
+            ``[build]`` table's, else the whole finite stack.
         seed : int, optional
             Seed of the builder (grains, amorphous networks) and of frozen phonons.
         vacuum_nm : float
@@ -222,30 +231,13 @@ class HRTEMModel:
         **kw
             :class:`HRTEMModel` keywords (sampling, slice_thickness, ...).
 
-        The model keeps the built atoms' per-atom ``layer``/``phase`` arrays, and
-        ``depth_offset_nm`` (the depth of image row 0) for comparing images with the stack.
+        The model keeps the built atoms' per-atom ``layer``/``phase`` arrays, ``stack``,
+        and ``depth_offset_nm`` (the depth of image row 0) for comparing images with it.
         """
-        from .build import atoms_from_stack, cross_section
-
-        lat = _positive("lateral_nm", lateral_nm)
-        thick = _positive("thickness_nm", thickness_nm)
-        if depth_range_nm is None:
-            depth_range_nm = stack.sections.get("build", {}).get("depth_range_nm")
-        grains = [(lay.name, float(lay.grain_size_nm.value)) for lay in stack.layers
-                  if lay.grain_size_nm is not None]
-        for name, g in grains:
-            if g > min(lat, thick):
-                field = "thickness_nm" if thick < lat else "lateral_nm"
-                raise InterphaseInputError(
-                    field, f"the lamella ({lat:g} nm wide, {thick:g} nm thick) must be at least as large as the "
-                           f"{g:g} nm grains of layer {name!r}: the mosaic is periodic across it")
-        opts = dict(build_options or {})
-        if depth_range_nm is not None and stack.semi_infinite:  # build the substrate down to the window's end
-            opts.setdefault("semi_infinite_nm", max(5.0, float(depth_range_nm[1]) - stack.finite_depth_nm()))
-        atoms = atoms_from_stack(stack, (thick, lat), seed=seed, depth_range_nm=depth_range_nm, **opts)
-        model = cls(cross_section(atoms, vacuum_nm=vacuum_nm), microscope, seed=seed, **kw)
-        model.stack = stack
-        model.depth_offset_nm = float(depth_range_nm[0]) if depth_range_nm is not None else 0.0
+        atoms, offset = build_lamella(stack, lateral_nm, thickness_nm, depth_range_nm, seed, vacuum_nm,
+                                      build_options)
+        model = cls(atoms, microscope, seed=seed, **kw)
+        model.stack, model.depth_offset_nm = stack, offset
         return model
 
     @staticmethod
@@ -312,7 +304,7 @@ class HRTEMModel:
             arr = rng.poisson(np.maximum(arr, 0.0) * per_pixel) / per_pixel
         ny, nx = arr.shape[1], arr.shape[0]  # abTEM arrays are (x, y)
         step = self.sampling / 10.0
-        y0 = getattr(self, "depth_offset_nm", 0.0)
+        y0 = self.depth_offset_nm
         return Measurement(
             values=arr.T,  # rows: depth (image y), columns: lateral (image x)
             axes=[Axis("y", "nm", y0 + np.arange(ny) * step), Axis("x", "nm", np.arange(nx) * step)],
@@ -359,6 +351,41 @@ class HRTEMModel:
         """Images at several defoci (Å, positive = underfocus) from one multislice."""
         rng = np.random.default_rng(seed)
         return [self.image(self.microscope.with_defocus(d), noise=noise, seed=rng) for d in defoci_A]
+
+
+# --------------------------------------------------------------------------- lamella
+
+
+def build_lamella(stack: Any, lateral_nm: float = 10.0, thickness_nm: float = 5.0,
+                  depth_range_nm: tuple[float, float] | None = None, seed: int | None = None,
+                  vacuum_nm: float = 0.5, build_options: dict | None = None) -> tuple[Any, float]:
+    """A cross-section lamella of ``stack`` for abTEM: (atoms, depth of image row 0 in nm).
+
+    The model is built ``thickness_nm`` along the beam and ``lateral_nm`` wide
+    (:func:`~interphase_sim.build.atoms_from_stack`) over ``depth_range_nm`` (default the
+    sample's ``[hrtem]``, else ``[build]``, depth range), a semi-infinite substrate down
+    to the window's end, and turned by :func:`~interphase_sim.build.cross_section`.
+    """
+    from .build import atoms_from_stack, cross_section
+
+    lat = _positive("lateral_nm", lateral_nm)
+    thick = _positive("thickness_nm", thickness_nm)
+    if depth_range_nm is None:
+        depth_range_nm = (stack.sections.get("hrtem", {}).get("depth_range_nm")
+                          or stack.sections.get("build", {}).get("depth_range_nm"))
+    for lay in stack.layers:
+        g = None if lay.grain_size_nm is None else float(lay.grain_size_nm.value)
+        if g is not None and g > min(lat, thick):
+            raise InterphaseInputError(
+                "thickness_nm" if thick < lat else "lateral_nm",
+                f"the lamella ({lat:g} nm wide, {thick:g} nm thick) must be at least as large as the "
+                f"{g:g} nm grains of layer {lay.name!r}: the mosaic is periodic across it")
+    opts = dict(build_options or {})
+    if depth_range_nm is not None and stack.semi_infinite:  # build the substrate down to the window's end
+        opts.setdefault("semi_infinite_nm", max(5.0, float(depth_range_nm[1]) - stack.finite_depth_nm()))
+    atoms = atoms_from_stack(stack, (thick, lat), seed=seed, depth_range_nm=depth_range_nm, **opts)
+    offset = float(depth_range_nm[0]) if depth_range_nm is not None else 0.0
+    return cross_section(atoms, vacuum_nm=vacuum_nm), offset
 
 
 # --------------------------------------------------------------------------- converters
