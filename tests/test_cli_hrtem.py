@@ -95,6 +95,23 @@ def test_bad_input_exits_2_with_the_field_named(small_sample, tmp_path, capsys, 
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.parametrize("line, field", [
+    ("mtf = [0.5, 2.5]", "mtf"),
+    ('seed = "abc"', "hrtem.seed"),
+    ("depth_range_nm = 15.0", "depth_range_nm"),
+    ("Cs_mm = -1.0", "Cs_mm"),
+    ('energy_eV = "300 kV"', "energy_eV"),
+    ("window_nm = 9.0", "window_nm"),
+])
+def test_bad_hrtem_table_values_exit_2_before_any_work(tmp_path, capsys, line, field):
+    key = line.split(" = ")[0]
+    text = "\n".join(l for l in SMALL.splitlines() if not l.startswith(key + " ")) + "\n" + line + "\n"
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    assert main(["simulate", "hrtem", str(path), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert field in capsys.readouterr().err
+
+
 def test_unknown_hrtem_key_is_named(tmp_path, capsys):
     path = tmp_path / "bad.toml"
     path.write_text(SMALL.replace("seed = 2", "seed = 2\ndefocus_nm = 50"))

@@ -46,12 +46,18 @@ def test_gaussian_defocus_ensemble_is_the_weighted_sum_of_images(li2o):
 
 
 def test_shot_noise_is_seeded_and_scales_with_dose(li2o):
-    model = HRTEMModel(li2o, Microscope.scherzer(dose_e_per_A2=50.0), sampling=0.12)
+    perfect = Microscope.scherzer(dose_e_per_A2=50.0, mtf=(math.inf, 1.0, 0.0))
+    model = HRTEMModel(li2o, perfect, sampling=0.12)
     a, b = (model.image(noise=True, seed=3).values for _ in range(2))
     np.testing.assert_array_equal(a, b)
     clean = model.image().values
-    per_pixel = 50.0 * 0.12**2
+    px, py = model.pixel_A
+    per_pixel = 50.0 * px * py
     assert np.std(a - clean) == pytest.approx(np.sqrt(np.mean(clean) / per_pixel), rel=0.1)
+    # a real detector spreads the shot noise too (noise first, then the MTF): less per-pixel scatter
+    blurred = HRTEMModel(li2o, Microscope.scherzer(dose_e_per_A2=50.0), sampling=0.12)
+    noisy = blurred.image(noise=True, seed=3).values - blurred.image().values
+    assert np.std(noisy) < 0.8 * np.std(a - clean)
 
 
 def test_bad_input_is_named(li2o):
@@ -61,6 +67,15 @@ def test_bad_input_is_named(li2o):
         HRTEMModel(skew)
     with pytest.raises(InterphaseInputError, match="dose_e_per_A2"):
         Microscope(dose_e_per_A2=0.0)
+    with pytest.raises(InterphaseInputError, match="mtf"):
+        Microscope(mtf=(0.5, 2.5))
+    with pytest.raises(InterphaseInputError, match="mtf"):
+        Microscope(mtf=(0.0, 2.5, 0.1))
+    with pytest.raises(InterphaseInputError, match="energy_eV"):
+        Microscope(energy_eV="300 kV")
+    with pytest.raises(InterphaseInputError, match="Cs_mm"):
+        Microscope.scherzer(Cs_mm=-1.0)
+    assert Microscope(energy_eV="200e3").energy_eV == 200e3  # stored as a float
     with pytest.raises(InterphaseInputError, match="about .* GB"):
         HRTEMModel(li2o, sampling=0.001, max_memory_gb=1.0)
     try:
@@ -74,3 +89,22 @@ def test_bad_input_is_named(li2o):
             HRTEMModel(li2o, device="gpu")
     with pytest.warns(UserWarning, match="2/3 of Nyquist"):
         HRTEMModel(li2o, Microscope(aperture_mrad=40.0), sampling=0.3)
+
+
+def test_image_fit_recovers_the_defocus_through_the_objective(li2o):
+    """The forward-model protocol: parameters(), simulate(), expected(); the exit wave is cached."""
+    from interphase_sim.fit import Objective, fit
+    from interphase_sim.measurement import Measurement
+
+    perfect = Microscope.scherzer(dose_e_per_A2=2000.0, mtf=(math.inf, 1.0, 0.0))
+    truth = HRTEMModel(li2o, perfect.with_defocus(640.0), sampling=0.12)
+    data = truth.simulate(noise=True, seed=5)
+    per_pixel = 2000.0 * truth.pixel_A[0] * truth.pixel_A[1]
+    sigma = np.sqrt(np.maximum(truth.image().values, 1e-3) / per_pixel)
+    data = Measurement(values=data.values, axes=data.axes, uncertainties=sigma, metadata=data.metadata)
+    model = HRTEMModel(li2o, perfect.with_defocus(600.0), sampling=0.12)
+    model.defocus_A.bounds, model.defocus_A.vary = (500.0, 700.0), True
+    result = fit(Objective(model, data, loss="gaussian"))
+    assert abs(model.defocus_A.value - 640.0) < 3 * result.stderr["defocus_A"] + 1.0
+    assert model.multislice_runs == 1
+    assert "defocus_A" in model.parameters() and "scale" in model.parameters()

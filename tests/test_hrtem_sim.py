@@ -92,11 +92,14 @@ def test_phase_map_labels_each_grain_of_a_two_grain_image():
     right = right[(right.positions[:, 1] < height - 0.5) & (right.positions[:, 2] < thick)]
     left = left[left.positions[:, 2] < thick]
     right.positions[:, 0] += left.cell[0, 0] + 1.5
-    both = ase.Atoms(cell=[left.cell[0, 0] + right.cell[0, 0] + 3.0, height, thick], pbc=True)
+    # a pixel that divides the crystals' height, and a width of whole pixels: square pixels
+    pixel = height / round(height / 0.15)
+    width = math.ceil((left.cell[0, 0] + right.cell[0, 0] + 3.0) / pixel) * pixel
+    both = ase.Atoms(cell=[width, height, thick], pbc=True)
     both += left
     both += right
     mic = Microscope(defocus_A=300.0, aperture_mrad=20.0, focal_spread_A=20.0, dose_e_per_A2=2000.0)
-    img = HRTEMModel(both, mic, sampling=0.15).image(noise=True, seed=1)
+    img = HRTEMModel(both, mic, sampling=pixel).image(noise=True, seed=1)
     cands = candidate_spacings(["Li2O", "Li3N", "Li"], n=8, d_min_A=1.1)
     pm = phase_map(img, candidates=cands, window_nm=2.0, step_nm=0.5)
     xs = pm["x_nm"]
@@ -128,18 +131,35 @@ def test_thickness_series_comes_from_one_multislice_and_ends_at_the_full_image()
         HRTEMModel(atoms, sampling=0.12).thickness_series()
 
 
+def test_pixels_are_the_grid_abtem_uses_and_spacings_stay_true_off_multiples():
+    """A 13.86 Å cell at 0.3 Å: abTEM takes 47 points, 0.2949 Å each; the axes must too."""
+    atoms = zone_001("Li2O", (3, 3, 2))
+    model = HRTEMModel(atoms, WIDE, sampling=0.3)
+    assert model.pixel_A[0] == pytest.approx(atoms.cell[0, 0] / 47)
+    img = model.image()
+    assert img.axis("x")[1] - img.axis("x")[0] == pytest.approx(model.pixel_A[0] / 10)
+    big = HRTEMModel(zone_001("Li2O", (7, 7, 2)), WIDE, sampling=0.13).image()  # 32.33 Å / 0.13: not whole
+    d = [d for d, _ in find_lattice_spacings(big, d_min_A=1.2, d_max_A=5.0)]
+    assert min(d, key=lambda x: abs(x - 1.633)) == pytest.approx(CELLS["Li2O"].d_hkl((2, 2, 0)), rel=0.005)
+
+
 def test_converters_keep_axes_and_values():
-    atoms = zone_001("Li", (4, 4, 2))
-    img = HRTEMModel(atoms, Microscope.scherzer(), sampling=0.1).image()
+    atoms = zone_001("Li", (4, 6, 2))  # not square: a swapped axis shows in the shapes
+    with pytest.warns(UserWarning, match="square pixels"):
+        model = HRTEMModel(atoms, Microscope.scherzer(), sampling=0.1)
+    img = model.image()
+    assert img.values.shape == (math.ceil(6 * 3.51 / 0.1), math.ceil(4 * 3.51 / 0.1))  # rows = y, columns = x
     ab = to_abtem_images(img)
     np.testing.assert_allclose(np.asarray(ab.array).T, img.values)
-    assert ab.sampling == pytest.approx((1.0 * 0.1, 0.1))
+    assert ab.sampling == pytest.approx(model.pixel_A)
     xr = img.to_xarray()
     assert xr.dims == ("y", "x") and xr.attrs["defocus_A"] == img.metadata["defocus_A"]
     pytest.importorskip("hyperspy")
     sig = to_hyperspy_signal(img)
     np.testing.assert_allclose(sig.data, img.values)
-    assert sig.axes_manager.signal_axes[0].scale == pytest.approx(0.01)
+    assert sig.axes_manager.signal_axes[0].size == img.values.shape[1]
+    assert sig.axes_manager.signal_axes[0].scale == pytest.approx(model.pixel_A[0] / 10)
+    assert sig.axes_manager.signal_axes[1].scale == pytest.approx(model.pixel_A[1] / 10)
     assert sig.axes_manager.signal_axes[0].units == "nm"
     assert sig.metadata.Acquisition_instrument.TEM.beam_energy == pytest.approx(300.0)
 
@@ -163,6 +183,8 @@ def test_a_stack_given_to_the_model_builds_the_default_lamella():
     explicit = HRTEMModel.from_stack(stack, Microscope.scherzer(), lateral_nm=10.0, thickness_nm=5.0, seed=4,
                                      sampling=0.3)
     assert direct.atoms.cell.lengths() == pytest.approx(explicit.atoms.cell.lengths())
-    assert direct.atoms.cell[2, 2] == pytest.approx(50.0) and direct.atoms.cell[0, 0] == pytest.approx(100.0)
+    # 5 nm along the beam; 10 nm wide, rounded up to whole 0.3 Å pixels (square pixels)
+    assert direct.atoms.cell[2, 2] == pytest.approx(50.0) and direct.atoms.cell[0, 0] == pytest.approx(100.2)
+    assert direct.pixel_A == pytest.approx((0.3, 0.3))
     np.testing.assert_allclose(direct.image().values, explicit.image().values)
     assert direct.stack is stack and direct.depth_offset_nm == 0.0

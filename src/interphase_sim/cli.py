@@ -88,11 +88,10 @@ def _demo_hrtem(stack, out: Path, key: str) -> None:
         seed=None))  # a narrower lamella than the sample's, so that the demo stays quick
     res = cli_hrtem.simulate(stack, s, noise=True, progress=False)
     paths = cli_hrtem.write_outputs(res, stack, out, prefix=f"{key}_hrtem_")
-    info, sc = cli_hrtem.summary(res), res["score"]
+    info = cli_hrtem.summary(res)
     print(f"  HRTEM {s['lateral_nm']:g} x {info['thickness_nm']:.1f} nm lamella, {info['atoms']:,} atoms, "
-          f"{s.get('dose_e_per_A2', 200):g} e/A2: imaged in {info['seconds_image']:.1f} s; phase map labels "
-          f"{sc['crystalline_rate']:.0%} of crystalline windows ({sc['precision']:.0%} right, shuffled "
-          f"{sc['chance']:.0%}) and {sc['amorphous_rate']:.0%} of amorphous ones")
+          f"{s.get('dose_e_per_A2', 200):g} e/A2: imaged in {info['seconds_image']:.1f} s; phase map: "
+          f"{cli_hrtem.score_text(res['score'])}")
     print(f"  wrote {paths[1]}, {paths[3]}")
 
 

@@ -60,11 +60,27 @@ def settings(stack: Any, args: argparse.Namespace) -> dict[str, Any]:
     s.update({k: v for k, v in flags.items() if v is not None})
     if "seed" not in s:
         s["seed"] = 1
+
+    def where(key: str) -> str:
+        return f"--{key.replace('_', '-')}" if flags.get(key) is not None else f"hrtem.{key}"
+
     for key in ("lateral_nm", "thickness_nm", "sampling_A", "slice_thickness_A", "window_nm", "step_nm"):
-        v = float(s[key])
+        try:
+            v = float(s[key])
+        except (TypeError, ValueError):
+            raise InterphaseInputError(where(key), f"must be a number, got {s[key]!r}") from None
         if not (math.isfinite(v) and v > 0):
-            where = f"--{key.replace('_', '-')}" if key in flags else f"hrtem.{key}"
-            raise InterphaseInputError(where, f"must be a finite number > 0, got {s[key]!r}")
+            raise InterphaseInputError(where(key), f"must be a finite number > 0, got {s[key]!r}")
+        s[key] = v
+    for key, lo in (("seed", 0), ("min_peaks", 1), ("frozen_phonons", 0)):
+        if key in s and (isinstance(s[key], bool) or not isinstance(s[key], int) or s[key] < lo):
+            raise InterphaseInputError(where(key), f"must be an integer >= {lo}, got {s[key]!r}")
+    if not (isinstance(s["tolerance"], (int, float)) and 0 < s["tolerance"] < 0.5):
+        raise InterphaseInputError("hrtem.tolerance", f"a relative tolerance in (0, 0.5), got {s['tolerance']!r}")
+    if s["window_nm"] > s["lateral_nm"]:  # checked before the multislice, not after
+        raise InterphaseInputError(where("window_nm"), f"{s['window_nm']:g} nm is wider than the image "
+                                   f"({s['lateral_nm']:g} nm): lower window_nm or widen --lateral-nm")
+    _microscope(s)  # microscope fields (mtf, Cs, ...) fail here, before anything is built
     return s
 
 
@@ -179,6 +195,17 @@ def summary(res: dict[str, Any]) -> dict[str, Any]:
             "seconds_build": res["seconds_build"], "seconds_image": res["seconds_image"]}
 
 
+def _pct(x: Any) -> str:
+    return "n/a" if x is None else f"{x:.0%}"
+
+
+def score_text(sc: dict[str, Any]) -> str:
+    """The phase-map score in words (n/a where the image has no such windows)."""
+    return (f"{_pct(sc['precision'])} of labels name a phase present under the window (shuffled labels: "
+            f"{_pct(sc['chance'])}); labelled {_pct(sc['crystalline_rate'])} of crystalline and "
+            f"{_pct(sc['amorphous_rate'])} of amorphous windows")
+
+
 def run(args: argparse.Namespace) -> int:
     """The ``simulate hrtem`` command."""
     from .fileio import atomic_write_text
@@ -197,9 +224,6 @@ def run(args: argparse.Namespace) -> int:
           f"built in {info['seconds_build']:.1f} s, imaged in {info['seconds_image']:.1f} s")
     found = ", ".join(f"{n} {c}" for n, c in info["labelled_windows"].items()) or "none"
     print(f"phase map: {info['windows']} windows; labelled: {found}")
-    sc = info["phase_map_score"]
-    print(f"  against the model's truth: {sc['precision']:.0%} of labels name a phase present under the window "
-          f"(shuffled labels: {sc['chance']:.0%}); labelled {sc['crystalline_rate']:.0%} of crystalline and "
-          f"{sc['amorphous_rate']:.0%} of amorphous windows")
+    print(f"  against the model's truth: {score_text(info['phase_map_score'])}")
     print("wrote " + ", ".join(str(p) for p in [*paths, out / "hrtem_settings.json"]))
     return 0

@@ -28,12 +28,21 @@ __all__ = ["Microscope", "HRTEMModel", "build_lamella", "wavelength_A", "scherze
 
 
 def scherzer_defocus_A(energy_eV: float, Cs_mm: float) -> float:
-    """Scherzer (extended) defocus ``sqrt(4/3 Cs lambda)`` in Å (underfocus, abTEM sign)."""
+    """Scherzer defocus ``sqrt(4/3 Cs lambda)`` in Å (underfocus, abTEM sign; Cs in mm)."""
     return math.sqrt(4.0 / 3.0 * Cs_mm * 1e7 * wavelength_A(energy_eV))
 
 
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise InterphaseInputError(name, f"expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InterphaseInputError(name, f"expected a number, got {value!r}") from None
+
+
 def _positive(name: str, value: float, allow_zero: bool = False) -> float:
-    v = float(value)
+    v = _number(name, value)
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise InterphaseInputError(name, f"must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
     return v
@@ -79,6 +88,10 @@ class Microscope:
     dose_e_per_A2: float = 200.0
 
     def __post_init__(self) -> None:
+        # store floats, so a string from a settings file fails here, naming its field
+        for name in ("energy_eV", "Cs_mm", "C5_mm", "defocus_A", "astigmatism_A", "astigmatism_angle_deg",
+                     "focal_spread_A", "angular_spread_mrad", "aperture_mrad", "dose_e_per_A2"):
+            object.__setattr__(self, name, _number(name, getattr(self, name)))
         _positive("energy_eV", self.energy_eV)
         for name in ("Cs_mm", "C5_mm", "astigmatism_A", "focal_spread_A", "angular_spread_mrad"):
             _positive(name, getattr(self, name), allow_zero=True)
@@ -87,14 +100,24 @@ class Microscope:
         if not self.aperture_mrad > 0:
             raise InterphaseInputError("aperture_mrad", f"must be > 0 mrad (inf for no aperture), got {self.aperture_mrad}")
         _positive("dose_e_per_A2", self.dose_e_per_A2)
+        try:
+            a, b, c = (float(v) for v in self.mtf)
+        except (TypeError, ValueError):
+            raise InterphaseInputError("mtf", f"expected three numbers (a, b, c), got {self.mtf!r}") from None
+        if not (a > 0 and math.isfinite(b) and b > 0 and 0.0 <= c < 1.0):
+            raise InterphaseInputError("mtf", f"need a > 0 (inf: perfect), b > 0 and 0 <= c < 1, got {self.mtf!r}")
+        object.__setattr__(self, "mtf", (a, b, c))
 
     @classmethod
     def scherzer(cls, energy_eV: float = 300e3, Cs_mm: float = 1.2, **kw: Any) -> Microscope:
-        """A microscope at Scherzer defocus ``sqrt(4/3 Cs lambda)`` with the matching
-        aperture at the first CTF zero, ``(6 lambda / Cs)^(1/4)`` (Scherzer 1949)."""
-        lam = wavelength_A(energy_eV)
-        aperture = (6.0 * lam / (Cs_mm * 1e7)) ** 0.25 * 1e3 if Cs_mm > 0 else 20.0
-        return cls(energy_eV=energy_eV, Cs_mm=Cs_mm, defocus_A=scherzer_defocus_A(energy_eV, Cs_mm),
+        """A microscope at Scherzer defocus ``sqrt(4/3 Cs lambda)`` (Scherzer 1949; the
+        often quoted "extended" value is ``1.2 sqrt(Cs lambda)``) with Kirkland's aperture
+        ``(6 lambda / Cs)^(1/4)``, near the first zero of the CTF (9.96 mrad at 300 kV and
+        1.2 mm, where that zero is at 9.7 mrad). Other keywords are Microscope fields."""
+        cs = _positive("Cs_mm", _number("Cs_mm", Cs_mm), allow_zero=True)
+        lam = wavelength_A(_positive("energy_eV", _number("energy_eV", energy_eV)))
+        aperture = (6.0 * lam / (cs * 1e7)) ** 0.25 * 1e3 if cs > 0 else 20.0
+        return cls(energy_eV=energy_eV, Cs_mm=cs, defocus_A=scherzer_defocus_A(energy_eV, cs),
                    aperture_mrad=kw.pop("aperture_mrad", aperture), **kw)
 
     def with_defocus(self, defocus_A: float) -> Microscope:
@@ -155,14 +178,17 @@ class HRTEMModel:
                  slice_thickness: float = 2.0, frozen_phonons: int = 0, seed: int | None = None,
                  device: str = "cpu", max_memory_gb: float = 8.0, exit_planes: int | None = None,
                  progress_bar: bool = False) -> None:
+        from .params import Parameter
         from .stack import Stack
 
+        self.sampling = _positive("sampling", sampling)
         self.stack, self.depth_offset_nm = None, 0.0
         if isinstance(atoms, Stack):  # the default lamella: the sample's [hrtem] table, else 10 x 5 nm
             table = atoms.sections.get("hrtem", {})
             self.stack = atoms
             atoms, self.depth_offset_nm = build_lamella(
-                atoms, table.get("lateral_nm", 10.0), table.get("thickness_nm", 5.0), None, seed)
+                atoms, table.get("lateral_nm", 10.0), table.get("thickness_nm", 5.0), None, seed,
+                sampling_A=self.sampling)
         cell = np.asarray(atoms.cell.array, dtype=float)
         if np.abs(cell - np.diag(np.diag(cell))).max() > 1e-6:
             raise InterphaseInputError(
@@ -170,14 +196,25 @@ class HRTEMModel:
                 "and orient with build.cross_section (or use ase.build.cut / orthogonalize_cell)")
         self.atoms = atoms
         self.microscope = microscope or Microscope.scherzer()
-        self.sampling = _positive("sampling", sampling)
+        # the fit's nuisance parameters: defocus (starts at the microscope's) and an intensity scale
+        self.defocus_A = Parameter(self.microscope.defocus_A, name="defocus_A", units="Å")
+        self.scale = Parameter(1.0, bounds=(0.0, None), name="scale", units="")
         self.slice_thickness = _positive("slice_thickness", slice_thickness)
         if not isinstance(frozen_phonons, (int, np.integer)) or frozen_phonons < 0:
             raise InterphaseInputError("frozen_phonons", f"a non-negative integer, got {frozen_phonons!r}")
         self.frozen_phonons = int(frozen_phonons)
         self.seed = seed
         self.device = self._device(device)
-        self.gpts = tuple(int(math.ceil(e / self.sampling)) for e in np.diag(cell)[:2])
+        self.gpts = tuple(int(math.ceil(e / self.sampling - 1e-9)) for e in np.diag(cell)[:2])
+        # abTEM's pixel is the cell edge over the grid points, not the requested sampling
+        self.pixel_A = tuple(float(e / g) for e, g in zip(np.diag(cell)[:2], self.gpts))
+        if abs(self.pixel_A[0] - self.pixel_A[1]) > 1e-3 * self.pixel_A[0]:
+            import warnings
+
+            warnings.warn(
+                f"pixels are {self.pixel_A[0]:.5f} x {self.pixel_A[1]:.5f} Å (cell edges not multiples of the "
+                f"sampling {self.sampling} Å); the analysis functions need square pixels: use build_lamella"
+                f"(..., sampling_A={self.sampling}) or cell edges that are multiples of it", UserWarning, stacklevel=2)
         n_slices = int(math.ceil(cell[2, 2] / self.slice_thickness))
         if exit_planes is not None and (not isinstance(exit_planes, (int, np.integer))
                                         or not 1 <= exit_planes <= n_slices):
@@ -235,7 +272,7 @@ class HRTEMModel:
         and ``depth_offset_nm`` (the depth of image row 0) for comparing images with it.
         """
         atoms, offset = build_lamella(stack, lateral_nm, thickness_nm, depth_range_nm, seed, vacuum_nm,
-                                      build_options)
+                                      build_options, sampling_A=kw.get("sampling", 0.05))
         model = cls(atoms, microscope, seed=seed, **kw)
         model.stack, model.depth_offset_nm = stack, offset
         return model
@@ -264,7 +301,7 @@ class HRTEMModel:
         atoms = self.atoms
         if self.frozen_phonons:
             atoms = abtem.FrozenPhonons(atoms, num_configs=self.frozen_phonons, sigmas=0.1, seed=self.seed)
-        return abtem.Potential(atoms, sampling=self.sampling, slice_thickness=self.slice_thickness,
+        return abtem.Potential(atoms, gpts=self.gpts, slice_thickness=self.slice_thickness,
                                device=self.device, exit_planes=self.exit_planes)
 
     def exit_wave(self):
@@ -297,20 +334,20 @@ class HRTEMModel:
 
     def _measurement(self, arr: np.ndarray, mic: Microscope, noise: bool, rng: Any,
                      thickness_nm: float) -> Measurement:
-        arr = self._detector(arr, mic)
-        if noise:
+        px, py = self.pixel_A
+        if noise:  # electrons arrive (Poisson), then the detector spreads signal and noise alike
             rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-            per_pixel = mic.dose_e_per_A2 * self.sampling**2
+            per_pixel = mic.dose_e_per_A2 * px * py
             arr = rng.poisson(np.maximum(arr, 0.0) * per_pixel) / per_pixel
+        arr = self._detector(arr, mic)
         ny, nx = arr.shape[1], arr.shape[0]  # abTEM arrays are (x, y)
-        step = self.sampling / 10.0
-        y0 = self.depth_offset_nm
         return Measurement(
             values=arr.T,  # rows: depth (image y), columns: lateral (image x)
-            axes=[Axis("y", "nm", y0 + np.arange(ny) * step), Axis("x", "nm", np.arange(nx) * step)],
+            axes=[Axis("y", "nm", self.depth_offset_nm + np.arange(ny) * py / 10.0),
+                  Axis("x", "nm", np.arange(nx) * px / 10.0)],
             metadata={"instrument": "HRTEM", "energy_eV": mic.energy_eV, "defocus_A": mic.defocus_A,
-                      "Cs_mm": mic.Cs_mm, "aperture_mrad": mic.aperture_mrad, "sampling_A": self.sampling,
-                      "thickness_nm": float(thickness_nm),
+                      "Cs_mm": mic.Cs_mm, "aperture_mrad": mic.aperture_mrad, "sampling_A": px,
+                      "pixel_A": [px, py], "thickness_nm": float(thickness_nm),
                       "dose_e_per_A2": mic.dose_e_per_A2 if noise else None, "noise": bool(noise)},
             quantity="intensity (incident = 1)",
         )
@@ -327,16 +364,36 @@ class HRTEMModel:
         seed : int or numpy Generator, optional
             For the noise.
         """
-        mic = microscope or self.microscope
+        mic = microscope or self.microscope.with_defocus(self.defocus_A.value)
         arr = self._intensities(mic)[-1]
         return self._measurement(arr, mic, noise, seed, self.thicknesses_nm()[-1])
+
+    # -- the forward-model protocol (DESIGN.md): parameters, simulate, expected ------------------
+    def parameters(self):
+        """Nuisance Parameters: ``defocus_A`` (Å) and the intensity ``scale``."""
+        from .params import Parameters
+
+        return Parameters([("defocus_A", self.defocus_A), ("scale", self.scale)])
+
+    def simulate(self, noise: bool = False, seed: Any = None) -> Measurement:
+        """The image at the current ``defocus_A`` (same as :meth:`image`)."""
+        return self.image(noise=noise, seed=seed)
+
+    def expected(self, measurement: Measurement) -> np.ndarray:
+        """Noise-free ``scale x image`` at the current defocus, on ``measurement``'s grid
+        (an image from this model's lamella); the cached exit wave is reused."""
+        img = self.image().values * self.scale.value
+        if np.shape(measurement.values) != img.shape:
+            raise InterphaseInputError("measurement", f"shape {np.shape(measurement.values)} differs from the "
+                                       f"model image's {img.shape}")
+        return img
 
     def thickness_series(self, microscope: Microscope | None = None, noise: bool = False,
                          seed: Any = None) -> list[Measurement]:
         """Images at every kept exit plane (needs ``exit_planes``), from one multislice."""
         if self.exit_planes is None:
             raise InterphaseInputError("exit_planes", "set exit_planes (slices between images) for a thickness series")
-        mic = microscope or self.microscope
+        mic = microscope or self.microscope.with_defocus(self.defocus_A.value)
         arrs = self._intensities(mic)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         return [self._measurement(a, mic, noise, rng, t) for a, t in zip(arrs, self.thicknesses_nm()) if t > 0]
@@ -349,7 +406,7 @@ class HRTEMModel:
 
     def defocus_series(self, defoci_A: Any, noise: bool = False, seed: Any = None) -> list[Measurement]:
         """Images at several defoci (Å, positive = underfocus) from one multislice."""
-        rng = np.random.default_rng(seed)
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         return [self.image(self.microscope.with_defocus(d), noise=noise, seed=rng) for d in defoci_A]
 
 
@@ -358,21 +415,34 @@ class HRTEMModel:
 
 def build_lamella(stack: Any, lateral_nm: float = 10.0, thickness_nm: float = 5.0,
                   depth_range_nm: tuple[float, float] | None = None, seed: int | None = None,
-                  vacuum_nm: float = 0.5, build_options: dict | None = None) -> tuple[Any, float]:
+                  vacuum_nm: float = 0.5, build_options: dict | None = None,
+                  sampling_A: float | None = None) -> tuple[Any, float]:
     """A cross-section lamella of ``stack`` for abTEM: (atoms, depth of image row 0 in nm).
 
     The model is built ``thickness_nm`` along the beam and ``lateral_nm`` wide
     (:func:`~interphase_sim.build.atoms_from_stack`) over ``depth_range_nm`` (default the
     sample's ``[hrtem]``, else ``[build]``, depth range), a semi-infinite substrate down
-    to the window's end, and turned by :func:`~interphase_sim.build.cross_section`.
+    to the window's end, and turned by :func:`~interphase_sim.build.cross_section` with
+    at least ``vacuum_nm`` below. With ``sampling_A`` (Å) the width and the vacuum are
+    rounded up so that both image edges are whole multiples of it: square pixels of
+    exactly that size.
     """
     from .build import atoms_from_stack, cross_section
 
     lat = _positive("lateral_nm", lateral_nm)
     thick = _positive("thickness_nm", thickness_nm)
+    if sampling_A is not None:
+        step_nm = _positive("sampling_A", sampling_A) / 10.0
+        lat = math.ceil(lat / step_nm - 1e-9) * step_nm
     if depth_range_nm is None:
         depth_range_nm = (stack.sections.get("hrtem", {}).get("depth_range_nm")
                           or stack.sections.get("build", {}).get("depth_range_nm"))
+    if depth_range_nm is not None:
+        try:
+            start, stop = (float(v) for v in depth_range_nm)
+        except (TypeError, ValueError):
+            raise InterphaseInputError("depth_range_nm", f"expected (start, stop) in nm, got {depth_range_nm!r}") from None
+        depth_range_nm = (start, stop)
     for lay in stack.layers:
         g = None if lay.grain_size_nm is None else float(lay.grain_size_nm.value)
         if g is not None and g > min(lat, thick):
@@ -385,7 +455,11 @@ def build_lamella(stack: Any, lateral_nm: float = 10.0, thickness_nm: float = 5.
         opts.setdefault("semi_infinite_nm", max(5.0, float(depth_range_nm[1]) - stack.finite_depth_nm()))
     atoms = atoms_from_stack(stack, (thick, lat), seed=seed, depth_range_nm=depth_range_nm, **opts)
     offset = float(depth_range_nm[0]) if depth_range_nm is not None else 0.0
-    return cross_section(atoms, vacuum_nm=vacuum_nm), offset
+    vac = _positive("vacuum_nm", vacuum_nm, allow_zero=True)
+    if sampling_A is not None:  # depth + vacuum: a whole number of pixels
+        depth_nm = atoms.cell[2, 2] / 10.0
+        vac = math.ceil((depth_nm + vac) / step_nm - 1e-9) * step_nm - depth_nm
+    return cross_section(atoms, vacuum_nm=vac), offset
 
 
 # --------------------------------------------------------------------------- converters

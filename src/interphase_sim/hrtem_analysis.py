@@ -466,7 +466,8 @@ def phase_map(
         (amorphous or unassigned) or two phases tie; ``confidence``: (ny, nx) in 0..1, the
         winner's score minus the runner-up's (0 when unlabelled); ``score``: (ny, nx) the
         winner's score; ``x_nm``, ``y_nm``: window centres (nm; a Measurement's own
-        coordinates, else from the first pixel's centre at 0).
+        coordinates, else from the first pixel's centre at 0); ``window_nm``, ``step_nm``:
+        the window side and step actually used (whole pixels).
     """
     arr, sampling, (y0, x0) = _image_input(image, sampling_A)
     if not isinstance(candidates, dict) or not candidates:
@@ -534,6 +535,8 @@ def phase_map(
         "score": score,
         "x_nm": x0 + (starts_x + centre) * to_nm,
         "y_nm": y0 + (starts_y + centre) * to_nm,
+        "window_nm": win_px * to_nm,
+        "step_nm": step_px * to_nm,
     }
 
 

@@ -119,7 +119,8 @@ def basis_power_spectra(phase_names: Any, microscope: Any = None, lateral_nm: fl
     ``seed + 1``, ...): a polycrystal's spectrum is dominated by its few grains near a
     zone axis, so one small field varies several-fold in its lattice rings (measured:
     Li2O's 2.3 Å ring 0.05-0.34 over three 8 x 8 nm fields), and so will fractions
-    fitted to a field of similar size.
+    fitted to a field of similar size. The uncertainties are the standard error of the
+    mean over the fields; ``metadata["field_spread"]`` is the scatter of one field.
     """
     from .hrtem import HRTEMModel
     from .phases import get as get_phase
@@ -143,18 +144,23 @@ def basis_power_spectra(phase_names: Any, microscope: Any = None, lateral_nm: fl
             rows = img.axis("y") < depth_nm  # drop the vacuum below the lamella's cut
             spectra.append(welch_power_spectrum(np.asarray(img.values)[rows], sampling, tile_nm, k_range))
         vals = np.mean([s.values for s in spectra], axis=0)
-        spread = np.std([s.values for s in spectra], axis=0, ddof=1) if len(spectra) > 1 else 0.0
-        err = np.sqrt(np.mean([s.uncertainties**2 for s in spectra], axis=0) / len(spectra) + spread**2)
+        r = len(spectra)
+        # standard error of the mean over fields: their scatter, or (one field) its tiles'
+        within = np.sqrt(np.mean([s.uncertainties**2 for s in spectra], axis=0) / r)
+        spread = np.std([s.values for s in spectra], axis=0, ddof=1) if r > 1 else within * math.sqrt(r)
+        err = np.maximum(spread / math.sqrt(r), within)
         out[name] = Measurement(values=vals, axes=spectra[0].axes, uncertainties=err,
-                                metadata={**spectra[0].metadata, "realizations": int(realizations)},
+                                metadata={**spectra[0].metadata, "realizations": r,
+                                          "field_spread": spread.tolist()},
                                 quantity=spectra[0].quantity)
     return out
 
 
-def _basis_matrix(basis: dict[str, Any], k: np.ndarray) -> tuple[list[str], np.ndarray]:
+def _basis_matrix(basis: dict[str, Any], k: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Names, basis spectra (n_k, n_phases) and their uncertainties, on the data's k."""
     if not isinstance(basis, dict) or not basis:
         raise InterphaseInputError("basis", "expected {phase name: power-spectrum Measurement}")
-    cols = []
+    cols, errs = [], []
     for name, b in basis.items():
         if not isinstance(b, Measurement):
             raise InterphaseInputError(f"basis[{name!r}]", "expected a Measurement from welch_power_spectrum")
@@ -163,67 +169,115 @@ def _basis_matrix(basis: dict[str, Any], k: np.ndarray) -> tuple[list[str], np.n
             raise InterphaseInputError(f"basis[{name!r}]", f"covers k {kb.min():.3g}-{kb.max():.3g} 1/Å, "
                                        f"not the data's {k.min():.3g}-{k.max():.3g}")
         cols.append(np.interp(k, kb, np.asarray(b.values, dtype=float)))
-    return list(basis), np.stack(cols, axis=1)
+        e = b.uncertainties if b.uncertainties is not None else np.zeros(kb.size)
+        errs.append(np.interp(k, kb, np.asarray(e, dtype=float)))
+    return list(basis), np.stack(cols, axis=1), np.stack(errs, axis=1)
+
+
+def _fraction_errors(amp: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """1-sigma errors of ``f = a / sum(a)`` from the amplitudes' covariance."""
+    total = amp.sum()
+    jac = np.eye(amp.size) / total - amp[:, None] / total**2  # d f_i / d a_j = delta_ij / S - a_i / S^2
+    return np.sqrt(np.clip(np.diag(jac @ cov @ jac.T), 0.0, None))
 
 
 def nnls_phase_fractions(spectrum: Measurement, basis: dict[str, Measurement]) -> dict[str, Any]:
     """Phase area fractions by non-negative least squares on a power spectrum.
 
-    Solves ``spectrum ~ sum_i a_i basis_i`` with ``a_i >= 0`` (weighted by the
-    spectrum's uncertainties) and reports ``fractions = a / sum(a)``.
+    Solves ``spectrum ~ sum_i a_i basis_i`` with ``a_i >= 0``, weighted by the
+    spectrum's uncertainties and the bases' (propagated at the solution, then solved
+    again), and reports ``fractions = a / sum(a)`` with errors from the covariance of
+    the amplitudes that are not at zero.
 
     Returns
     -------
     dict
-        ``fractions`` and ``amplitudes`` ({phase: value}), ``chi2`` and ``dof``.
+        ``fractions``, ``fraction_errors`` and ``amplitudes`` ({phase: value}), ``chi2``
+        and ``dof``.
     """
     k = spectrum.axis("k")
     y = np.asarray(spectrum.values, dtype=float)
-    sig = spectrum.uncertainties if spectrum.uncertainties is not None else np.ones_like(y)
-    names, a = _basis_matrix(basis, k)
-    amp, rnorm = optimize.nnls(a / sig[:, None], y / sig)
+    sig_y = spectrum.uncertainties if spectrum.uncertainties is not None else np.full_like(y, y.std() or 1.0)
+    names, a, a_err = _basis_matrix(basis, k)
+    sig = np.asarray(sig_y, dtype=float)
+    for _ in range(2):
+        amp, rnorm = optimize.nnls(a / sig[:, None], y / sig)
+        sig = np.sqrt(sig_y**2 + (a_err**2) @ amp**2)
     total = amp.sum()
     if total <= 0:
         raise InterphaseInputError("spectrum", "no non-negative mixture of the basis explains it")
-    return {"fractions": dict(zip(names, amp / total)), "amplitudes": dict(zip(names, amp)),
-            "chi2": float(rnorm**2), "dof": int(y.size - len(names))}
+    active = amp > 0
+    cov = np.zeros((amp.size, amp.size))
+    aw = a[:, active] / sig[:, None]
+    cov[np.ix_(active, active)] = np.linalg.pinv(aw.T @ aw)
+    ferr = _fraction_errors(amp, cov)
+    return {"fractions": dict(zip(names, amp / total)), "fraction_errors": dict(zip(names, ferr)),
+            "amplitudes": dict(zip(names, amp)), "chi2": float(rnorm**2), "dof": int(y.size - active.sum())}
 
 
 class PowerSpectrumMixture:
     """Model ``sum_i a_i basis_i(k)`` for an :class:`~interphase_sim.fit.Objective`.
 
-    The amplitudes ``a_i`` (Parameters ``amplitude_<phase>``, >= 0) are the fit
-    variables; :meth:`fractions` turns them into area fractions. Start them from
-    :func:`nnls_phase_fractions` (``from_nnls``) for a fit with errors.
+    The amplitudes ``a_i`` (Parameters ``amplitude_<phase>``) are the fit variables;
+    numbers given (or the default 1.0) become varying Parameters bounded to
+    ``[0, 10 x value]``, Parameters given are used as they are (shared, fixed or
+    bounded by their owner). :meth:`fractions` turns them into area fractions.
+    ``from_nnls`` starts from :func:`nnls_phase_fractions`. The bases' own
+    uncertainties are not part of the Objective: give the fitted spectrum's
+    uncertainties with the bases' added in quadrature (``with_basis_errors``) for honest
+    errors.
     """
 
     def __init__(self, basis: dict[str, Measurement], amplitudes: dict[str, Any] | None = None) -> None:
         self.basis = basis
         amplitudes = dict(amplitudes or {})
-        self.amplitudes = {name: as_parameter(amplitudes.get(name, 1.0), f"amplitude_{name}", "a.u.")
-                           for name in basis}
-        for name, p in self.amplitudes.items():
-            if not math.isfinite(p.bounds[0]) or not math.isfinite(p.bounds[1]):
-                p.bounds = (0.0, max(10.0 * abs(p.value), 1.0))
-            p.vary = True
+        self.amplitudes: dict[str, Parameter] = {}
+        for name in basis:
+            given = amplitudes.get(name, 1.0)
+            if isinstance(given, Parameter):
+                self.amplitudes[name] = given
+            else:
+                v = float(given)
+                self.amplitudes[name] = Parameter(v, bounds=(0.0, max(10.0 * abs(v), 1.0)), vary=True,
+                                                  name=f"amplitude_{name}", units="a.u.")
 
     @classmethod
     def from_nnls(cls, spectrum: Measurement, basis: dict[str, Measurement]) -> PowerSpectrumMixture:
         amp = nnls_phase_fractions(spectrum, basis)["amplitudes"]
-        scale = max(amp.values())
-        return cls(basis, {n: Parameter(v, name=f"amplitude_{n}", bounds=(0.0, 5.0 * scale), units="a.u.")
+        top = max(amp.values())
+        return cls(basis, {n: Parameter(v, name=f"amplitude_{n}", bounds=(0.0, 5.0 * top), vary=True, units="a.u.")
                            for n, v in amp.items()})
 
     def parameters(self) -> Parameters:
         return Parameters((f"amplitude_{n}", p) for n, p in self.amplitudes.items())
 
     def expected(self, measurement: Measurement) -> np.ndarray:
-        _, a = _basis_matrix(self.basis, measurement.axis("k"))
+        _, a, _ = _basis_matrix(self.basis, measurement.axis("k"))
         return a @ np.array([float(p.value) for p in self.amplitudes.values()])
 
-    def fractions(self) -> dict[str, float]:
+    def with_basis_errors(self, spectrum: Measurement) -> Measurement:
+        """``spectrum`` with the bases' uncertainties (at the current amplitudes) added."""
+        _, _, a_err = _basis_matrix(self.basis, spectrum.axis("k"))
+        amp = np.array([float(p.value) for p in self.amplitudes.values()])
+        sig = spectrum.uncertainties if spectrum.uncertainties is not None else np.zeros(len(spectrum.values))
+        return Measurement(values=spectrum.values, axes=spectrum.axes, metadata=spectrum.metadata,
+                           uncertainties=np.sqrt(np.asarray(sig) ** 2 + (a_err**2) @ amp**2),
+                           quantity=spectrum.quantity)
+
+    def fractions(self, result: Any = None) -> dict[str, float] | tuple[dict[str, float], dict[str, float]]:
+        """Area fractions ``a / sum(a)``; with a FitResult also their 1-sigma errors."""
         v = np.array([float(p.value) for p in self.amplitudes.values()])
-        return dict(zip(self.amplitudes, v / v.sum()))
+        fr = dict(zip(self.amplitudes, v / v.sum()))
+        if result is None:
+            return fr
+        cov = np.zeros((v.size, v.size))
+        names = [f"amplitude_{n}" for n in self.amplitudes]
+        idx = [names.index(n) if n in names else -1 for n in result.names]
+        for i, a in enumerate(idx):
+            for j, b in enumerate(idx):
+                if a >= 0 and b >= 0:
+                    cov[a, b] = result.covariance[i, j]
+        return fr, dict(zip(self.amplitudes, _fraction_errors(v, cov)))
 
 
 # --------------------------------------------------------------------------- Thon rings
@@ -244,7 +298,7 @@ class ThonRingModel:
     energy_eV : float
         Beam energy (eV).
     defocus_A : float or Parameter
-        Defocus (Å); varied by default within +-50 % (at least +-200 Å).
+        Defocus (Å); a number is varied within +-10 % (at least +-100 Å).
     Cs_mm : float or Parameter
         Spherical aberration (mm); fixed unless given as a varying Parameter.
     """
@@ -253,7 +307,9 @@ class ThonRingModel:
         self.energy_eV = float(energy_eV)
         self.defocus_A = as_parameter(defocus_A, "defocus_A", "Å")
         if not isinstance(defocus_A, Parameter):
-            half = max(0.5 * abs(self.defocus_A.value), 200.0)
+            # +-10 % (at least 100 Å): rings shift by about half a period at high k over
+            # that range, so a start from fit_defocus_thon stays in its basin
+            half = max(0.1 * abs(self.defocus_A.value), 100.0)
             self.defocus_A.bounds = (self.defocus_A.value - half, self.defocus_A.value + half)
             self.defocus_A.vary = True
         self.Cs_mm = as_parameter(Cs_mm, "Cs_mm", "mm")
@@ -265,7 +321,7 @@ class ThonRingModel:
         k = measurement.axis("k")
         y = np.asarray(measurement.values, dtype=float)
         sig = measurement.uncertainties if measurement.uncertainties is not None else np.ones_like(y)
-        dk = 0.5 * float(np.median(np.diff(k)))
+        dk = float(np.median(np.diff(k)))  # as fit_defocus_thon: the ring and the window's leakage
         lam = wavelength_A(self.energy_eV)
         s2 = _ring_average_sin2(k, dk, lam, np.array([float(self.defocus_A.value)]),
                                 np.array([float(self.Cs_mm.value) * 1e7]))
@@ -283,8 +339,10 @@ def phase_map_depth_fractions(pm: dict[str, Any], phase_names: Any | None = None
 
     For each depth (a row of windows, or all rows within a ``bin_nm`` bin), each phase's
     share of the *labelled* windows (unlabelled windows, amorphous or off-zone, do not
-    count). Uncertainties are binomial, ``sqrt(f (1 - f) / n)``, floored at ``0.5 / n``;
-    depths without labels are dropped.
+    count). Uncertainties are binomial, ``sqrt(f (1 - f) / n_eff)``, floored at
+    ``0.5 / n_eff``, where overlapping windows count as ``(step / window)^2`` of an
+    independent one (from the map's ``window_nm`` and ``step_nm``); depths without
+    labels are dropped.
 
     Returns
     -------
@@ -307,7 +365,9 @@ def phase_map_depth_fractions(pm: dict[str, Any], phase_names: Any | None = None
     n = counts.sum(axis=1)
     keep = n > 0
     f = counts[keep] / n[keep, None]
-    err = np.maximum(np.sqrt(f * (1 - f) / n[keep, None]), 0.5 / n[keep, None])
+    overlap = min(1.0, float(pm.get("step_nm", 1.0)) / float(pm.get("window_nm", 1.0))) ** 2
+    n_eff = np.maximum(n[keep, None] * overlap, 1.0)
+    err = np.maximum(np.sqrt(f * (1 - f) / n_eff), 0.5 / n_eff)
     return Measurement(values=f, axes=[Axis("depth", "nm", y[keep]),
                                        Axis("phase", "", np.array(names, dtype=object))],
                        uncertainties=err, metadata={"labelled": n[keep].tolist()},
@@ -354,7 +414,8 @@ def score_phase_map(pm: dict[str, Any], truth: dict[str, Any], amorphous: Any = 
     the window's atoms), ``chance`` (the same with the labels shuffled among the
     labelled windows, 200 draws: what labelling without information scores),
     ``amorphous_rate`` (labelled fraction of windows >= 95 % amorphous) and
-    ``crystalline_rate`` (labelled fraction of windows < 50 % amorphous).
+    ``crystalline_rate`` (labelled fraction of windows < 50 % amorphous); a rate is
+    ``None`` when the image has no such windows.
     """
     labels = np.asarray(pm["labels"], dtype=object)
     names = list(truth["phase_names"])
@@ -363,16 +424,16 @@ def score_phase_map(pm: dict[str, Any], truth: dict[str, Any], amorphous: Any = 
         a in names for a in amorphous) else np.zeros(labels.shape)
     lab = labels != ""
     if not lab.any():
-        return {"precision": 0.0, "chance": 0.0, "amorphous_rate": 0.0,
-                "crystalline_rate": 0.0, "labelled": 0}
+        return {"precision": None, "chance": None, "amorphous_rate": None,
+                "crystalline_rate": None, "labelled": 0}
     which = np.array([names.index(str(v)) for v in labels[lab]])
     f = fr[lab]
     rows = np.arange(which.size)
     rng = np.random.default_rng(seed)
     chance = np.mean([np.mean(f[rows, rng.permutation(which)] >= present) for _ in range(200)])
     return {"precision": float(np.mean(f[rows, which] >= present)), "chance": float(chance),
-            "amorphous_rate": float(lab[amorph >= 0.95].mean()) if (amorph >= 0.95).any() else float("nan"),
-            "crystalline_rate": float(lab[amorph < 0.5].mean()) if (amorph < 0.5).any() else float("nan"),
+            "amorphous_rate": float(lab[amorph >= 0.95].mean()) if (amorph >= 0.95).any() else None,
+            "crystalline_rate": float(lab[amorph < 0.5].mean()) if (amorph < 0.5).any() else None,
             "labelled": int(lab.sum())}
 
 

@@ -69,9 +69,7 @@ def plot_diffractogram(image: Any, ax: Any = None, k_max: float | None = None, t
     plt = _pyplot()
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
-    p, (ky, kx) = diffractogram(image)
-    p = np.fft.fftshift(p)
-    ky, kx = np.fft.fftshift(ky), np.fft.fftshift(kx)
+    p, (ky, kx) = diffractogram(image)  # already centred (k = 0 in the middle)
     logp = np.log10(p + p.max() * 1e-9)
     lo, hi = np.percentile(logp, [50, 99.9])
     ax.imshow(logp, cmap="magma", vmin=lo, vmax=hi, origin="lower",
@@ -101,7 +99,8 @@ def plot_phase_map(image: Any, pm: dict, depth_fractions: Any = None, stack_frac
     plot_hrtem_image(image, ax=ax, title=title)
     labels = np.asarray(pm["labels"], dtype=object)
     names = sorted({str(v) for v in labels.ravel() if v})
-    colors = phase_colors(names)
+    listed = [] if depth_fractions is None else [str(n) for n in depth_fractions.axis("phase")]
+    colors = phase_colors(sorted(set(names) | set(listed)))  # one colour per phase in both panels
     xs, ys = np.asarray(pm["x_nm"]), np.asarray(pm["y_nm"])
     sx = xs[1] - xs[0] if xs.size > 1 else 1.0
     sy = ys[1] - ys[0] if ys.size > 1 else 1.0
@@ -115,9 +114,7 @@ def plot_phase_map(image: Any, pm: dict, depth_fractions: Any = None, stack_frac
     if depth_fractions is not None:
         ax2 = axes[1]
         z = depth_fractions.axis("depth")
-        phase_names = [str(n) for n in depth_fractions.axis("phase")]
-        colors = phase_colors(sorted(set(names) | set(phase_names)))
-        for k, n in enumerate(phase_names):
+        for k, n in enumerate(listed):
             ax2.errorbar(depth_fractions.values[:, k], z, xerr=depth_fractions.uncertainties[:, k], fmt="o", ms=3,
                          color=colors[n], label=f"{n} (phase map)")
             if stack_fractions is not None:
