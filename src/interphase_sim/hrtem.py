@@ -399,10 +399,15 @@ class HRTEMModel:
         return [self._measurement(a, mic, noise, rng, t) for a, t in zip(arrs, self.thicknesses_nm()) if t > 0]
 
     def _detector(self, arr: np.ndarray, mic: Microscope) -> np.ndarray:
-        kx = np.fft.fftfreq(arr.shape[0])[:, None] * 2.0  # fraction of Nyquist
-        ky = np.fft.fftfreq(arr.shape[1])[None, :] * 2.0
-        q = np.sqrt(kx**2 + ky**2)
-        return np.real(np.fft.ifft2(np.fft.fft2(arr) * mic.mtf_curve(q)))
+        """Blur by the detector MTF (frequencies as fractions of Nyquist); real FFTs."""
+        if math.isinf(mic.mtf[0]):
+            return arr
+        from scipy import fft as sp_fft
+
+        kx = np.fft.fftfreq(arr.shape[0])[:, None] * 2.0
+        ky = np.fft.rfftfreq(arr.shape[1])[None, :] * 2.0
+        mtf = mic.mtf_curve(np.sqrt(kx**2 + ky**2))
+        return sp_fft.irfft2(sp_fft.rfft2(arr, workers=-1) * mtf, s=arr.shape, workers=-1)
 
     def defocus_series(self, defoci_A: Any, noise: bool = False, seed: Any = None) -> list[Measurement]:
         """Images at several defoci (Å, positive = underfocus) from one multislice."""
