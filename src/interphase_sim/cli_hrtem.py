@@ -141,6 +141,7 @@ def simulate(stack: Any, s: dict[str, Any], noise: bool, device: str = "cpu", pr
 def write_outputs(res: dict[str, Any], stack: Any, out: Path, prefix: str = "") -> list[Path]:
     """image.tiff, image.png, diffractogram.png, phase_map.png, phase_map.csv."""
     from .fileio import atomic_savefig, atomic_write_text, write_tiff
+    from .hrtem_analysis import wavelength_A
     from .plotting import _pyplot
     from .plotting_hrtem import plot_diffractogram, plot_hrtem_image, plot_phase_map
 
@@ -161,7 +162,7 @@ def write_outputs(res: dict[str, Any], stack: Any, out: Path, prefix: str = "") 
     atomic_savefig(fig, paths[1], dpi=150)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(5, 5))
-    plot_diffractogram(img, ax=ax, k_max=1.2 * mic.aperture_mrad * 1e-3 / _lambda(mic))
+    plot_diffractogram(img, ax=ax, k_max=1.2 * mic.aperture_mrad * 1e-3 / wavelength_A(mic.energy_eV))
     fig.tight_layout()
     atomic_savefig(fig, paths[2], dpi=110)
     plt.close(fig)
@@ -175,12 +176,6 @@ def write_outputs(res: dict[str, Any], stack: Any, out: Path, prefix: str = "") 
             rows.append(f"{y:.4f},{x:.4f},{pm['labels'][i, j]},{pm['confidence'][i, j]:.4f}")
     atomic_write_text(paths[4], "\n".join(rows) + "\n")
     return paths
-
-
-def _lambda(mic: Any) -> float:
-    from .hrtem_analysis import wavelength_A
-
-    return wavelength_A(mic.energy_eV)
 
 
 def summary(res: dict[str, Any]) -> dict[str, Any]:

@@ -239,6 +239,7 @@ class HRTEMModel:
                 f"{lam / (3 * self.microscope.aperture_mrad * 1e-3):.3f} Å", UserWarning, stacklevel=2)
         self.progress_bar = bool(progress_bar)
         self._exit_wave = None
+        self._thicknesses = None
         self.multislice_runs = 0
 
     @classmethod
@@ -317,7 +318,9 @@ class HRTEMModel:
     def thicknesses_nm(self) -> np.ndarray:
         """Specimen thickness at each kept exit plane (nm), as abTEM counts them (the
         entrance plane, thickness 0, is included when ``exit_planes`` is set)."""
-        return np.asarray(self.potential().exit_thicknesses, dtype=float) / 10.0
+        if self._thicknesses is None:  # read once: each image asks for it
+            self._thicknesses = np.asarray(self.potential().exit_thicknesses, dtype=float) / 10.0
+        return self._thicknesses
 
     # -- cheap: transfer, detector, noise ------------------------------------------------------
     def _intensities(self, mic: Microscope) -> np.ndarray:

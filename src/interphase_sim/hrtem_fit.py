@@ -28,7 +28,15 @@ import numpy as np
 from scipy import optimize
 
 from .errors import InterphaseInputError
-from .hrtem_analysis import _design, _image_input, _radial, _ring_average_sin2, wavelength_A
+from .hrtem_analysis import (
+    _design,
+    _hann2d,
+    _image_input,
+    _power,
+    _radial,
+    _ring_average_sin2,
+    wavelength_A,
+)
 from .measurement import Axis, Measurement
 from .params import Parameter, Parameters, as_parameter
 
@@ -77,16 +85,14 @@ def welch_power_spectrum(image: Any, sampling_A: float | None = None, tile_nm: f
             "tile_nm", f"need 16 pixels <= tile <= the image's shorter side "
                        f"({min(arr.shape) * sampling / 10:g} nm), got {tile_nm!r} nm ({tile} px)")
     step = max(1, tile // 2)
-    win = np.outer(np.hanning(tile), np.hanning(tile))
-    k1 = np.fft.fftfreq(tile, d=sampling)
+    norm = float(np.sum(_hann2d((tile, tile)) ** 2))  # power per unit window area
     dk = 1.0 / (tile * sampling)
     nyq = 0.5 / sampling
     spectra = []
     for y in range(0, arr.shape[0] - tile + 1, step):
         for x in range(0, arr.shape[1] - tile + 1, step):
-            t = arr[y:y + tile, x:x + tile]
-            p = np.abs(np.fft.fft2((t - t.mean()) * win)) ** 2 / np.sum(win**2)
-            k, mean, counts = _radial(p, k1, k1, dk, nyq)
+            p, ky, kx = _power(arr[y:y + tile, x:x + tile], sampling, "hann")
+            k, mean, _ = _radial(p / norm, ky, kx, dk, nyq)
             spectra.append(mean)
     spectra = np.asarray(spectra)
     lo, hi = (2 * dk, 0.9 * nyq) if k_range is None else (float(k_range[0]), float(k_range[1]))
