@@ -57,3 +57,25 @@ def test_help_everywhere(args):
 def test_unknown_command_fails_with_usage():
     r = subprocess.run([sys.executable, "-m", "interphase_sim.cli", "demoo"], capture_output=True, text=True)
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_a_shipped_sample_is_named_instead_of_a_path(tmp_path, capsys, monkeypatch):
+    from interphase_sim import samples
+
+    by_name, by_path = tmp_path / "by_name", tmp_path / "by_path"
+    assert main(["simulate", "ndp", "li_sei_lipon", "--out", str(by_name)]) == 0
+    assert main(["simulate", "ndp", str(samples.path("li_sei_lipon")), "--out", str(by_path)]) == 0
+    a = np.loadtxt(by_name / "spectrum.csv", delimiter=",", skiprows=1)
+    b = np.loadtxt(by_path / "spectrum.csv", delimiter=",", skiprows=1)
+    np.testing.assert_array_equal(a, b)
+    # a file of that name in the working folder wins over the shipped sample
+    monkeypatch.chdir(tmp_path)
+    samples.load("lnmo_lipon").to_toml(tmp_path / "li_sei_lipon.toml")
+    assert samples.read("li_sei_lipon.toml").name == samples.load("lnmo_lipon").name
+    assert samples.read("li_sei_lipon").name == samples.load("li_sei_lipon").name
+
+
+def test_a_missing_sample_names_the_field_and_the_shipped_samples(tmp_path, capsys):
+    code = main(["simulate", "ndp", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "sample file" in err and "li_sei_lipon" in err and "nope.toml" in err

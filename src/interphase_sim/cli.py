@@ -199,9 +199,9 @@ def _cmd_simulate_ndp(args: argparse.Namespace) -> int:
     from .fileio import atomic_savefig, atomic_write_text
     from .ndp import NDPModel
     from .plotting import _pyplot, plot_ndp_spectrum
-    from .stack import Stack
+    from . import samples
 
-    stack = Stack.from_toml(args.sample)
+    stack = samples.read(args.sample)
     model = NDPModel.from_stack(stack)
     # Everything is computed before anything is written.
     meas = model.simulate(noise=args.noise, seed=args.seed)
@@ -233,12 +233,12 @@ def _cmd_ndp_depth(args: argparse.Namespace) -> int:
     from .measurement import load_spectrum_csv
     from .ndp import NDPModel, spectrum_to_depth
     from .plotting import _pyplot, plot_depth_estimate
-    from .stack import Stack
+    from . import samples
 
     meas = load_spectrum_csv(args.spectrum, gain_keV=args.gain_keV, offset_keV=args.offset_keV)
     kw = {}
     if args.settings:
-        kw["model"] = NDPModel.from_stack(Stack.from_toml(args.settings))
+        kw["model"] = NDPModel.from_stack(samples.read(args.settings))
     else:
         kw.update(
             detector_angle_deg=args.detector_angle_deg, acceptance_half_angle_deg=args.acceptance_half_angle_deg,
@@ -287,9 +287,9 @@ def _cmd_simulate_eels(args: argparse.Namespace) -> int:
     from .eels_quant import quantify_line_scan
     from .fileio import atomic_savefig, atomic_write_text
     from .plotting import _pyplot, plot_eels_linescan
-    from .stack import Stack
+    from . import samples
 
-    stack = Stack.from_toml(args.sample)
+    stack = samples.read(args.sample)
     model = EELSModel.from_stack(stack)
     scan = model.simulate(noise=args.noise, seed=args.seed)
     z = scan.axis("position")
@@ -339,9 +339,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from .errors import InterphaseInputError
     from .fileio import atomic_savefig, atomic_write_text
     from .plotting import _pyplot, plot_model_slice
-    from .stack import Stack
+    from . import samples
 
-    stack = Stack.from_toml(args.sample)
+    stack = samples.read(args.sample)
     table = dict(stack.sections.get("build", {}))
     for key in table:
         if key not in BUILD_KEYS:
@@ -402,9 +402,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from .measurement import load_spectrum_csv
     from .ndp import NDPModel
     from .plotting import _pyplot
-    from .stack import Stack
+    from . import samples
 
-    stack = Stack.from_toml(args.sample)
+    stack = samples.read(args.sample)
     objectives = []
     for item in args.data:
         kind, sep, path = item.partition("=")
@@ -454,7 +454,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
 def _add_simulate_arguments(parser: argparse.ArgumentParser, table: str) -> None:
     """The arguments every ``simulate`` subcommand shares; ``table`` names its settings table."""
-    parser.add_argument("sample", help=f"sample file (TOML) with [[layers]] and an optional [{table}] table")
+    parser.add_argument("sample", help=(f"sample file (TOML) with [[layers]] and an optional [{table}] table, "
+                                        "or a shipped sample's name (li_sei_lipon, lnmo_lipon)"))
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--noise", action="store_true", help="draw Poisson counts instead of the expectation")
     parser.add_argument("--seed", type=int, default=None, help="random seed for --noise")
@@ -549,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "model.extxyz (per-atom layer/phase/grain arrays) and the chosen formats, a PNG slice "
                      "coloured by phase, and model.json."),
     )
-    bd.add_argument("sample", help="sample file (TOML)")
+    bd.add_argument("sample", help="sample file (TOML), or a shipped sample's name")
     bd.add_argument("--out", required=True, help="output folder")
     bd.add_argument("--lateral-nm", type=float, nargs=2, default=None, metavar=("X", "Y"),
                     help="lateral box (nm); default from [build] or 10 10")
@@ -566,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "instrument tables, to measured data; writes result.json, report.txt and fit.png "
                      "(and corner.png with --sample) to --out."),
     )
-    ft.add_argument("sample", help="sample file (TOML)")
+    ft.add_argument("sample", help="sample file (TOML), or a shipped sample's name")
     ft.add_argument("--data", action="append", required=True, metavar="KIND=PATH",
                     help="measured data, e.g. ndp=spectrum.csv (repeatable; fitted jointly)")
     ft.add_argument("--out", required=True, help="output folder")

@@ -5,11 +5,12 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 
 from ..errors import InterphaseInputError
 
-__all__ = ["names", "path", "load", "text"]
+__all__ = ["names", "path", "load", "text", "read"]
 
 
 def names() -> list[str]:
@@ -35,3 +36,24 @@ def load(name: str):
     from ..stack import Stack
 
     return Stack.from_toml_string(text(name))
+
+
+def read(spec: str | os.PathLike):
+    """A Stack from a sample file's path, or from a shipped sample's name.
+
+    ``spec`` is read as a path when such a file exists; otherwise a bare name such as
+    ``"li_sei_lipon"`` (or ``"li_sei_lipon.toml"``) loads the shipped sample, so the
+    command line takes ``interphase-sim simulate hrtem li_sei_lipon ...``.
+    """
+    from ..stack import Stack
+
+    text_spec = os.fspath(spec)
+    if not os.path.exists(text_spec):
+        name = text_spec[:-5] if text_spec.endswith(".toml") else text_spec
+        if os.path.basename(name) == name and name in names():
+            return load(name)
+        raise InterphaseInputError(
+            "sample file",
+            f"cannot read {text_spec}: no such file, and not a shipped sample ({', '.join(names())})",
+        )
+    return Stack.from_toml(text_spec)
