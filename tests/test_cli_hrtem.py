@@ -102,6 +102,9 @@ def test_bad_input_exits_2_with_the_field_named(small_sample, tmp_path, capsys, 
     ("Cs_mm = -1.0", "Cs_mm"),
     ('energy_eV = "300 kV"', "energy_eV"),
     ("window_nm = 9.0", "window_nm"),
+    ("min_probability = 0.0", "hrtem.min_probability"),
+    ("min_intensity = 1.0", "hrtem.min_intensity"),
+    ("tolerance = 0.5", "hrtem.tolerance"),
 ])
 def test_bad_hrtem_table_values_exit_2_before_any_work(tmp_path, capsys, line, field):
     key = line.split(" = ")[0]
@@ -130,8 +133,10 @@ def test_phase_map_finds_the_grains_of_the_shipped_interphase():
     sc = res["score"]
     assert sc["labelled"] >= 20
     assert sc["amorphous_rate"] <= 0.1
-    assert sc["crystalline_rate"] >= 0.25
-    assert sc["precision"] >= sc["chance"] + 0.15
+    # measured over seeds 1, 2 and 5: labelled 39-59 % of crystalline windows, and
+    # precision 0.71-0.74 against 0.36-0.38 for shuffled labels
+    assert sc["crystalline_rate"] >= 0.3
+    assert sc["precision"] >= sc["chance"] + 0.25
     # the image itself: amorphous LiPON (top 10 nm) has no lattice fringes, the mosaic does
     from interphase_sim.hrtem_analysis import find_lattice_spacings
 

@@ -12,14 +12,13 @@ from pymatgen.core import Lattice
 
 from interphase_sim import InterphaseInputError
 from interphase_sim.hrtem_analysis import (
-    candidate_spacings,
     diffractogram,
     find_lattice_spacings,
     fit_defocus_thon,
-    phase_map,
     radial_power_spectrum,
     wavelength_A,
 )
+from interphase_sim.hrtem_phasemap import candidate_spacings, phase_map
 from interphase_sim.measurement import Axis, Measurement
 
 # SCIENCE.md cells

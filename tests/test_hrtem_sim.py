@@ -17,8 +17,8 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from interphase_sim import InterphaseInputError, phases
 from interphase_sim.build.amorphous import amorphous
 from interphase_sim.hrtem import HRTEMModel, Microscope, to_abtem_images, to_hyperspy_signal, wavelength_A
-from interphase_sim.hrtem_analysis import candidate_spacings, find_lattice_spacings, fit_defocus_thon, phase_map
-from interphase_sim.hrtem_analysis import radial_power_spectrum
+from interphase_sim.hrtem_analysis import find_lattice_spacings, fit_defocus_thon, radial_power_spectrum
+from interphase_sim.hrtem_phasemap import candidate_reflections, phase_map
 
 # SCIENCE.md cells and the [001]-zone reflections the issue names
 CELLS = {"Li2O": Lattice.cubic(4.619), "Li3N": Lattice.hexagonal(3.6507, 3.8886), "Li": Lattice.cubic(3.51)}
@@ -100,7 +100,7 @@ def test_phase_map_labels_each_grain_of_a_two_grain_image():
     both += right
     mic = Microscope(defocus_A=300.0, aperture_mrad=20.0, focal_spread_A=20.0, dose_e_per_A2=2000.0)
     img = HRTEMModel(both, mic, sampling=pixel).image(noise=True, seed=1)
-    cands = candidate_spacings(["Li2O", "Li3N", "Li"], n=8, d_min_A=1.1)
+    cands = candidate_reflections(["Li2O", "Li3N", "Li"], d_min_A=1.1)
     pm = phase_map(img, candidates=cands, window_nm=2.0, step_nm=0.5)
     xs = pm["x_nm"]
     inner_left = (xs > 1.0) & (xs < left.cell[0, 0] / 10 - 1.0)

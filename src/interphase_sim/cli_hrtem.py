@@ -22,11 +22,12 @@ MICROSCOPE_KEYS = ("energy_eV", "Cs_mm", "C5_mm", "defocus_A", "astigmatism_A", 
                    "focal_spread_A", "angular_spread_mrad", "aperture_mrad", "dose_e_per_A2", "mtf")
 MODEL_KEYS = ("sampling_A", "slice_thickness_A", "frozen_phonons", "max_memory_gb")
 LAMELLA_KEYS = ("lateral_nm", "thickness_nm", "depth_range_nm", "seed")
-ANALYSIS_KEYS = ("window_nm", "step_nm", "tolerance", "min_peaks")
+ANALYSIS_KEYS = ("window_nm", "step_nm", "tolerance", "min_peaks", "min_probability", "min_intensity")
 HRTEM_KEYS = MICROSCOPE_KEYS + MODEL_KEYS + LAMELLA_KEYS + ANALYSIS_KEYS
 
 DEFAULTS = {"lateral_nm": 12.0, "thickness_nm": 5.0, "sampling_A": 0.2, "slice_thickness_A": 2.0,
-            "window_nm": 3.0, "step_nm": 1.5, "tolerance": 0.01, "min_peaks": 1}
+            "window_nm": 3.0, "step_nm": 1.5, "tolerance": 0.01, "min_peaks": 1, "min_probability": 0.7,
+            "min_intensity": 0.02}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,8 +76,12 @@ def settings(stack: Any, args: argparse.Namespace) -> dict[str, Any]:
     for key, lo in (("seed", 0), ("min_peaks", 1), ("frozen_phonons", 0)):
         if key in s and (isinstance(s[key], bool) or not isinstance(s[key], int) or s[key] < lo):
             raise InterphaseInputError(where(key), f"must be an integer >= {lo}, got {s[key]!r}")
-    if not (isinstance(s["tolerance"], (int, float)) and 0 < s["tolerance"] < 0.5):
-        raise InterphaseInputError("hrtem.tolerance", f"a relative tolerance in (0, 0.5), got {s['tolerance']!r}")
+    ranges = {"tolerance": (lambda v: 0 < v < 0.25, "(0, 0.25)"), "min_probability": (lambda v: 0 < v <= 1, "(0, 1]"),
+              "min_intensity": (lambda v: 0 <= v < 1, "[0, 1)")}
+    for key, (inside, text) in ranges.items():
+        v = s[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not inside(v):
+            raise InterphaseInputError(f"hrtem.{key}", f"expected a number in {text}, got {v!r}")
     if s["window_nm"] > s["lateral_nm"]:  # checked before the multislice, not after
         raise InterphaseInputError(where("window_nm"), f"{s['window_nm']:g} nm is wider than the image "
                                    f"({s['lateral_nm']:g} nm): lower window_nm or widen --lateral-nm")
@@ -98,7 +103,8 @@ def _microscope(s: dict[str, Any]):
 def simulate(stack: Any, s: dict[str, Any], noise: bool, device: str = "cpu", progress: bool = True):
     """Build the lamella, image it and map its phases; returns a dict of results."""
     from .hrtem import HRTEMModel
-    from .hrtem_analysis import candidate_spacings, phase_map, wavelength_A
+    from .hrtem_analysis import wavelength_A
+    from .hrtem_phasemap import candidate_reflections, phase_map
     from .hrtem_fit import StackPhaseFractions, phase_map_depth_fractions, phase_map_truth, score_phase_map
 
     mic = _microscope(s)
@@ -120,12 +126,14 @@ def simulate(stack: Any, s: dict[str, Any], noise: bool, device: str = "cpu", pr
     image = Measurement(values=np.asarray(image.values)[keep],
                         axes=[Axis("y", "nm", image.axis("y")[keep]), image.axes[1]],
                         metadata=image.metadata, quantity=image.quantity)
-    # candidates: the crystalline phases of the stack; spacings the aperture passes
+    # candidates: the crystalline phases of the stack; spacings the aperture passes, weighted
+    # by their electron intensity
     crystals = [n for n, ph in stack.phases.items() if not ph.amorphous]
     d_min = max(1.2, 1.05 * wavelength_A(mic.energy_eV) / (mic.aperture_mrad * 1e-3))
-    cands = {k: v for k, v in candidate_spacings(crystals, n=6, d_min_A=d_min).items() if v}
+    cands = candidate_reflections(crystals, d_min_A=d_min, min_intensity=s["min_intensity"])
     pm = phase_map(image, candidates=cands, window_nm=s["window_nm"], step_nm=s["step_nm"],
-                   tolerance=s["tolerance"], min_peaks=int(s["min_peaks"]))
+                   tolerance=s["tolerance"], min_peaks=int(s["min_peaks"]),
+                   min_probability=s["min_probability"])
     labelled = sorted({str(v) for v in np.asarray(pm["labels"]).ravel() if v})
     bin_nm = 2.0 * float(s["window_nm"])
     fractions = phase_map_depth_fractions(pm, sorted(cands), bin_nm=bin_nm) if labelled else None
@@ -204,9 +212,9 @@ def score_text(sc: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """The ``simulate hrtem`` command."""
     from .fileio import atomic_write_text
-    from .stack import Stack
+    from . import samples
 
-    stack = Stack.from_toml(args.sample)
+    stack = samples.read(args.sample)
     s = settings(stack, args)
     res = simulate(stack, s, noise=args.noise, device=args.device, progress=not args.no_progress)
     out = Path(args.out)

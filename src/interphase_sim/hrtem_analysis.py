@@ -1,4 +1,6 @@
-"""Analysis of HRTEM images: diffractograms, lattice spacings, phase maps, Thon-ring fits.
+"""Analysis of HRTEM images: diffractograms, lattice spacings, Thon-ring fits.
+
+Phase maps (which phase shows the fringes where) are in :mod:`interphase_sim.hrtem_phasemap`.
 
 Works on simulated images (:mod:`interphase_sim.hrtem`) and measured ones alike. An image
 is a 2-D float array with a pixel size ``sampling_A`` (Å/pixel), or a
@@ -32,11 +34,9 @@ from .errors import InterphaseInputError
 
 __all__ = [
     "ThonFit",
-    "candidate_spacings",
     "diffractogram",
     "find_lattice_spacings",
     "fit_defocus_thon",
-    "phase_map",
     "radial_power_spectrum",
     "wavelength_A",
 ]
@@ -352,192 +352,6 @@ def find_lattice_spacings(
     if not 0.0 < rel < 1.0:
         raise InterphaseInputError("min_relative_power", f"expected a fraction in (0, 1), got {min_relative_power!r}")
     return _peaks(arr, sampling, lo, hi, n, prom, min_relative=rel)
-
-
-# --------------------------------------------------------------------------- phase map
-
-
-def candidate_spacings(phase_names: Any, n: int = 6, d_min_A: float = 1.2) -> dict[str, list[float]]:
-    """The ``n`` largest lattice spacings (Å) >= ``d_min_A`` of each named crystalline phase.
-
-    Uses :func:`interphase_sim.build.crystal.lattice_spacings` (reflections not extinct by
-    symmetry), so kinematically weak reflections are included too.
-
-    Parameters
-    ----------
-    phase_names : iterable of str
-        Names known to :func:`interphase_sim.phases.get` (e.g. ``["Li2O", "Li3N"]``).
-    n : int
-        Spacings per phase, >= 1.
-    d_min_A : float
-        Smallest spacing kept (Å), > 0: choose it above the image's resolution.
-
-    Returns
-    -------
-    dict
-        ``{name: [d_A, ...]}``, largest spacing first.
-    """
-    from . import phases
-    from .build.crystal import lattice_spacings
-
-    if isinstance(phase_names, str):
-        phase_names = [phase_names]
-    n = _count(n, "n")
-    d_min = _positive(d_min_A, "d_min_A")
-    out: dict[str, list[float]] = {}
-    for name in phase_names:
-        phase = phases.get(name)
-        # ask for extra spacings: some of the n largest may fall below d_min_A anyway
-        ds = [d for d, _ in lattice_spacings(phase, n + 10) if d >= d_min]
-        out[str(name)] = ds[:n]
-    return out
-
-
-def _score(peaks, candidates, tolerance):
-    """Per phase: (fraction of the window's peak strength it explains, spacings matched)."""
-    total = sum(s for _, s in peaks)
-    res = {}
-    for name, ds in candidates.items():
-        explained, matched = 0.0, set()
-        for d, s in peaks:
-            rel = np.abs(d - ds) / ds
-            j = int(np.argmin(rel))
-            if rel[j] <= tolerance:
-                explained += s
-                matched.add(j)
-        res[name] = (explained / total if total > 0 else 0.0, len(matched))
-    return res
-
-
-def phase_map(
-    image: Any,
-    sampling_A: float | None = None,
-    candidates: dict[str, Any] | None = None,
-    window_nm: float = 2.0,
-    step_nm: float = 1.0,
-    tolerance: float = 0.02,
-    min_peaks: int = 2,
-    d_min_A: float | None = None,
-    d_max_A: float | None = None,
-    prominence: float = 10.0,
-    n_peaks: int = 8,
-) -> dict[str, Any]:
-    """Label each region of an image with the candidate phase whose spacings it shows.
-
-    A square window slides over the image; in each, the diffractogram peaks
-    (:func:`find_lattice_spacings`) are matched to each candidate's spacings within a
-    relative ``tolerance``. A phase's score is the fraction of the window's total peak
-    strength that its spacings explain, so every matched spacing counts: a window with
-    Li3N's 3.16 and 1.83 Å fringes scores 1 for Li3N, while bcc Li, which shares only a
-    near-coincidence (Li(110) 2.48 vs Li3N(101) 2.45 Å), scores at most the strength of
-    that one peak.
-
-    Parameters
-    ----------
-    image : ndarray (ny, nx) or Measurement
-        Image intensities.
-    sampling_A : float, optional
-        Pixel size (Å/pixel); required for a plain array.
-    candidates : dict
-        ``{phase name: [d_A, ...]}``, e.g. from :func:`candidate_spacings`.
-    window_nm : float
-        Side of the square analysis window (nm); at most the image's shorter side.
-        The frequency resolution is ``1/window``: 2 nm resolves ~1/20 Å^-1.
-    step_nm : float
-        Distance between window centres (nm), > 0.
-    tolerance : float
-        Relative spacing tolerance ``|d - d_phase| / d_phase`` for a match, in (0, 0.5).
-    min_peaks : int
-        Distinct spacings of a phase a window must show to be labelled with it, >= 1.
-        The default 2 follows from near-coincident spacings between phases (SCIENCE.md:
-        one spacing rarely identifies a phase) and makes chance matches of speckle rare.
-    d_min_A, d_max_A : float, optional
-        Spacing range searched (Å); default 0.95 x the smallest and 1.05 x the largest
-        candidate spacing.
-    prominence : float
-        Peak threshold in units of the local background (see :func:`find_lattice_spacings`).
-    n_peaks : int
-        Strongest spacings per window considered, >= 1.
-
-    Returns
-    -------
-    dict
-        ``labels``: (ny, nx) array of phase names, ``""`` where nothing matches
-        (amorphous or unassigned) or two phases tie; ``confidence``: (ny, nx) in 0..1, the
-        winner's score minus the runner-up's (0 when unlabelled); ``score``: (ny, nx) the
-        winner's score; ``x_nm``, ``y_nm``: window centres (nm; a Measurement's own
-        coordinates, else from the first pixel's centre at 0); ``window_nm``, ``step_nm``:
-        the window side and step actually used (whole pixels).
-    """
-    arr, sampling, (y0, x0) = _image_input(image, sampling_A)
-    if not isinstance(candidates, dict) or not candidates:
-        raise InterphaseInputError("candidates", "expected a non-empty dict {phase name: [d_A, ...]}")
-    cands: dict[str, np.ndarray] = {}
-    for name, ds in candidates.items():
-        try:
-            a = np.asarray(ds, dtype=float).reshape(-1)
-        except (TypeError, ValueError):
-            raise InterphaseInputError(f"candidates[{name!r}]", "expected a list of spacings in Å") from None
-        if a.size == 0 or not np.all(np.isfinite(a) & (a > 0)):
-            raise InterphaseInputError(f"candidates[{name!r}]", "expected one or more finite spacings > 0 Å")
-        cands[str(name)] = a
-    win_px = int(round(_positive(window_nm, "window_nm") * _ANGSTROM_PER_NM / sampling))
-    step_px = max(1, int(round(_positive(step_nm, "step_nm") * _ANGSTROM_PER_NM / sampling)))
-    ny, nx = arr.shape
-    if win_px > min(ny, nx):
-        raise InterphaseInputError(
-            "window_nm",
-            f"{window_nm} nm ({win_px} px) exceeds the image's shorter side "
-            f"({min(ny, nx) * sampling / _ANGSTROM_PER_NM:g} nm)",
-        )
-    if win_px < _MIN_SIDE:
-        raise InterphaseInputError("window_nm", f"expected at least {_MIN_SIDE} pixels, got {win_px}")
-    tol = _positive(tolerance, "tolerance")
-    if tol >= 0.5:
-        raise InterphaseInputError("tolerance", f"expected a relative tolerance in (0, 0.5), got {tolerance!r}")
-    min_peaks = _count(min_peaks, "min_peaks")
-    n_peaks = _count(n_peaks, "n_peaks")
-    prom = _positive(prominence, "prominence")
-    if prom <= 1.0:
-        raise InterphaseInputError("prominence", f"expected a number > 1, got {prominence!r}")
-    all_d = np.concatenate(list(cands.values()))
-    lo = 0.95 * all_d.min() if d_min_A is None else d_min_A
-    hi = 1.05 * all_d.max() if d_max_A is None else d_max_A
-    lo, hi = _d_range(lo, hi)
-
-    starts_y = np.arange(0, ny - win_px + 1, step_px)
-    starts_x = np.arange(0, nx - win_px + 1, step_px)
-    labels = np.full((starts_y.size, starts_x.size), "", dtype=object)
-    confidence = np.zeros(labels.shape)
-    score = np.zeros(labels.shape)
-    for a, sy in enumerate(starts_y):
-        for b, sx in enumerate(starts_x):
-            peaks = _peaks(arr[sy : sy + win_px, sx : sx + win_px], sampling, lo, hi, n_peaks, prom)
-            if not peaks:
-                continue
-            res = _score(peaks, cands, tol)
-            ranked = sorted(res.items(), key=lambda kv: -kv[1][0])
-            eligible = [(nm, sc) for nm, (sc, nmatch) in ranked if nmatch >= min_peaks and sc > 0]
-            if not eligible:
-                continue
-            best, best_sc = eligible[0]
-            runner = max((sc for nm, (sc, _) in res.items() if nm != best), default=0.0)
-            if best_sc - runner <= 1e-12:  # a tie is no identification
-                continue
-            labels[a, b] = best
-            score[a, b] = best_sc
-            confidence[a, b] = best_sc - runner
-    centre = (win_px - 1) / 2.0
-    to_nm = sampling / _ANGSTROM_PER_NM
-    return {
-        "labels": labels,
-        "confidence": confidence,
-        "score": score,
-        "x_nm": x0 + (starts_x + centre) * to_nm,
-        "y_nm": y0 + (starts_y + centre) * to_nm,
-        "window_nm": win_px * to_nm,
-        "step_nm": step_px * to_nm,
-    }
 
 
 # --------------------------------------------------------------------------- Thon rings

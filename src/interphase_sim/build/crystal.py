@@ -453,6 +453,23 @@ def crystal_slab(
 
 
 # -- lattice spacings -------------------------------------------------------------------
+def reflection_grid(lattice: np.ndarray, d_min_A: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every reflection ``(h, k, l) != 0`` of a lattice with spacing >= ``d_min_A``.
+
+    ``lattice`` holds the real-space vectors as rows (Å, pymatgen's ``lattice.matrix``).
+    Returns the integer indices (n, 3) and their spacings ``d = 1/|g|`` (Å), unsorted.
+    """
+    recip = np.linalg.inv(lattice).T
+    abc = np.linalg.norm(lattice, axis=1)
+    hmax = np.ceil(abc / d_min_A).astype(int)
+    rng = [np.arange(-h, h + 1) for h in hmax]
+    hkl = np.stack(np.meshgrid(*rng, indexing="ij"), -1).reshape(-1, 3)
+    hkl = hkl[np.any(hkl != 0, axis=1)]
+    d = 1.0 / np.linalg.norm(hkl @ recip, axis=1)
+    sel = d >= d_min_A - 1e-9
+    return hkl[sel], d[sel]
+
+
 def lattice_spacings(phase: Any, n: int = 10) -> list[tuple[float, tuple[int, int, int]]]:
     """The ``n`` largest d-spacings (Å) with a non-zero structure factor.
 
@@ -480,19 +497,11 @@ def lattice_spacings(phase: Any, n: int = 10) -> list[tuple[float, tuple[int, in
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InterphaseInputError("n", f"expected an integer >= 1, got {n!r}")
     lattice = np.asarray(structure.lattice.matrix, dtype=float)
-    recip = np.linalg.inv(lattice).T
     frac = np.asarray(structure.frac_coords, dtype=float)
     weight = np.array([sum(float(occ) * sp.Z for sp, occ in site.species.items()) for site in structure])
-    abc = np.array(structure.lattice.abc)
-    d_min = 0.5 * min(abc)
+    d_min = 0.5 * min(structure.lattice.abc)
     while True:
-        hmax = np.ceil(abc / d_min).astype(int)
-        rng = [np.arange(-h, h + 1) for h in hmax]
-        hkl = np.stack(np.meshgrid(*rng, indexing="ij"), -1).reshape(-1, 3)
-        hkl = hkl[np.any(hkl != 0, axis=1)]
-        d = 1.0 / np.linalg.norm(hkl @ recip, axis=1)
-        sel = d >= d_min - 1e-9
-        hkl, d = hkl[sel], d[sel]
+        hkl, d = reflection_grid(lattice, d_min)
         phase_fac = np.exp(2j * math.pi * (hkl @ frac.T))
         amp = np.abs(phase_fac @ weight)
         ok = amp > 1e-6 * weight.sum()
@@ -504,9 +513,12 @@ def lattice_spacings(phase: Any, n: int = 10) -> list[tuple[float, tuple[int, in
     out = []
     key = np.round(d, 4)
     for dv in distinct[::-1][:n]:
-        members = hkl[key == dv]
-        nonneg = members[np.all(members >= 0, axis=1)]
-        pool = nonneg if len(nonneg) else members
-        best = max(map(tuple, pool.tolist()))
-        out.append((float(d[key == dv][0]), tuple(int(v) for v in best)))
+        out.append((float(d[key == dv][0]), family_label(hkl[key == dv])))
     return out
+
+
+def family_label(members: np.ndarray) -> tuple[int, int, int]:
+    """The representative of a family of reflections: non-negative indices if any, largest first."""
+    nonneg = members[np.all(members >= 0, axis=1)]
+    pool = nonneg if len(nonneg) else members
+    return tuple(int(v) for v in max(map(tuple, pool.tolist())))
