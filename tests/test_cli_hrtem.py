@@ -69,7 +69,13 @@ def test_simulate_hrtem_writes_image_tiff_with_pixel_size_and_phase_map(small_sa
     assert settings["thickness_nm"] == pytest.approx(3.0, abs=0.3) and settings["noise"] is True
     assert settings["defocus_A"] == pytest.approx(561.25, abs=0.1)  # Scherzer at 300 kV, Cs 1.2 mm
     rows = (out / "phase_map.csv").read_text().splitlines()
-    assert rows[0] == "depth_nm,lateral_nm,phase,confidence" and len(rows) >= 9  # 9 depths x 1
+    header = rows[0].split(",")
+    assert header[:4] == ["depth_nm", "lateral_nm", "phase", "probability"] and len(rows) >= 9  # 9 depths x 1
+    assert sorted(header[4:]) == ["p_Li", "p_Li2O", "p_Li3N"]
+    table = np.array([[float(v) for v in r.split(",")[3:]] for r in rows[1:]])
+    assert np.all(table[:, 1:].sum(axis=1) <= 1 + 1e-3)  # the rest is "none of the candidates"
+    labelled = [r.split(",")[2] != "" for r in rows[1:]]
+    assert np.all(table[labelled, 0] >= 0.6) and np.all(table[~np.array(labelled), 0] == 0)
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*"))
 
 
@@ -131,11 +137,14 @@ def test_phase_map_finds_the_grains_of_the_shipped_interphase():
                             depth_range_nm=[1490.0, 1545.0], seed=None)
     res = cli_hrtem.simulate(stack, cli_hrtem.settings(stack, ns), noise=False, progress=False)
     sc = res["score"]
-    assert sc["labelled"] >= 20
+    # this 6 nm noise-free lamella (seed 1) gives 23 labels, none on amorphous windows,
+    # 36 % of crystalline windows labelled, precision 0.83 against 0.43 for shuffled
+    # labels. Seeds 2 and 5: 15 and 34 labels, 19 and 46 %, 0.67 and 0.74 against
+    # 0.35 and 0.38. Windows whose peaks no candidate explains (moiré of stacked
+    # grains) are left to the "none" hypothesis.
+    assert sc["labelled"] >= 15
     assert sc["amorphous_rate"] <= 0.1
-    # measured over seeds 1, 2 and 5: labelled 39-59 % of crystalline windows, and
-    # precision 0.71-0.74 against 0.36-0.38 for shuffled labels
-    assert sc["crystalline_rate"] >= 0.3
+    assert sc["crystalline_rate"] >= 0.25
     assert sc["precision"] >= sc["chance"] + 0.25
     # the image itself: amorphous LiPON (top 10 nm) has no lattice fringes, the mosaic does
     from interphase_sim.hrtem_analysis import find_lattice_spacings

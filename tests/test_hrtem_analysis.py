@@ -137,7 +137,9 @@ def test_phase_map_two_grains_and_amorphous_strip():
     conf = res["confidence"]
     assert np.all((conf >= 0) & (conf <= 1))
     assert np.all(conf[labels == ""] == 0)
-    assert np.median(conf[:, x <= 3.5]) > 0.3
+    # probabilities measured 0.82-0.89 in both grains: Li2O's (220) 1.633 Å is within
+    # 1.1 % of Li3N's 1.651 Å, so neither grain is certain from spacings alone
+    assert np.median(conf[:, x <= 3.5]) > 0.75 and np.median(conf[:, x >= 8.5]) > 0.75
 
 
 def test_phase_map_needs_more_than_one_spacing():

@@ -36,10 +36,14 @@ def test_relative_electron_intensities_agree_with_pymatgen_mott_bethe(name):
     top = max(ours, key=ours.get)
     for hkl in ours:
         a, b = ours[hkl] / ours[top], ref[hkl] / ref[top]
-        if max(a, b) > 0.05:  # the two parametrizations differ by a few % in f_e
+        # the two parametrizations differ by a few % in f_e, which near-cancelling
+        # reflections amplify: relative agreement for strong ones, absolute for weak
+        if max(a, b) > 0.05:
             assert a == pytest.approx(b, rel=0.15), (name, hkl, a, b)
         else:
-            assert max(a, b) < 0.1, (name, hkl, a, b)
+            assert abs(a - b) < 0.01, (name, hkl, a, b)
+    if name == "Li2O":
+        assert ref[(2, 0, 0)] / ref[(1, 1, 1)] < 1e-3  # the cancellation, by pymatgen too
 
 
 def test_electron_cancellations_li2o_200_and_li3n_101():
@@ -77,7 +81,7 @@ def test_one_spacing_of_a_phase_with_few_reflections_beats_a_rich_phase():
     pm = phase_map(_fringes([(3.974, 0.2), (2.638, 1.3)]), SAMPLING, cands, window_nm=2.5, step_nm=2.5)
     assert np.all(pm["labels"] == "Li3PO4"), pm["labels"]
     p = pm["probability"]
-    np.testing.assert_allclose(p.sum(axis=-1), 1.0)
+    assert np.all((p.sum(axis=-1) > 0.9) & (p.sum(axis=-1) <= 1.0))  # the rest: "none of them"
     assert np.all(p[..., pm["phase_names"].index("Li3PO4")] == pm["confidence"])
 
 
@@ -87,19 +91,36 @@ def test_coincident_spacings_are_left_unlabelled():
     pm = phase_map(_fringes([(3.866, 0.3), (3.163, 1.2)]), SAMPLING, {"A": spec, "B": spec},
                    window_nm=2.5, step_nm=2.5, min_probability=0.5)
     assert np.all(pm["labels"] == "") and np.all(pm["confidence"] == 0)
-    np.testing.assert_allclose(pm["probability"], 0.5)
+    p = pm["probability"]
+    np.testing.assert_allclose(p[..., 0], p[..., 1])
+    assert np.all(p[..., 0] > 0.45)  # each half of what "none" leaves
+
+
+def test_peaks_no_candidate_explains_are_left_to_none():
+    # a strong 2.39 Å fringe (no candidate has it) with a faint Li (110) fringe: with Li
+    # as the only candidate the window must not be called Li just because Li is the
+    # only name offered
+    cands = candidate_reflections(["Li"], d_min_A=2.0)
+    img = _fringes([(2.39, 0.4)]) + 0.2 * _fringes([(2.482, 1.3)])
+    pm = phase_map(img, SAMPLING, cands, window_nm=2.5, step_nm=2.5, min_peaks=1)
+    assert np.all(pm["labels"] == ""), (pm["labels"], pm["probability"])
+    assert np.all(pm["probability"][..., 0] < 0.5)
+    # the clean Li fringe alone is Li
+    pm = phase_map(_fringes([(2.482, 1.3)]), SAMPLING, cands, window_nm=2.5, step_nm=2.5, min_peaks=1)
+    assert np.all(pm["labels"] == "Li") and np.all(pm["confidence"] > 0.9)
 
 
 @settings(max_examples=15, deadline=None)
 @given(scale=st.floats(1e-3, 1e3), reverse=st.booleans())
 def test_posterior_ignores_weight_units_and_candidate_order(scale, reverse):
-    img = _fringes([(3.866, 0.3), (3.163, 1.2)], shape=(150, 150))
+    img = _fringes([(3.866, 0.3), (3.163, 1.2)], shape=(250, 250))
     base = candidate_reflections(["Li3N", "Li3P", "Li"], d_min_A=2.0)
-    ref = phase_map(img, SAMPLING, base, window_nm=1.5, step_nm=1.5)
+    ref = phase_map(img, SAMPLING, base, window_nm=2.5, step_nm=2.5)
+    assert np.all(ref["labels"] == "Li3N")
     scaled = {k: {"d_A": v["d_A"], "weight": [w * scale for w in v["weight"]]} for k, v in base.items()}
     if reverse:
         scaled = dict(reversed(list(scaled.items())))
-    out = phase_map(img, SAMPLING, scaled, window_nm=1.5, step_nm=1.5)
+    out = phase_map(img, SAMPLING, scaled, window_nm=2.5, step_nm=2.5)
     np.testing.assert_array_equal(out["labels"], ref["labels"])
     order = [out["phase_names"].index(n) for n in ref["phase_names"]]
     np.testing.assert_allclose(out["probability"][..., order], ref["probability"], atol=1e-12)
@@ -110,6 +131,10 @@ def test_posterior_ignores_weight_units_and_candidate_order(scale, reverse):
     [
         (lambda: electron_reflections("Li2O", min_intensity=1.0), "min_intensity"),
         (lambda: electron_reflections("Li2O", d_min_A=0.0), "d_min_A"),
+        (lambda: electron_reflections("Li2O", min_intensity="abc"), "min_intensity"),
+        (lambda: candidate_reflections(None), "phase_names"),
+        (lambda: phase_map(np.zeros((256, 256)), SAMPLING, {"Li": [2.48]}, window_nm=2.0, min_probability=True),
+         "min_probability"),
         (lambda: phase_map(np.zeros((64, 64)), SAMPLING, {"Li": {"d_A": [2.48, 1.75], "weight": [1.0]}},
                            window_nm=2.0), "candidates['Li'].weight"),
         (lambda: phase_map(np.zeros((256, 256)), SAMPLING, {"Li": [2.48]}, window_nm=2.0, min_probability=1.5),

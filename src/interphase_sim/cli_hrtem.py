@@ -26,7 +26,7 @@ ANALYSIS_KEYS = ("window_nm", "step_nm", "tolerance", "min_peaks", "min_probabil
 HRTEM_KEYS = MICROSCOPE_KEYS + MODEL_KEYS + LAMELLA_KEYS + ANALYSIS_KEYS
 
 DEFAULTS = {"lateral_nm": 12.0, "thickness_nm": 5.0, "sampling_A": 0.2, "slice_thickness_A": 2.0,
-            "window_nm": 3.0, "step_nm": 1.5, "tolerance": 0.01, "min_peaks": 1, "min_probability": 0.7,
+            "window_nm": 3.0, "step_nm": 1.5, "tolerance": 0.01, "min_peaks": 1, "min_probability": 0.6,
             "min_intensity": 0.02}
 
 
@@ -178,10 +178,13 @@ def write_outputs(res: dict[str, Any], stack: Any, out: Path, prefix: str = "") 
     plot_phase_map(img, pm, res["fractions"], res["stack_fractions"], fig=fig, title="phase map")
     atomic_savefig(fig, paths[3], dpi=120)
     plt.close(fig)
-    rows = ["depth_nm,lateral_nm,phase,confidence"]
+    # the label and its probability, then every candidate's probability (1 - their sum:
+    # none of them)
+    rows = [",".join(["depth_nm", "lateral_nm", "phase", "probability", *(f"p_{n}" for n in pm["phase_names"])])]
     for i, y in enumerate(pm["y_nm"]):
         for j, x in enumerate(pm["x_nm"]):
-            rows.append(f"{y:.4f},{x:.4f},{pm['labels'][i, j]},{pm['confidence'][i, j]:.4f}")
+            each = ",".join(f"{v:.4f}" for v in pm["probability"][i, j])
+            rows.append(f"{y:.4f},{x:.4f},{pm['labels'][i, j]},{pm['confidence'][i, j]:.4f},{each}")
     atomic_write_text(paths[4], "\n".join(rows) + "\n")
     return paths
 

@@ -56,12 +56,17 @@ _MIN_RELATIVE_POWER = 1e-2
 # pixels in a ring.
 _MEDIAN_TO_MEAN = 1.0 / math.log(2.0)
 _ANGSTROM_PER_NM = 10.0
+# Peaks are searched up to this fraction of the Nyquist frequency (the corners of the
+# spectrum are aliased and windowed away).
+_NYQUIST_FRACTION = 0.95
 
 
 # --------------------------------------------------------------------------- inputs
 
 
 def _positive(value: Any, field: str) -> float:
+    if isinstance(value, bool):
+        raise InterphaseInputError(field, f"expected a positive number, got {value!r}")
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -239,7 +244,7 @@ def _peaks(arr, sampling, d_min, d_max, n, prominence, pad=2, min_relative=_MIN_
     kk = np.hypot(ky[:, None], kx[None, :])
     # ring width: one Fourier pixel of the shorter side (the true frequency resolution)
     dk = 1.0 / (min(ny, nx) * sampling)
-    kmax = min(1.0 / d_min, 0.95 * 0.5 / sampling)
+    kmax = min(1.0 / d_min, _NYQUIST_FRACTION * 0.5 / sampling)
     kmin = 1.0 / d_max
     if kmax <= kmin:
         return []

@@ -4,18 +4,22 @@ A window slides over the image; the peaks of its diffractogram (lattice spacings
 :func:`interphase_sim.hrtem_analysis.find_lattice_spacings`' kernel) are compared with
 each candidate phase's spacings. Candidates come with weights: the kinematic electron
 intensity of each spacing (:func:`electron_reflections`), so a spacing that electrons
-hardly see counts for little. Li2O (200), for instance, is 1e-4 of (111) because its Li
-and O contributions cancel, and Li3N (101) 2.45 Å nearly vanishes for the same reason,
-so it is no rival to bcc Li (110) 2.48 Å.
+hardly see counts for little. Li2O (200), for instance, is below 1e-3 of (111) because
+its Li and O contributions cancel, and Li3N (101) 2.45 Å nearly vanishes for the same
+reason, so it is no rival to bcc Li (110) 2.48 Å.
 
-Each window gets a posterior probability per phase (equal priors). A peak at spacing
-``d`` is either one of the phase's reflections, with probability ``1 - 0.02`` shared in
-proportion to their weights and a Gaussian error of relative width ``tolerance``, or
-an unrelated peak (speckle, a neighbouring grain), with probability 0.02 spread evenly
-in ``ln d`` over the searched range. The peaks' log-likelihoods are summed, weighted by
-their share of the window's peak strength. A phase with many reflections spreads its
-weight over them, so it does not win a window that shows one spacing of a phase with
-few reflections (the Occam factor).
+Each window gets a probability per phase, and one for "none of the candidates", with
+equal priors. Under a phase, a peak at spacing ``d`` is either one of the phase's
+reflections (probability ``1 - 0.02``, shared in proportion to their weights, with a
+Gaussian error of relative width ``tolerance``) or an unrelated peak (probability 0.02:
+speckle, a neighbouring grain), spread evenly in ``ln d`` over the searched range (at
+least one e-fold wide).
+Under "none", every peak is unrelated. The peaks' log-likelihoods are summed with
+weights equal to their share of the window's peak strength. That tempers the
+likelihood to one effective observation per window, so many weak peaks do not
+overwhelm one strong one; the result is a pseudo-posterior. A phase with many
+reflections spreads its weight over them, so it does not win a window that shows one
+spacing of a phase with few reflections (the Occam factor).
 
 A single spacing rarely identifies a phase: several of this field's phases share
 spacings within 1-2 % (Li2O (111) 2.67 Å and Li3PO4 2.64 Å, for example). The map
@@ -31,7 +35,16 @@ from typing import Any
 import numpy as np
 
 from .errors import InterphaseInputError
-from .hrtem_analysis import _ANGSTROM_PER_NM, _MIN_SIDE, _count, _d_range, _image_input, _peaks, _positive
+from .hrtem_analysis import (
+    _ANGSTROM_PER_NM,
+    _MIN_SIDE,
+    _NYQUIST_FRACTION,
+    _count,
+    _d_range,
+    _image_input,
+    _peaks,
+    _positive,
+)
 
 __all__ = ["candidate_reflections", "candidate_spacings", "electron_reflections", "phase_map"]
 
@@ -73,18 +86,24 @@ def electron_reflections(phase: Any, d_min_A: float = 1.2,
     Returns
     -------
     list of (d_A, relative_intensity, (h, k, l), multiplicity)
-        Largest spacing first; the strongest spacing has intensity 1. ``(h, k, l)``
-        names the family in ``phase.structure``'s lattice.
+        Largest spacing first; the strongest spacing has intensity 1, and spacings
+        whose intensity is zero (below 1e-12) are left out. ``(h, k, l)`` names the
+        family in ``phase.structure``'s lattice. ``multiplicity`` counts every
+        reflection with that spacing: Friedel mates, and families that coincide by
+        accident (cubic (333) and (511)).
     """
     from . import phases
-    from .build.crystal import _structure_of, family_label, reflection_grid
+    from .build.crystal import _structure_of, family_label, reflection_grid, spacing_groups
 
     if isinstance(phase, str):
         phase = phases.get(phase)
     structure, _ = _structure_of(phase)
     d_min = _positive(d_min_A, "d_min_A")
-    rel_min = float(min_intensity)
-    if not 0.0 <= rel_min < 1.0:
+    try:
+        rel_min = float(min_intensity)
+    except (TypeError, ValueError):
+        rel_min = math.nan
+    if isinstance(min_intensity, bool) or not 0.0 <= rel_min < 1.0:
         raise InterphaseInputError("min_intensity", f"expected a fraction in [0, 1), got {min_intensity!r}")
     hkl, d = reflection_grid(np.asarray(structure.lattice.matrix, dtype=float), d_min)
     if d.size == 0:
@@ -96,17 +115,16 @@ def electron_reflections(phase: Any, d_min_A: float = 1.2,
         f = sum(float(occ) * _scattering_factor(sp.symbol)(k2) for sp, occ in site.species.items())
         amp += f * phase_fac
     inten = np.abs(amp) ** 2
-    key = np.round(d, 4)
-    distinct = np.unique(key)[::-1]
-    total = np.array([inten[key == k].sum() for k in distinct])
+    group = spacing_groups(d)
+    total = np.bincount(group, weights=inten)
     if total.max() <= 0:
         return []
     total = total / total.max()
     out = []
-    for k, i_rel in zip(distinct, total):
+    for g, i_rel in enumerate(total):
         if i_rel >= max(rel_min, 1e-12):
-            members = hkl[key == k]
-            out.append((float(d[key == k][0]), float(i_rel), family_label(members), int(len(members))))
+            members = hkl[group == g]
+            out.append((float(d[group == g].mean()), float(i_rel), family_label(members), int(len(members))))
     return out
 
 
@@ -133,6 +151,8 @@ def candidate_reflections(phase_names: Any, d_min_A: float = 1.2,
     """
     if isinstance(phase_names, str):
         phase_names = [phase_names]
+    if not isinstance(phase_names, (list, tuple, set)) or not all(isinstance(n, str) for n in phase_names):
+        raise InterphaseInputError("phase_names", f"expected a phase name or a list of them, got {phase_names!r}")
     out: dict[str, dict[str, list[float]]] = {}
     for name in phase_names:
         refl = electron_reflections(name, d_min_A, min_intensity)
@@ -179,7 +199,7 @@ def candidate_spacings(phase_names: Any, n: int = 6, d_min_A: float = 1.2) -> di
 
 
 def _candidate_arrays(candidates: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Validated ``{name: (d_A, weight normalised to sum 1)}``."""
+    """Validated ``{name: (d_A, weight)}``, weights relative to the largest."""
     if not isinstance(candidates, dict) or not candidates:
         raise InterphaseInputError("candidates", "expected a non-empty dict {phase name: [d_A, ...]}")
     out = {}
@@ -199,7 +219,7 @@ def _candidate_arrays(candidates: Any) -> dict[str, tuple[np.ndarray, np.ndarray
             raise InterphaseInputError(field, "expected one or more finite spacings > 0 Å")
         if w.shape != d.shape or not np.all(np.isfinite(w) & (w > 0)):
             raise InterphaseInputError(f"{field}.weight", f"expected {d.size} finite weights > 0")
-        out[str(name)] = (d, w / w.sum())
+        out[str(name)] = (d, w / w.max())
     return out
 
 
@@ -207,24 +227,34 @@ def _candidate_arrays(candidates: Any) -> dict[str, tuple[np.ndarray, np.ndarray
 
 
 def _window_posterior(peaks, cands, sigma, log_range):
-    """Per phase: posterior probability, distinct reflections matched, share of peak strength explained."""
+    """Per phase: probability, distinct reflections matched, share of peak strength explained.
+
+    ``cands`` values are (d_A, weights summing to 1, or empty). The probabilities sum
+    to 1 together with the "none of the candidates" hypothesis (every peak unrelated).
+    """
     d = np.array([p[0] for p in peaks])
     s = np.array([p[1] for p in peaks])
     s = s / s.sum()
     norm = 1.0 / (sigma * math.sqrt(2.0 * math.pi))
     n = len(cands)
-    loglike, matched, explained = np.zeros(n), np.zeros(n, dtype=int), np.zeros(n)
+    loglike, matched, explained = np.zeros(n + 1), np.zeros(n, dtype=int), np.zeros(n)
+    loglike[n] = -math.log(log_range)  # "none": each peak uniform in ln d
     for i, (ds, ws) in enumerate(cands.values()):
+        if ds.size == 0:
+            loglike[i] = math.log(_OUTLIER / log_range)
+            continue
         rel = (d[:, None] - ds[None, :]) / ds[None, :]
         # density per unit relative spacing (= per unit ln d): reflection or outlier
-        dens = norm * (np.exp(-0.5 * (rel / sigma) ** 2) @ ws)
+        resp = np.exp(-0.5 * (rel / sigma) ** 2) * ws[None, :]
+        dens = norm * resp.sum(axis=1)
         loglike[i] = s @ np.log((1.0 - _OUTLIER) * dens + _OUTLIER / log_range)
-        nearest = np.argmin(np.abs(rel), axis=1)
-        hit = np.abs(rel[np.arange(d.size), nearest]) <= 2.0 * sigma
-        matched[i] = np.unique(nearest[hit]).size
+        # the reflection most likely to have made each peak, if it lies within 2 sigma
+        best = np.argmax(resp, axis=1)
+        hit = np.abs(rel[np.arange(d.size), best]) <= 2.0 * sigma
+        matched[i] = np.unique(best[hit]).size
         explained[i] = s[hit].sum()
     post = np.exp(loglike - loglike.max())
-    return post / post.sum(), matched, explained
+    return post[:n] / post.sum(), matched, explained
 
 
 def phase_map(
@@ -235,7 +265,7 @@ def phase_map(
     step_nm: float = 1.0,
     tolerance: float = 0.01,
     min_peaks: int = 2,
-    min_probability: float = 0.7,
+    min_probability: float = 0.6,
     d_min_A: float | None = None,
     d_max_A: float | None = None,
     prominence: float = 10.0,
@@ -244,10 +274,11 @@ def phase_map(
     """Label each region of an image with the candidate phase whose spacings it shows.
 
     A square window slides over the image. In each, the diffractogram peaks are matched
-    to every candidate's spacings, giving a posterior probability per phase (see the
-    module notes); the window is labelled with the most probable phase when that phase
-    has at least ``min_peaks`` of its spacings matched and a probability of at least
-    ``min_probability``.
+    to every candidate's spacings, giving a probability per phase and one for "none of
+    them" (see the module notes); the window is labelled with the most probable phase
+    when that phase has at least ``min_peaks`` of its spacings matched and a probability
+    of at least ``min_probability``. Only the candidate reflections inside the searched
+    spacing range count (their weights are renormalised there).
 
     Parameters
     ----------
@@ -266,7 +297,9 @@ def phase_map(
         Distance between window centres (nm), > 0.
     tolerance : float
         Relative 1-sigma error of a measured spacing, in (0, 0.25); a spacing within
-        ``2 tolerance`` of a phase's counts as matched.
+        ``2 tolerance`` of a phase's counts as matched. Peaks closer than half a
+        Fourier pixel (``d^2 / (2 window)``, 5 % of 2.5 Å in a 2.5 nm window) merge
+        into one, so a window cannot separate spacings closer than that.
     min_peaks : int
         Distinct spacings of a phase a window must show to be labelled with it, >= 1.
         The default 2 guards against near-coincident spacings between phases (SCIENCE.md:
@@ -287,9 +320,10 @@ def phase_map(
     dict
         ``labels``: (ny, nx) array of phase names, ``""`` where nothing is identified
         (amorphous, unassigned or ambiguous); ``confidence``: (ny, nx), the winner's
-        posterior probability (0 when unlabelled); ``probability``: (ny, nx, n_phases)
-        every phase's posterior (0 where a window shows no peak), in the order of
-        ``phase_names``; ``score``: (ny, nx) the share of the window's peak strength the
+        probability (0 when unlabelled); ``probability``: (ny, nx, n_phases) every
+        phase's probability, in the order of ``phase_names``; what they leave of 1 is the
+        probability that the window's peaks belong to none of the candidates (all of it
+        where a window shows no peak); ``score``: (ny, nx) the share of the window's peak strength the
         winner's spacings explain; ``x_nm``, ``y_nm``: window centres (nm; a
         Measurement's own coordinates, else from the first pixel's centre at 0);
         ``window_nm``, ``step_nm``: the window side and step actually used (whole pixels).
@@ -312,7 +346,7 @@ def phase_map(
         raise InterphaseInputError("tolerance", f"expected a relative error in (0, 0.25), got {tolerance!r}")
     min_peaks = _count(min_peaks, "min_peaks")
     p_min = _positive(min_probability, "min_probability")
-    if p_min > 1.0:
+    if isinstance(min_probability, bool) or p_min > 1.0:
         raise InterphaseInputError("min_probability", f"expected a probability in (0, 1], got {min_probability!r}")
     n_peaks = _count(n_peaks, "n_peaks")
     prom = _positive(prominence, "prominence")
@@ -322,7 +356,16 @@ def phase_map(
     lo = 0.95 * all_d.min() if d_min_A is None else d_min_A
     hi = 1.05 * all_d.max() if d_max_A is None else d_max_A
     lo, hi = _d_range(lo, hi)
-    log_range = math.log(hi / lo)
+    # unrelated peaks are spread over the searched range in ln d, taken at least one
+    # e-fold wide: a narrow search (one candidate spacing) must not make chance look likely
+    log_range = max(math.log(hi) - math.log(lo), 1.0)
+    searched = {}
+    d_nyquist = 2.0 * sampling / _NYQUIST_FRACTION  # where the peak search stops
+    for name, (ds, ws) in cands.items():
+        inside = (ds >= max(lo, d_nyquist)) & (ds <= hi)
+        w = ws[inside]
+        searched[name] = (ds[inside], w / w.sum() if w.size else w)
+    cands = searched
 
     names = list(cands)
     starts_y = np.arange(0, ny - win_px + 1, step_px)

@@ -506,15 +506,30 @@ def lattice_spacings(phase: Any, n: int = 10) -> list[tuple[float, tuple[int, in
         amp = np.abs(phase_fac @ weight)
         ok = amp > 1e-6 * weight.sum()
         hkl, d = hkl[ok], d[ok]
-        distinct = np.unique(np.round(d, 4))
-        if len(distinct) >= n or d_min < 0.05:
+        group = spacing_groups(d)
+        if group.max(initial=-1) + 1 >= n or d_min < 0.05:
             break
         d_min *= 0.5
     out = []
-    key = np.round(d, 4)
-    for dv in distinct[::-1][:n]:
-        out.append((float(d[key == dv][0]), family_label(hkl[key == dv])))
+    for g in range(min(n, group.max(initial=-1) + 1)):
+        out.append((float(d[group == g].mean()), family_label(hkl[group == g])))
     return out
+
+
+def spacing_groups(d: np.ndarray, rtol: float = 1e-6) -> np.ndarray:
+    """Group index of each spacing: equal spacings (within ``rtol``) share one, largest first (0).
+
+    Sorting and splitting where neighbours differ by more than ``rtol`` keeps a family
+    together even when its spacing sits on a rounding boundary.
+    """
+    d = np.asarray(d, dtype=float)
+    order = np.argsort(-d, kind="stable")
+    ds = d[order]
+    new = np.ones(ds.size, dtype=bool)
+    new[1:] = (ds[:-1] - ds[1:]) > rtol * ds[:-1]
+    group = np.empty(ds.size, dtype=int)
+    group[order] = np.cumsum(new) - 1
+    return group
 
 
 def family_label(members: np.ndarray) -> tuple[int, int, int]:

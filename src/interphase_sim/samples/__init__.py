@@ -41,14 +41,14 @@ def load(name: str):
 def read(spec: str | os.PathLike):
     """A Stack from a sample file's path, or from a shipped sample's name.
 
-    ``spec`` is read as a path when such a file exists; otherwise a bare name such as
+    ``spec`` is read as a path when such a file exists (a folder does not count); otherwise a bare name such as
     ``"li_sei_lipon"`` (or ``"li_sei_lipon.toml"``) loads the shipped sample, so the
     command line takes ``interphase-sim simulate hrtem li_sei_lipon ...``.
     """
     from ..stack import Stack
 
     text_spec = os.fspath(spec)
-    if not os.path.exists(text_spec):
+    if not os.path.isfile(text_spec):
         name = text_spec[:-5] if text_spec.endswith(".toml") else text_spec
         if os.path.basename(name) == name and name in names():
             return load(name)
