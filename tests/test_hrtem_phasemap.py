@@ -105,6 +105,9 @@ def test_peaks_no_candidate_explains_are_left_to_none():
     pm = phase_map(img, SAMPLING, cands, window_nm=2.5, step_nm=2.5, min_peaks=1)
     assert np.all(pm["labels"] == ""), (pm["labels"], pm["probability"])
     assert np.all(pm["probability"][..., 0] < 0.5)
+    # a low threshold does not change that: the label must also beat "none"
+    low = phase_map(img, SAMPLING, cands, window_nm=2.5, step_nm=2.5, min_peaks=1, min_probability=0.05)
+    assert np.all(low["labels"] == "")
     # the clean Li fringe alone is Li
     pm = phase_map(_fringes([(2.482, 1.3)]), SAMPLING, cands, window_nm=2.5, step_nm=2.5, min_peaks=1)
     assert np.all(pm["labels"] == "Li") and np.all(pm["confidence"] > 0.9)

@@ -276,8 +276,8 @@ def phase_map(
     A square window slides over the image. In each, the diffractogram peaks are matched
     to every candidate's spacings, giving a probability per phase and one for "none of
     them" (see the module notes); the window is labelled with the most probable phase
-    when that phase has at least ``min_peaks`` of its spacings matched and a probability
-    of at least ``min_probability``. Only the candidate reflections inside the searched
+    when that phase is more probable than "none", has at least ``min_peaks`` of its
+    spacings matched and a probability of at least ``min_probability``. Only the candidate reflections inside the searched
     spacing range count (their weights are renormalised there).
 
     Parameters
@@ -384,7 +384,8 @@ def phase_map(
             order = np.argsort(-post)
             best = order[0]
             runner = post[order[1]] if len(order) > 1 else 0.0
-            if matched[best] < min_peaks or post[best] < p_min or post[best] - runner <= 1e-12:
+            none = 1.0 - post.sum()
+            if matched[best] < min_peaks or post[best] < p_min or post[best] - max(runner, none) <= 1e-12:
                 continue
             labels[a, b] = names[best]
             confidence[a, b] = post[best]
