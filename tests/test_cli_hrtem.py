@@ -159,3 +159,19 @@ def test_a_lamella_thinner_than_the_grains_is_refused_naming_thickness(capsys, t
     assert main(["simulate", "hrtem", str(SHIPPED), "--out", str(tmp_path / "o"), "--thickness-nm", "3"]) == 2
     err = capsys.readouterr().err
     assert "thickness_nm" in err and "grains of layer 'SEI-outer'" in err
+
+
+def test_an_amorphous_only_sample_is_imaged_without_a_phase_map(tmp_path, capsys):
+    # nothing crystalline to look for: the image and its diffractogram, no phase map
+    text = SMALL.split("[[layers]]")[0] + (
+        '[[layers]]\nname = "LiPON"\nthickness_nm = "inf"\nphases = { LiPON = 1.0 }\n\n'
+        "[hrtem]\nlateral_nm = 4.0\nthickness_nm = 3.0\nsampling_A = 0.25\ndepth_range_nm = [0.0, 6.0]\nseed = 2\n")
+    path = tmp_path / "lipon.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    assert main(["simulate", "hrtem", str(path), "--out", str(out), "--no-progress"]) == 0
+    assert "phase map: none" in capsys.readouterr().out
+    assert (out / "image.tiff").exists() and (out / "diffractogram.png").exists()
+    assert not (out / "phase_map.png").exists() and not (out / "phase_map.csv").exists()
+    settings = json.loads((out / "hrtem_settings.json").read_text())
+    assert settings["windows"] == 0 and settings["phase_map_score"] is None

@@ -131,6 +131,11 @@ def simulate(stack: Any, s: dict[str, Any], noise: bool, device: str = "cpu", pr
     crystals = [n for n, ph in stack.phases.items() if not ph.amorphous]
     d_min = max(1.2, 1.05 * wavelength_A(mic.energy_eV) / (mic.aperture_mrad * 1e-3))
     cands = candidate_reflections(crystals, d_min_A=d_min, min_intensity=s["min_intensity"])
+    result = {"model": model, "image": image, "phase_map": None, "candidates": cands, "fractions": None,
+              "stack_fractions": None, "microscope": mic, "seconds_build": t_build, "seconds_image": t_image,
+              "score": None, "d_min_A": d_min}
+    if not cands:  # nothing crystalline shows fringes at this resolution (e.g. LiPON alone)
+        return result
     pm = phase_map(image, candidates=cands, window_nm=s["window_nm"], step_nm=s["step_nm"],
                    tolerance=s["tolerance"], min_peaks=int(s["min_peaks"]),
                    min_probability=s["min_probability"])
@@ -141,13 +146,12 @@ def simulate(stack: Any, s: dict[str, Any], noise: bool, device: str = "cpu", pr
     # the image is simulated, so the truth under every window is known: score the map
     truth = phase_map_truth(pm, model.atoms, s["window_nm"], model.depth_offset_nm)
     score = score_phase_map(pm, truth, amorphous=[n for n, ph in stack.phases.items() if ph.amorphous])
-    return {"model": model, "image": image, "phase_map": pm, "candidates": cands, "fractions": fractions,
-            "stack_fractions": stack_fr, "microscope": mic, "seconds_build": t_build, "seconds_image": t_image,
-            "score": score}
+    result.update(phase_map=pm, fractions=fractions, stack_fractions=stack_fr, score=score)
+    return result
 
 
 def write_outputs(res: dict[str, Any], stack: Any, out: Path, prefix: str = "") -> list[Path]:
-    """image.tiff, image.png, diffractogram.png, phase_map.png, phase_map.csv."""
+    """image.tiff, image.png, diffractogram.png, and phase_map.png and .csv when there is a map."""
     from .fileio import atomic_savefig, atomic_write_text, write_tiff
     from .hrtem_analysis import wavelength_A
     from .plotting import _pyplot
@@ -174,6 +178,8 @@ def write_outputs(res: dict[str, Any], stack: Any, out: Path, prefix: str = "") 
     fig.tight_layout()
     atomic_savefig(fig, paths[2], dpi=110)
     plt.close(fig)
+    if pm is None:
+        return paths[:3]
     fig = plt.figure(figsize=(9, min(4.5 * h, 14) + 1.0))
     plot_phase_map(img, pm, res["fractions"], res["stack_fractions"], fig=fig, title="phase map")
     atomic_savefig(fig, paths[3], dpi=120)
@@ -192,7 +198,7 @@ def write_outputs(res: dict[str, Any], stack: Any, out: Path, prefix: str = "") 
 def summary(res: dict[str, Any]) -> dict[str, Any]:
     """What the run did, for the settings JSON and the console."""
     model, pm = res["model"], res["phase_map"]
-    labels = np.asarray(pm["labels"], dtype=object)
+    labels = np.asarray([] if pm is None else pm["labels"], dtype=object)
     counts = {n: int((labels == n).sum()) for n in sorted({str(v) for v in labels.ravel() if v})}
     return {"atoms": len(model.atoms), "grid": list(model.gpts), "slices": model.n_slices,
             "thickness_nm": float(model.thicknesses_nm()[-1]), "defocus_A": res["microscope"].defocus_A,
@@ -229,7 +235,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"{info['atoms']:,} atoms, grid {info['grid'][0]} x {info['grid'][1]}, {info['slices']} slices: "
           f"built in {info['seconds_build']:.1f} s, imaged in {info['seconds_image']:.1f} s")
     found = ", ".join(f"{n} {c}" for n, c in info["labelled_windows"].items()) or "none"
-    print(f"phase map: {info['windows']} windows; labelled: {found}")
-    print(f"  against the model's truth: {score_text(info['phase_map_score'])}")
+    if res["phase_map"] is None:
+        print(f"phase map: none (no crystalline phase of the stack has spacings above {res['d_min_A']:.2f} Å)")
+    else:
+        print(f"phase map: {info['windows']} windows; labelled: {found}")
+        print(f"  against the model's truth: {score_text(info['phase_map_score'])}")
     print("wrote " + ", ".join(str(p) for p in [*paths, out / "hrtem_settings.json"]))
     return 0
