@@ -113,6 +113,30 @@ def test_peaks_no_candidate_explains_are_left_to_none():
     assert np.all(pm["labels"] == "Li") and np.all(pm["confidence"] > 0.9)
 
 
+@settings(max_examples=30, deadline=None)
+@given(r1=st.floats(10.0, 1e4), r2=st.floats(10.0, 1e4), off=st.floats(-0.015, 0.015))
+def test_a_stronger_peak_is_more_convincing(r1, r2, off):
+    # the per-window kernel: one peak near Li (110), its power r times the background
+    # (prominence 10). Speckle reaches r with probability exp(-(r - 10)), so a stronger
+    # peak is less likely speckle: the evidence it carries grows with r, for Li where it
+    # matches (within 1.5 sigma), against Li where it does not (5 sigma off)
+    from interphase_sim.hrtem_phasemap import _window_posterior
+
+    cands = {"Li": (np.array([2.482]), np.array([1.0]))}
+
+    def p_li(d, r):
+        return _window_posterior([(d, r - 1.0)], cands, 0.01, 1.0, 10.0)[0][0]
+
+    d = 2.482 * (1 + off)
+    assert (p_li(d, r1) - p_li(d, r2)) * np.sign(r1 - r2) >= -1e-12
+    far = 2.482 * 1.05
+    assert (p_li(far, r1) - p_li(far, r2)) * np.sign(r1 - r2) <= 1e-12
+    # just over the threshold a peak counts for less than a strong one
+    weak = _window_posterior([(2.482, 11.0)], cands, 0.01, 1.0, 10.0)[0][0]
+    strong = _window_posterior([(2.482, 199.0)], cands, 0.01, 1.0, 10.0)[0][0]
+    assert weak < 0.85 and strong > 0.95
+
+
 @settings(max_examples=15, deadline=None)
 @given(scale=st.floats(1e-3, 1e3), reverse=st.booleans())
 def test_posterior_ignores_weight_units_and_candidate_order(scale, reverse):

@@ -451,13 +451,19 @@ def build_lamella(stack: Any, lateral_nm: float = 10.0, thickness_nm: float = 5.
         except (TypeError, ValueError):
             raise InterphaseInputError("depth_range_nm", f"expected (start, stop) in nm, got {depth_range_nm!r}") from None
         depth_range_nm = (start, stop)
-    for lay in stack.layers:
+    bottoms = stack.interfaces_nm()
+    tops = np.concatenate([[0.0], bottoms[:-1]])
+    margin = 3.0 * max(float(lay.roughness_nm.value) for lay in stack.layers)  # rough interfaces reach over
+    for lay, top, bottom in zip(stack.layers, tops, bottoms):
         g = None if lay.grain_size_nm is None else float(lay.grain_size_nm.value)
-        if g is not None and g > min(lat, thick):
+        outside = depth_range_nm is not None and (bottom + margin <= depth_range_nm[0]
+                                                  or top - margin >= depth_range_nm[1])
+        if g is not None and g > min(lat, thick) and not outside:
             raise InterphaseInputError(
                 "thickness_nm" if thick < lat else "lateral_nm",
                 f"the lamella ({lat:g} nm wide, {thick:g} nm thick) must be at least as large as the "
-                f"{g:g} nm grains of layer {lay.name!r}: the mosaic is periodic across it")
+                f"{g:g} nm grains of layer {lay.name!r}, which the depth range reaches: the mosaic is periodic "
+                f"across it (image a depth range that avoids the layer, or a larger lamella)")
     opts = dict(build_options or {})
     if depth_range_nm is not None and stack.semi_infinite:  # build the substrate down to the window's end
         opts.setdefault("semi_infinite_nm", max(5.0, float(depth_range_nm[1]) - stack.finite_depth_nm()))

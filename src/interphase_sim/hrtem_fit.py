@@ -421,7 +421,8 @@ def score_phase_map(pm: dict[str, Any], truth: dict[str, Any], amorphous: Any = 
     labelled windows, 200 draws: what labelling without information scores),
     ``amorphous_rate`` (labelled fraction of windows >= 95 % amorphous) and
     ``crystalline_rate`` (labelled fraction of windows < 50 % amorphous); a rate is
-    ``None`` when the image has no such windows.
+    ``None`` when the image has no such windows, precision and chance when nothing is
+    labelled.
     """
     labels = np.asarray(pm["labels"], dtype=object)
     names = list(truth["phase_names"])
@@ -429,18 +430,17 @@ def score_phase_map(pm: dict[str, Any], truth: dict[str, Any], amorphous: Any = 
     amorph = sum(fr[..., names.index(a)] for a in amorphous if a in names) if any(
         a in names for a in amorphous) else np.zeros(labels.shape)
     lab = labels != ""
+    rates = {"amorphous_rate": float(lab[amorph >= 0.95].mean()) if (amorph >= 0.95).any() else None,
+             "crystalline_rate": float(lab[amorph < 0.5].mean()) if (amorph < 0.5).any() else None,
+             "labelled": int(lab.sum())}
     if not lab.any():
-        return {"precision": None, "chance": None, "amorphous_rate": None,
-                "crystalline_rate": None, "labelled": 0}
+        return {"precision": None, "chance": None, **rates}
     which = np.array([names.index(str(v)) for v in labels[lab]])
     f = fr[lab]
     rows = np.arange(which.size)
     rng = np.random.default_rng(seed)
     chance = np.mean([np.mean(f[rows, rng.permutation(which)] >= present) for _ in range(200)])
-    return {"precision": float(np.mean(f[rows, which] >= present)), "chance": float(chance),
-            "amorphous_rate": float(lab[amorph >= 0.95].mean()) if (amorph >= 0.95).any() else None,
-            "crystalline_rate": float(lab[amorph < 0.5].mean()) if (amorph < 0.5).any() else None,
-            "labelled": int(lab.sum())}
+    return {"precision": float(np.mean(f[rows, which] >= present)), "chance": float(chance), **rates}
 
 
 class StackPhaseFractions:

@@ -9,17 +9,25 @@ its Li and O contributions cancel, and Li3N (101) 2.45 Å nearly vanishes for th
 reason, so it is no rival to bcc Li (110) 2.48 Å.
 
 Each window gets a probability per phase, and one for "none of the candidates", with
-equal priors. Under a phase, a peak at spacing ``d`` is either one of the phase's
+equal priors. Under a phase, a real peak at spacing ``d`` is one of the phase's
 reflections (probability ``1 - 0.02``, shared in proportion to their weights, with a
-Gaussian error of relative width ``tolerance``) or an unrelated peak (probability 0.02:
-speckle, a neighbouring grain), spread evenly in ``ln d`` over the searched range (at
-least one e-fold wide).
-Under "none", every peak is unrelated. The peaks' log-likelihoods are summed with
-weights equal to their share of the window's peak strength. That tempers the
-likelihood to one effective observation per window, so many weak peaks do not
-overwhelm one strong one; the result is a pseudo-posterior. A phase with many
-reflections spreads its weight over them, so it does not win a window that shows one
-spacing of a phase with few reflections (the Occam factor).
+Gaussian error of relative width ``tolerance``) or unrelated (probability 0.02: a
+neighbouring grain, moiré), spread evenly in ``ln d`` over the searched range (taken at
+least one e-fold wide). Under "none", every peak is unrelated.
+
+A weak peak may also be speckle, a chance maximum of an amorphous region's spectrum,
+unrelated to any phase. A peak whose power is ``r`` times its ring's background is
+speckle with likelihood ``exp(-(r - prominence))`` (the exponential tail of a speckle
+periodogram above the threshold) and real with likelihood ``1 / (r ln 1000)`` (real
+peaks spread log-uniformly over three decades), at even prior odds. So a peak just over
+the threshold counts for little and a strong one fully.
+
+The peaks' log-likelihoods are summed with weights equal to their share of the
+window's peak strength. That tempers the likelihood to one effective observation per
+window, so many weak peaks do not overwhelm one strong one; the result is a
+pseudo-posterior. A phase with many reflections spreads its weight over them, so it
+does not win a window that shows one spacing of a phase with few reflections (the
+Occam factor).
 
 A single spacing rarely identifies a phase: several of this field's phases share
 spacings within 1-2 % (Li2O (111) 2.67 Å and Li3PO4 2.64 Å, for example). The map
@@ -48,8 +56,12 @@ from .hrtem_analysis import (
 
 __all__ = ["candidate_reflections", "candidate_spacings", "electron_reflections", "phase_map"]
 
-# Probability that a diffractogram peak is not a reflection of the phase being tested.
+# Probability that a real diffractogram peak is not a reflection of the phase being tested.
 _OUTLIER = 0.02
+# Prior probability that a detected peak is speckle (a chance maximum of an amorphous
+# region's spectrum), and the span of power ratios over which real peaks spread.
+_SPECKLE_PRIOR = 0.5
+_REAL_RATIO_SPAN = 1000.0
 
 
 # --------------------------------------------------------------------------- candidates
@@ -226,28 +238,35 @@ def _candidate_arrays(candidates: Any) -> dict[str, tuple[np.ndarray, np.ndarray
 # --------------------------------------------------------------------------- the map
 
 
-def _window_posterior(peaks, cands, sigma, log_range):
+def _window_posterior(peaks, cands, sigma, log_range, prominence):
     """Per phase: probability, distinct reflections matched, share of peak strength explained.
 
     ``cands`` values are (d_A, weights summing to 1, or empty). The probabilities sum
-    to 1 together with the "none of the candidates" hypothesis (every peak unrelated).
+    to 1 together with the "none of the candidates" hypothesis.
     """
     d = np.array([p[0] for p in peaks])
-    s = np.array([p[1] for p in peaks])
-    s = s / s.sum()
+    strength = np.array([p[1] for p in peaks])
+    s = strength / strength.sum()
+    # is a peak speckle or a lattice reflection? By its power ratio r to the background:
+    # speckle's exponential tail above the threshold T, exp(-(r - T)), against a
+    # log-uniform spread of real peaks over T..1000 T
+    r = strength + 1.0
+    speckle = _SPECKLE_PRIOR * np.exp(-(r - prominence))
+    real = (1.0 - _SPECKLE_PRIOR) / (r * math.log(_REAL_RATIO_SPAN))
+    uniform = 1.0 / log_range  # density per unit ln d of an unrelated peak
     norm = 1.0 / (sigma * math.sqrt(2.0 * math.pi))
     n = len(cands)
     loglike, matched, explained = np.zeros(n + 1), np.zeros(n, dtype=int), np.zeros(n)
-    loglike[n] = -math.log(log_range)  # "none": each peak uniform in ln d
+    loglike[n] = s @ np.log((speckle + real) * uniform)  # "none": every peak unrelated
     for i, (ds, ws) in enumerate(cands.values()):
         if ds.size == 0:
-            loglike[i] = math.log(_OUTLIER / log_range)
+            loglike[i] = s @ np.log((speckle + real * _OUTLIER) * uniform)
             continue
         rel = (d[:, None] - ds[None, :]) / ds[None, :]
-        # density per unit relative spacing (= per unit ln d): reflection or outlier
+        # density per unit relative spacing (= per unit ln d) of the phase's reflections
         resp = np.exp(-0.5 * (rel / sigma) ** 2) * ws[None, :]
         dens = norm * resp.sum(axis=1)
-        loglike[i] = s @ np.log((1.0 - _OUTLIER) * dens + _OUTLIER / log_range)
+        loglike[i] = s @ np.log(speckle * uniform + real * ((1.0 - _OUTLIER) * dens + _OUTLIER * uniform))
         # the reflection most likely to have made each peak, if it lies within 2 sigma
         best = np.argmax(resp, axis=1)
         hit = np.abs(rel[np.arange(d.size), best]) <= 2.0 * sigma
@@ -379,7 +398,7 @@ def phase_map(
             peaks = _peaks(arr[sy : sy + win_px, sx : sx + win_px], sampling, lo, hi, n_peaks, prom)
             if not peaks:
                 continue
-            post, matched, explained = _window_posterior(peaks, cands, sigma, log_range)
+            post, matched, explained = _window_posterior(peaks, cands, sigma, log_range, prom)
             probability[a, b] = post
             order = np.argsort(-post)
             best = order[0]
