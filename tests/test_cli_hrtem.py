@@ -175,3 +175,15 @@ def test_an_amorphous_only_sample_is_imaged_without_a_phase_map(tmp_path, capsys
     assert not (out / "phase_map.png").exists() and not (out / "phase_map.csv").exists()
     settings = json.loads((out / "hrtem_settings.json").read_text())
     assert settings["windows"] == 0 and settings["phase_map_score"] is None
+
+
+def test_only_layers_the_depth_range_reaches_must_fit_their_grains(tmp_path, capsys):
+    # LNMO's 100 nm grains cannot be cut into a 3 nm lamella, but LiPON 1.5 um above it can
+    args = ["--lateral-nm", "4", "--thickness-nm", "3", "--sampling-A", "0.25", "--no-progress"]
+    assert main(["simulate", "hrtem", "lnmo_lipon", "--out", str(tmp_path / "a"), "--depth-range-nm", "10", "16",
+                 *args]) == 0
+    assert (tmp_path / "a" / "image.tiff").exists()
+    # 1480-1490 nm lies within three roughnesses (15 nm) of the LNMO below 1500 nm
+    assert main(["simulate", "hrtem", "lnmo_lipon", "--out", str(tmp_path / "b"), "--depth-range-nm", "1480",
+                 "1490", *args]) == 2
+    assert "grains of layer 'LNMO'" in capsys.readouterr().err
