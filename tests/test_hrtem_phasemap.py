@@ -105,16 +105,20 @@ def test_peaks_no_candidate_explains_are_left_to_none():
     pm = phase_map(img, SAMPLING, cands, window_nm=2.5, step_nm=2.5, min_peaks=1)
     assert np.all(pm["labels"] == ""), (pm["labels"], pm["probability"])
     assert np.all(pm["probability"][..., 0] < 0.5)
-    # a low threshold does not change that: the label must also beat "none"
-    low = phase_map(img, SAMPLING, cands, window_nm=2.5, step_nm=2.5, min_peaks=1, min_probability=0.05)
-    assert np.all(low["labels"] == "")
+    # the kernel, with the faint Li peak detected: "none" stays the likelier reading, so
+    # even a low min_probability cannot label the window (a label must beat "none")
+    from interphase_sim.hrtem_phasemap import _window_posterior
+
+    post, matched, _ = _window_posterior([(2.39, 999.0, 1000.0), (2.482, 99.0, 100.0)],
+                                         {"Li": (np.array([2.482]), np.array([1.0]))}, 0.01, 1.0, 10.0)
+    assert matched[0] == 1 and post[0] < 0.5 < 1.0 - post[0]
     # the clean Li fringe alone is Li
     pm = phase_map(_fringes([(2.482, 1.3)]), SAMPLING, cands, window_nm=2.5, step_nm=2.5, min_peaks=1)
     assert np.all(pm["labels"] == "Li") and np.all(pm["confidence"] > 0.9)
 
 
 @settings(max_examples=30, deadline=None)
-@given(r1=st.floats(10.0, 1e4), r2=st.floats(10.0, 1e4), off=st.floats(-0.015, 0.015))
+@given(r1=st.floats(10.0, 40.0), r2=st.floats(10.0, 40.0), off=st.floats(-0.015, 0.015))
 def test_a_stronger_peak_is_more_convincing(r1, r2, off):
     # the per-window kernel: one peak near Li (110), its power r times the background
     # (prominence 10). Speckle reaches r with probability exp(-(r - 10)), so a stronger
@@ -125,15 +129,19 @@ def test_a_stronger_peak_is_more_convincing(r1, r2, off):
     cands = {"Li": (np.array([2.482]), np.array([1.0]))}
 
     def p_li(d, r):
-        return _window_posterior([(d, r - 1.0)], cands, 0.01, 1.0, 10.0)[0][0]
+        return _window_posterior([(d, r - 1.0, r)], cands, 0.01, 1.0, 10.0)[0][0]
 
     d = 2.482 * (1 + off)
     assert (p_li(d, r1) - p_li(d, r2)) * np.sign(r1 - r2) >= -1e-12
     far = 2.482 * 1.05
     assert (p_li(far, r1) - p_li(far, r2)) * np.sign(r1 - r2) <= 1e-12
     # just over the threshold a peak counts for less than a strong one
-    weak = _window_posterior([(2.482, 11.0)], cands, 0.01, 1.0, 10.0)[0][0]
-    strong = _window_posterior([(2.482, 199.0)], cands, 0.01, 1.0, 10.0)[0][0]
+    weak = _window_posterior([(2.482, 11.0, 12.0)], cands, 0.01, 1.0, 10.0)[0][0]
+    strong = _window_posterior([(2.482, 199.0, 200.0)], cands, 0.01, 1.0, 10.0)[0][0]
+    # two threshold-level maxima merged into one spacing are still threshold-level
+    merged = _window_posterior([(2.482, 18.0, 10.0)], cands, 0.01, 1.0, 10.0)[0][0]
+    single = _window_posterior([(2.482, 9.0, 10.0)], cands, 0.01, 1.0, 10.0)[0][0]
+    assert merged == pytest.approx(single)
     assert weak < 0.85 and strong > 0.95
 
 

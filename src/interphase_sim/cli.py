@@ -92,7 +92,7 @@ def _demo_hrtem(stack, out: Path, key: str) -> None:
     print(f"  HRTEM {s['lateral_nm']:g} x {info['thickness_nm']:.1f} nm lamella, {info['atoms']:,} atoms, "
           f"{s.get('dose_e_per_A2', 200):g} e/A2: imaged in {info['seconds_image']:.1f} s; phase map: "
           f"{cli_hrtem.score_text(res['score'])}")
-    print(f"  wrote {paths[1]}, {paths[3]}")
+    print("  wrote " + ", ".join(str(p) for p in paths[1:4:2]))  # the image and its phase map
 
 
 def _demo_build(stack, out: Path, key: str) -> None:
@@ -512,8 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=("Build a cross-section lamella of the stack in SAMPLE.toml (its [hrtem] table, else "
                      "defaults), image it with abTEM at the microscope settings, and map the crystalline phases "
                      "by local FFT; writes image.tiff (float32, pixel size in nm), image.png (scale bar), "
-                     "diffractogram.png, phase_map.png (with fractions along depth against the stack's), "
-                     "phase_map.csv and hrtem_settings.json to --out."),
+                     "diffractogram.png and hrtem_settings.json to --out, and, when the stack has a "
+                     "crystalline phase, phase_map.png (with fractions along depth against the stack's) and "
+                     "phase_map.csv."),
     )
     _add_simulate_arguments(sh, "hrtem")
     cli_hrtem.add_arguments(sh)

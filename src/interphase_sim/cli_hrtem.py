@@ -211,8 +211,10 @@ def _pct(x: Any) -> str:
     return "n/a" if x is None else f"{x:.0%}"
 
 
-def score_text(sc: dict[str, Any]) -> str:
+def score_text(sc: dict[str, Any] | None) -> str:
     """The phase-map score in words (n/a where the image has no such windows)."""
+    if sc is None:
+        return "none made (no crystalline phase to look for)"
     return (f"{_pct(sc['precision'])} of labels name a phase present under the window (shuffled labels: "
             f"{_pct(sc['chance'])}); labelled {_pct(sc['crystalline_rate'])} of crystalline and "
             f"{_pct(sc['amorphous_rate'])} of amorphous windows")

@@ -451,13 +451,16 @@ def build_lamella(stack: Any, lateral_nm: float = 10.0, thickness_nm: float = 5.
         except (TypeError, ValueError):
             raise InterphaseInputError("depth_range_nm", f"expected (start, stop) in nm, got {depth_range_nm!r}") from None
         depth_range_nm = (start, stop)
+    # where each layer can reach: its nominal extent widened by 4 sigma of the rough
+    # interfaces above and below it (a layer's roughness is that of its bottom interface)
     bottoms = stack.interfaces_nm()
     tops = np.concatenate([[0.0], bottoms[:-1]])
-    margin = 3.0 * max(float(lay.roughness_nm.value) for lay in stack.layers)  # rough interfaces reach over
-    for lay, top, bottom in zip(stack.layers, tops, bottoms):
+    sigma = np.array([float(lay.roughness_nm.value) for lay in stack.layers])
+    reach_top = tops - 4.0 * np.concatenate([[0.0], sigma[:-1]])
+    reach_bottom = bottoms + 4.0 * sigma
+    for lay, top, bottom in zip(stack.layers, reach_top, reach_bottom):
         g = None if lay.grain_size_nm is None else float(lay.grain_size_nm.value)
-        outside = depth_range_nm is not None and (bottom + margin <= depth_range_nm[0]
-                                                  or top - margin >= depth_range_nm[1])
+        outside = depth_range_nm is not None and (bottom <= depth_range_nm[0] or top >= depth_range_nm[1])
         if g is not None and g > min(lat, thick) and not outside:
             raise InterphaseInputError(
                 "thickness_nm" if thick < lat else "lateral_nm",

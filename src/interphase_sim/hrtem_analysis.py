@@ -237,7 +237,11 @@ def radial_power_spectrum(image: Any, sampling_A: float | None = None, nbins: in
 
 
 def _peaks(arr, sampling, d_min, d_max, n, prominence, pad=2, min_relative=_MIN_RELATIVE_POWER):
-    """Strongest diffractogram peaks of one image: list of (d_A, strength)."""
+    """Strongest diffractogram peaks of one image: list of (d_A, strength, largest power ratio).
+
+    ``strength`` sums the excess power ratios of the peaks merged into one spacing; the
+    last entry is the largest single peak's power over its background.
+    """
     ny, nx = arr.shape
     shape = (sp_fft.next_fast_len(pad * ny), sp_fft.next_fast_len(pad * nx))
     p, ky, kx = _power(arr, sampling, "hann", shape)
@@ -290,15 +294,16 @@ def _peaks(arr, sampling, d_min, d_max, n, prominence, pad=2, min_relative=_MIN_
     # one spacing seen along several directions (e.g. (200) and (020)) is one entry:
     # merge peaks whose |k| agree within half a Fourier pixel, strengths add
     order = np.argsort(kmag)
-    groups: list[list[float]] = []  # [sum s*k, sum s]
+    groups: list[list[float]] = []  # [sum s*k, sum s, largest single power ratio]
     for i in order:
         k_i, s_i = float(kmag[i]), float(strength[i])
         if groups and abs(k_i - groups[-1][0] / groups[-1][1]) <= 0.5 * dk:
             groups[-1][0] += s_i * k_i
             groups[-1][1] += s_i
+            groups[-1][2] = max(groups[-1][2], s_i + 1.0)
         else:
-            groups.append([s_i * k_i, s_i])
-    out = [(g[1] / g[0], g[1]) for g in groups]
+            groups.append([s_i * k_i, s_i, s_i + 1.0])
+    out = [(g[1] / g[0], g[1], g[2]) for g in groups]
     out.sort(key=lambda t: -t[1])
     return out[:n]
 
@@ -356,7 +361,7 @@ def find_lattice_spacings(
     rel = float(min_relative_power)
     if not 0.0 < rel < 1.0:
         raise InterphaseInputError("min_relative_power", f"expected a fraction in (0, 1), got {min_relative_power!r}")
-    return _peaks(arr, sampling, lo, hi, n, prom, min_relative=rel)
+    return [(d, strength) for d, strength, _ in _peaks(arr, sampling, lo, hi, n, prom, min_relative=rel)]
 
 
 # --------------------------------------------------------------------------- Thon rings

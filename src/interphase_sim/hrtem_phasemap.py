@@ -16,11 +16,12 @@ neighbouring grain, moiré), spread evenly in ``ln d`` over the searched range (
 least one e-fold wide). Under "none", every peak is unrelated.
 
 A weak peak may also be speckle, a chance maximum of an amorphous region's spectrum,
-unrelated to any phase. A peak whose power is ``r`` times its ring's background is
-speckle with likelihood ``exp(-(r - prominence))`` (the exponential tail of a speckle
-periodogram above the threshold) and real with likelihood ``1 / (r ln 1000)`` (real
-peaks spread log-uniformly over three decades), at even prior odds. So a peak just over
-the threshold counts for little and a strong one fully.
+unrelated to any phase. A peak whose power is ``r`` times its ring's background (the
+strongest single peak, where one spacing shows in several directions) is speckle with
+likelihood ``exp(-(r - prominence))`` (the exponential tail of a speckle periodogram
+above the threshold) and real with likelihood ``1 / (r ln 1000)`` (real peaks spread
+log-uniformly over three decades), at even prior odds. So a peak just over the threshold
+counts for little and a strong one fully.
 
 The peaks' log-likelihoods are summed with weights equal to their share of the
 window's peak strength. That tempers the likelihood to one effective observation per
@@ -247,10 +248,11 @@ def _window_posterior(peaks, cands, sigma, log_range, prominence):
     d = np.array([p[0] for p in peaks])
     strength = np.array([p[1] for p in peaks])
     s = strength / strength.sum()
-    # is a peak speckle or a lattice reflection? By its power ratio r to the background:
-    # speckle's exponential tail above the threshold T, exp(-(r - T)), against a
-    # log-uniform spread of real peaks over T..1000 T
-    r = strength + 1.0
+    # is a peak speckle or a lattice reflection? By its power ratio r to the background
+    # (the strongest single peak where several directions merged): speckle's exponential
+    # tail above the threshold T, exp(-(r - T)), against real peaks log-uniform over
+    # T..1000 T
+    r = np.array([p[2] for p in peaks])
     speckle = _SPECKLE_PRIOR * np.exp(-(r - prominence))
     real = (1.0 - _SPECKLE_PRIOR) / (r * math.log(_REAL_RATIO_SPAN))
     uniform = 1.0 / log_range  # density per unit ln d of an unrelated peak
@@ -259,8 +261,8 @@ def _window_posterior(peaks, cands, sigma, log_range, prominence):
     loglike, matched, explained = np.zeros(n + 1), np.zeros(n, dtype=int), np.zeros(n)
     loglike[n] = s @ np.log((speckle + real) * uniform)  # "none": every peak unrelated
     for i, (ds, ws) in enumerate(cands.values()):
-        if ds.size == 0:
-            loglike[i] = s @ np.log((speckle + real * _OUTLIER) * uniform)
+        if ds.size == 0:  # no reflection in range: every peak is unrelated, as under "none"
+            loglike[i] = loglike[n]
             continue
         rel = (d[:, None] - ds[None, :]) / ds[None, :]
         # density per unit relative spacing (= per unit ln d) of the phase's reflections
@@ -296,8 +298,9 @@ def phase_map(
     to every candidate's spacings, giving a probability per phase and one for "none of
     them" (see the module notes); the window is labelled with the most probable phase
     when that phase is more probable than "none", has at least ``min_peaks`` of its
-    spacings matched and a probability of at least ``min_probability``. Only the candidate reflections inside the searched
-    spacing range count (their weights are renormalised there).
+    spacings matched and a probability of at least ``min_probability``. Only the
+    candidate reflections inside the searched spacing range count (their weights are
+    renormalised there).
 
     Parameters
     ----------
