@@ -106,7 +106,7 @@ def electron_reflections(phase: Any, d_min_A: float = 1.2,
         accident (cubic (333) and (511)).
     """
     from . import phases
-    from .build.crystal import _structure_of, family_label, reflection_grid, spacing_groups
+    from .build.crystal import _structure_of, family_label, reflection_grid, spacing_groups, structure_factors
 
     if isinstance(phase, str):
         phase = phases.get(phase)
@@ -121,12 +121,7 @@ def electron_reflections(phase: Any, d_min_A: float = 1.2,
     hkl, d = reflection_grid(np.asarray(structure.lattice.matrix, dtype=float), d_min)
     if d.size == 0:
         return []
-    k2 = 1.0 / d**2
-    amp = np.zeros(d.size, dtype=complex)
-    for site in structure:
-        phase_fac = np.exp(2j * math.pi * (hkl @ np.asarray(site.frac_coords, dtype=float)))
-        f = sum(float(occ) * _scattering_factor(sp.symbol)(k2) for sp, occ in site.species.items())
-        amp += f * phase_fac
+    amp = structure_factors(structure, hkl, lambda symbol, d_A: _scattering_factor(symbol)(1.0 / d_A**2), d)
     inten = np.abs(amp) ** 2
     group = spacing_groups(d)
     total = np.bincount(group, weights=inten)

@@ -470,6 +470,21 @@ def reflection_grid(lattice: np.ndarray, d_min_A: float) -> tuple[np.ndarray, np
     return hkl[sel], d[sel]
 
 
+def structure_factors(structure: Any, hkl: np.ndarray, scattering: Callable[[str, np.ndarray], Any],
+                      d_A: np.ndarray) -> np.ndarray:
+    """``F(hkl) = sum_j occ_j f_j(d) exp(2 pi i hkl . r_j)`` over a pymatgen structure's sites.
+
+    ``scattering(symbol, d_A)`` gives an element's scattering factor at the spacings
+    ``d_A`` (Å) of the reflections ``hkl`` (n, 3): a constant such as the atomic number,
+    or an electron or X-ray form factor.
+    """
+    amp = np.zeros(len(hkl), dtype=complex)
+    for site in structure:
+        f = sum(float(occ) * np.asarray(scattering(sp.symbol, d_A)) for sp, occ in site.species.items())
+        amp += f * np.exp(2j * math.pi * (hkl @ np.asarray(site.frac_coords, dtype=float)))
+    return amp
+
+
 def lattice_spacings(phase: Any, n: int = 10) -> list[tuple[float, tuple[int, int, int]]]:
     """The ``n`` largest d-spacings (Å) with a non-zero structure factor.
 
@@ -493,18 +508,18 @@ def lattice_spacings(phase: Any, n: int = 10) -> list[tuple[float, tuple[int, in
     occupancy); a reflection counts when ``|F|`` exceeds 1e-6 of ``sum |f|``, which keeps
     every reflection not extinct by symmetry (systematic absences and the like).
     """
+    from pymatgen.core import Element
+
     structure, _ = _structure_of(phase)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InterphaseInputError("n", f"expected an integer >= 1, got {n!r}")
     lattice = np.asarray(structure.lattice.matrix, dtype=float)
-    frac = np.asarray(structure.frac_coords, dtype=float)
-    weight = np.array([sum(float(occ) * sp.Z for sp, occ in site.species.items()) for site in structure])
+    total_z = sum(float(occ) * sp.Z for site in structure for sp, occ in site.species.items())
     d_min = 0.5 * min(structure.lattice.abc)
     while True:
         hkl, d = reflection_grid(lattice, d_min)
-        phase_fac = np.exp(2j * math.pi * (hkl @ frac.T))
-        amp = np.abs(phase_fac @ weight)
-        ok = amp > 1e-6 * weight.sum()
+        amp = np.abs(structure_factors(structure, hkl, lambda symbol, _d: Element(symbol).Z, d))
+        ok = amp > 1e-6 * total_z
         hkl, d = hkl[ok], d[ok]
         group = spacing_groups(d)
         if group.max(initial=-1) + 1 >= n or d_min < 0.05:
