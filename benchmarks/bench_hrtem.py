@@ -32,7 +32,7 @@ def bare_abtem(atoms, mic, sampling: float, device: str = "cpu") -> np.ndarray:
 
 
 def run(rows: list, quick: bool) -> None:
-    from interphase_sim.hrtem import HRTEMModel, Microscope
+    from interphase_sim.hrtem.model import HRTEMModel, Microscope
 
     mic = Microscope.scherzer()
     atoms = li2o_cell((10, 10, 20))  # 4.6 x 4.6 x 9.2 nm, 24,000 atoms

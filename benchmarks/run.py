@@ -49,7 +49,7 @@ def ten_layer_ndp_stack() -> Stack:
 def six_parameter_problem():
     """LiPON | LNMO on Au with two thicknesses, a roughness, FWHM, scale and background free."""
     from interphase_sim import Parameter, samples
-    from interphase_sim.ndp import NDPModel
+    from interphase_sim.ndp.model import NDPModel
 
     stack = samples.load("lnmo_lipon")
     stack["LNMO"].roughness_nm = Parameter(15.0, bounds=(1.0, 60.0), vary=True)
@@ -114,7 +114,7 @@ def main() -> None:
     rows.append(("NDP spectrum_to_depth, 2000 channels", med * 1e3, "ms", "< 5 ms", med < 5e-3, first))
 
     from interphase_sim import phases
-    from interphase_sim.stopping import exit_energy, linear_stopping_power
+    from interphase_sim.ndp.stopping import exit_energy, linear_stopping_power
 
     lipon = phases.get("LiPON")
     e_grid = np.geomspace(10.0, 2100.0, 500)
@@ -125,7 +125,7 @@ def main() -> None:
     rows.append(("exit_energy, alpha through LiPON + Au, 500 energies", med * 1e3, "ms", "(no target)", None, first))
 
     from interphase_sim import samples
-    from interphase_sim.eels import EELSModel
+    from interphase_sim.eels.model import EELSModel
 
     eels = EELSModel.from_stack(samples.load("lnmo_lipon"))
     positions = eels.default_positions()

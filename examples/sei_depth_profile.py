@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from interphase_sim import Layer, Parameter, Stack
-from interphase_sim.fileio import atomic_savefig
-from interphase_sim.plotting import profile_figure
+from interphase_sim.core.fileio import atomic_savefig
+from interphase_sim.plotting.common import profile_figure
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "example-output")
 out.mkdir(parents=True, exist_ok=True)

@@ -16,9 +16,9 @@ from interphase_sim.build.amorphous import (
     structure_factor,
     structure_report,
 )
-from interphase_sim.phases import Phase
+from interphase_sim.sample.phases import Phase
 
-# Li2.9PO3.3N0.46 per P (Bates et al. 1992; SCIENCE.md)
+# Li2.9PO3.3N0.46 per P (Bates et al. 1992; docs/references.md)
 LIPON_PER_P = {"Li": 2.9, "P": 1.0, "O": 3.3, "N": 0.46}
 
 

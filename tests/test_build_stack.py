@@ -153,7 +153,7 @@ def test_bad_input_is_refused_before_building():
 
 
 def test_cli_build_writes_model_and_picture(tmp_path, capsys):
-    from interphase_sim.cli import main
+    from interphase_sim.cli.main import main
 
     sample = tmp_path / "s.toml"
     sample.write_text(samples.text("li_sei_lipon"))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from interphase_sim import Stack, phases
-from interphase_sim.cli import main
+from interphase_sim.cli.main import main
 
 
 def test_phases_lists_every_phase_with_density_and_space_group(capsys):
@@ -50,12 +50,12 @@ def test_demo_writes_profiles_and_sample_files_that_load_back(tmp_path, capsys):
 
 @pytest.mark.parametrize("args", [["--help"], ["phases", "--help"], ["demo", "--help"]])
 def test_help_everywhere(args):
-    r = subprocess.run([sys.executable, "-m", "interphase_sim.cli", *args], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "interphase_sim.cli.main", *args], capture_output=True, text=True)
     assert r.returncode == 0 and "usage: interphase-sim" in r.stdout
 
 
 def test_unknown_command_fails_with_usage():
-    r = subprocess.run([sys.executable, "-m", "interphase_sim.cli", "demoo"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "interphase_sim.cli.main", "demoo"], capture_output=True, text=True)
     assert r.returncode == 2 and "invalid choice" in r.stderr
 
 

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from interphase_sim import Stack, cli_hrtem
-from interphase_sim.cli import main
+from interphase_sim import Stack
 
-SHIPPED = Path(__file__).parents[1] / "src" / "interphase_sim" / "samples" / "li_sei_lipon.toml"
+from interphase_sim.cli import hrtem as cli_hrtem
+from interphase_sim.cli.main import main
+
+SHIPPED = Path(__file__).parents[1] / "src" / "interphase_sim" / "sample" / "shipped" / "li_sei_lipon.toml"
 
 SMALL = """
 [sample]
@@ -147,7 +149,7 @@ def test_phase_map_finds_the_grains_of_the_shipped_interphase():
     assert sc["crystalline_rate"] >= 0.25
     assert sc["precision"] >= sc["chance"] + 0.25
     # the image itself: amorphous LiPON (top 10 nm) has no lattice fringes, the mosaic does
-    from interphase_sim.hrtem_analysis import find_lattice_spacings
+    from interphase_sim.hrtem.analysis import find_lattice_spacings
 
     img = res["image"]
     y = img.axis("y")

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from interphase_sim import InterphaseInputError, Layer, Stack, phases, samples
-from interphase_sim import eels_lowloss as LL
-from interphase_sim.eels import EELSModel
-from interphase_sim.eels_quant import edge_areal_density, layer_boundaries, mlls_fractions, quantify_line_scan
-from interphase_sim.eels_templates import ELNESTemplate
-from interphase_sim.eels_xsec import ionization_cross_section
+from interphase_sim.eels import lowloss as LL
+from interphase_sim.eels.model import EELSModel
+from interphase_sim.eels.analysis import edge_areal_density, layer_boundaries, mlls_fractions, quantify_line_scan
+from interphase_sim.eels.templates import ELNESTemplate
+from interphase_sim.eels.xsec import ionization_cross_section
 
 
 def li2o_bulk(**kw):
@@ -195,7 +195,7 @@ def test_to_hyperspy_carries_axes_and_microscope_metadata():
 
 
 def test_cli_simulate_eels(tmp_path, capsys):
-    from interphase_sim.cli import main
+    from interphase_sim.cli.main import main
 
     sample = tmp_path / "s.toml"
     sample.write_text(samples.text("li_sei_lipon"))

@@ -1,6 +1,6 @@
 """Hydrogenic EELS ionization cross-sections: references, exspy as a peer, invariants, input.
 
-References: SCIENCE.md's C K cross-check (100 keV, 10 mrad, 100 eV window: about
+References: docs/references.md's C K cross-check (100 keV, 10 mrad, 100 eV window: about
 6150-6180 barn from three independent implementations) and exspy's hydrogenic GOS
 (``EELSCLEdge(..., GOS="hydrogenic")``, a translation of Egerton's SIGMAK3/SIGMAL3), whose
 ``function`` is dsigma/dE in barn/eV. The convergence correction is also checked against a
@@ -18,7 +18,7 @@ from hypothesis import strategies as hst
 from scipy import integrate
 
 from interphase_sim import InterphaseInputError
-from interphase_sim import eels_xsec as xs
+from interphase_sim.eels import xsec as xs
 
 K_EDGES = [n for n, e in xs.EDGES.items() if e.shell == "K"]
 
@@ -81,7 +81,7 @@ def test_small_convergence_matches_exspy_within_2_percent(name, e0_kev, beta, al
 
 
 def test_c_k_matches_science_md_reference():
-    # SCIENCE.md: 6150-6180 barn from three independent implementations.
+    # docs/references.md: 6150-6180 barn from three independent implementations.
     assert xs.ionization_cross_section("C K", 100e3, 10, 100) == pytest.approx(6165.0, rel=0.02)
 
 

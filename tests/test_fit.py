@@ -8,8 +8,8 @@ import pytest
 
 from interphase_sim import InterphaseInputError, Layer, Parameter, Stack, samples
 from interphase_sim.fit import FitError, Objective, fit, sample
-from interphase_sim.measurement import Axis, Measurement
-from interphase_sim.ndp import NDPModel
+from interphase_sim.core.measurement import Axis, Measurement
+from interphase_sim.ndp.model import NDPModel
 
 
 def lnmo_problem(seed, fluence=1e12):
@@ -236,7 +236,7 @@ def test_model_returning_nan_is_reported_with_the_parameter_values():
 
 
 def test_cli_fit_writes_result_report_and_plots(tmp_path, capsys):
-    from interphase_sim.cli import main
+    from interphase_sim.cli.main import main
 
     sample_path = tmp_path / "s.toml"
     sample_path.write_text(samples.text("lnmo_lipon"))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from interphase_sim import InterphaseInputError, phases
-from interphase_sim.hrtem import HRTEMModel, Microscope, scherzer_defocus_A, wavelength_A
+from interphase_sim.hrtem.model import HRTEMModel, Microscope, scherzer_defocus_A, wavelength_A
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_bad_input_is_named(li2o):
 def test_image_fit_recovers_the_defocus_through_the_objective(li2o):
     """The forward-model protocol: parameters(), simulate(), expected(); the exit wave is cached."""
     from interphase_sim.fit import Objective, fit
-    from interphase_sim.measurement import Measurement
+    from interphase_sim.core.measurement import Measurement
 
     perfect = Microscope.scherzer(dose_e_per_A2=2000.0, mtf=(math.inf, 1.0, 0.0))
     truth = HRTEMModel(li2o, perfect.with_defocus(640.0), sampling=0.12)

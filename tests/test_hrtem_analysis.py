@@ -11,17 +11,17 @@ import pytest
 from pymatgen.core import Lattice
 
 from interphase_sim import InterphaseInputError
-from interphase_sim.hrtem_analysis import (
+from interphase_sim.hrtem.analysis import (
     diffractogram,
     find_lattice_spacings,
     fit_defocus_thon,
     radial_power_spectrum,
     wavelength_A,
 )
-from interphase_sim.hrtem_phasemap import candidate_spacings, phase_map
-from interphase_sim.measurement import Axis, Measurement
+from interphase_sim.hrtem.phasemap import candidate_spacings, phase_map
+from interphase_sim.core.measurement import Axis, Measurement
 
-# SCIENCE.md cells
+# docs/references.md cells
 LI2O = Lattice.cubic(4.619)
 LI3N = Lattice.hexagonal(3.6507, 3.8886)
 LI_BCC = Lattice.cubic(3.51)
@@ -81,7 +81,7 @@ def test_find_lattice_spacings_recovers_zone_spacings(phase):
 
 
 def test_spacings_match_science_md():
-    # the test's reference spacings are the ones SCIENCE.md lists
+    # the test's reference spacings are the ones docs/references.md lists
     assert LI2O.d_hkl((2, 0, 0)) == pytest.approx(2.31, abs=0.005)
     assert LI2O.d_hkl((2, 2, 0)) == pytest.approx(1.63, abs=0.005)
     assert LI3N.d_hkl((1, 0, 0)) == pytest.approx(3.16, abs=0.005)

@@ -6,9 +6,9 @@ import pytest
 from interphase_sim import InterphaseInputError
 from interphase_sim.build.amorphous import amorphous
 from interphase_sim.fit import Objective, fit
-from interphase_sim.hrtem import HRTEMModel, Microscope
-from interphase_sim.hrtem_analysis import fit_defocus_thon
-from interphase_sim.hrtem_fit import (
+from interphase_sim.hrtem.model import HRTEMModel, Microscope
+from interphase_sim.hrtem.analysis import fit_defocus_thon
+from interphase_sim.hrtem.fitting import (
     PowerSpectrumMixture,
     StackPhaseFractions,
     ThonRingModel,
@@ -17,7 +17,7 @@ from interphase_sim.hrtem_fit import (
     phase_map_depth_fractions,
     welch_power_spectrum,
 )
-from interphase_sim.stack import Layer, Stack
+from interphase_sim.sample.stack import Layer, Stack
 
 MIC = Microscope.scherzer(aperture_mrad=20.0)
 

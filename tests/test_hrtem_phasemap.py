@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pymatgen.analysis.diffraction.tem import TEMCalculator
 
 from interphase_sim import InterphaseInputError, phases
-from interphase_sim.hrtem_phasemap import candidate_reflections, electron_reflections, phase_map
+from interphase_sim.hrtem.phasemap import candidate_reflections, electron_reflections, phase_map
 
 SAMPLING = 0.1  # Å/pixel
 
@@ -107,7 +107,7 @@ def test_peaks_no_candidate_explains_are_left_to_none():
     assert np.all(pm["probability"][..., 0] < 0.5)
     # the kernel, with the faint Li peak detected: "none" stays the likelier reading, so
     # even a low min_probability cannot label the window (a label must beat "none")
-    from interphase_sim.hrtem_phasemap import _window_posterior
+    from interphase_sim.hrtem.phasemap import _window_posterior
 
     post, matched, _ = _window_posterior([(2.39, 999.0, 1000.0), (2.482, 99.0, 100.0)],
                                          {"Li": (np.array([2.482]), np.array([1.0]))}, 0.01, 1.0, 10.0)
@@ -124,7 +124,7 @@ def test_a_stronger_peak_is_more_convincing(r1, r2, off):
     # (prominence 10). Speckle reaches r with probability exp(-(r - 10)), so a stronger
     # peak is less likely speckle: the evidence it carries grows with r, for Li where it
     # matches (within 1.5 sigma), against Li where it does not (5 sigma off)
-    from interphase_sim.hrtem_phasemap import _window_posterior
+    from interphase_sim.hrtem.phasemap import _window_posterior
 
     cands = {"Li": (np.array([2.482]), np.array([1.0]))}
 

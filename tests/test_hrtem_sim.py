@@ -1,6 +1,6 @@
 """HRTEM on abTEM-simulated images: lattice spacings, CTF zeros, Thon rings, phase maps.
 
-Reference spacings come from pymatgen's ``Lattice.d_hkl`` on the SCIENCE.md cells,
+Reference spacings come from pymatgen's ``Lattice.d_hkl`` on the docs/references.md cells,
 independently of the package; the CTF zeros from the textbook phase
 ``chi = pi lambda k^2 (-defocus) + pi Cs lambda^3 k^4 / 2`` (Kirkland, ch. 3; abTEM's
 sign: positive defocus is underfocus).
@@ -16,11 +16,11 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from interphase_sim import InterphaseInputError, phases
 from interphase_sim.build.amorphous import amorphous
-from interphase_sim.hrtem import HRTEMModel, Microscope, to_abtem_images, to_hyperspy_signal, wavelength_A
-from interphase_sim.hrtem_analysis import find_lattice_spacings, fit_defocus_thon, radial_power_spectrum
-from interphase_sim.hrtem_phasemap import candidate_reflections, phase_map
+from interphase_sim.hrtem.model import HRTEMModel, Microscope, to_abtem_images, to_hyperspy_signal, wavelength_A
+from interphase_sim.hrtem.analysis import find_lattice_spacings, fit_defocus_thon, radial_power_spectrum
+from interphase_sim.hrtem.phasemap import candidate_reflections, phase_map
 
-# SCIENCE.md cells and the [001]-zone reflections the issue names
+# docs/references.md cells and the [001]-zone reflections the issue names
 CELLS = {"Li2O": Lattice.cubic(4.619), "Li3N": Lattice.hexagonal(3.6507, 3.8886), "Li": Lattice.cubic(3.51)}
 REFLECTIONS = {"Li2O": [(2, 0, 0), (2, 2, 0)], "Li3N": [(1, 0, 0), (1, 1, 0)], "Li": [(1, 1, 0)]}
 # an objective aperture wide enough (25 mrad = 1.27 1/Å) to pass the 1.6 Å fringes
@@ -177,7 +177,7 @@ def test_gpu_image_matches_cpu():
 
 
 def test_a_stack_given_to_the_model_builds_the_default_lamella():
-    from interphase_sim.stack import Layer, Stack
+    from interphase_sim.sample.stack import Layer, Stack
 
     stack = Stack([Layer("LiPON", {"LiPON": 1.0}, 3.0), Layer("Li", {"Li": 1.0}, "inf")])
     direct = HRTEMModel(stack, Microscope.scherzer(), sampling=0.3, seed=4)

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interphase_sim import InterphaseInputError, Layer, Parameter, Stack, phases
-from interphase_sim.measurement import Axis, Measurement, load_spectrum_csv
+from interphase_sim.core.measurement import Axis, Measurement, load_spectrum_csv
 from interphase_sim.ndp import NDPModel, spectrum_to_depth
-from interphase_sim.ndp_geometry import cone_nodes, solid_angle_fraction
-from interphase_sim.stopping import exit_energy
+from interphase_sim.ndp.geometry import cone_nodes, solid_angle_fraction
+from interphase_sim.ndp.stopping import exit_energy
 
 WIDE = np.arange(1.0, 3200.0, 2.0)  # keV, channel centres covering every particle
 
@@ -267,7 +267,7 @@ def test_spectrum_csv_round_trip_and_channel_calibration(tmp_path):
 # -- command line ----------------------------------------------------------------------------
 def test_cli_simulate_ndp_and_invert(tmp_path, capsys):
     from interphase_sim import samples
-    from interphase_sim.cli import main
+    from interphase_sim.cli.main import main
 
     sample = tmp_path / "lnmo.toml"
     sample.write_text(samples.text("lnmo_lipon"))
@@ -286,7 +286,7 @@ def test_cli_simulate_ndp_and_invert(tmp_path, capsys):
 
 
 def test_cli_bad_spectrum_writes_nothing(tmp_path, capsys):
-    from interphase_sim.cli import main
+    from interphase_sim.cli.main import main
 
     bad = tmp_path / "bad.csv"
     bad.write_text("energy_keV,counts\n1,2\n0.5,3\n")
@@ -319,7 +319,7 @@ def test_demo_lnmo_stack_edges_sit_where_the_stopping_powers_say():
 
 def test_cli_simulate_bad_sample_writes_nothing(tmp_path, capsys):
     from interphase_sim import samples
-    from interphase_sim.cli import main
+    from interphase_sim.cli.main import main
 
     sample = tmp_path / "bad.toml"
     sample.write_text(samples.text("lnmo_lipon").replace("fwhm_keV = 18.0", "fwhm_keV = -18.0"))

@@ -8,7 +8,7 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from interphase_sim import InterphaseInputError, Phase, phases
 
-# Reference densities (g/cm3). Source: ../shared/SCIENCE.md (densities computed from the
+# Reference densities (g/cm3). Source: docs/references.md (densities computed from the
 # published cells) unless noted; metals and substrates: CRC Handbook of Chemistry and
 # Physics, 97th ed. (X-ray densities at 20-25 C).
 REFERENCE_DENSITY = {
@@ -17,7 +17,7 @@ REFERENCE_DENSITY = {
     "Li3N": 1.29,
     "Li3P": 1.43,
     "Li3PO4": 2.48,  # gamma, Pnma
-    # beta-Li3PO4: SCIENCE.md lists 2.39, computed from a 6.18 x 5.30 x 4.92 A cell that is
+    # beta-Li3PO4: docs/references.md lists 2.39, computed from a 6.18 x 5.30 x 4.92 A cell that is
     # ~3 % larger per axis than every experimental refinement (it is a GGA-relaxed cell).
     # Experimental X-ray density of beta-Li3PO4: 2.47 (Keffer et al., J. Res. NBS 71A, 1967).
     "Li3PO4-beta": 2.47,
@@ -113,7 +113,7 @@ def test_polymorph_names_and_aliases():
 
 
 def test_lattice_spacings_match_science_brief():
-    # HRTEM spacings listed in SCIENCE.md (computed from the cells), Å, 1 % tolerance.
+    # HRTEM spacings listed in docs/references.md (computed from the cells), Å, 1 % tolerance.
     d = lambda name, hkl: phases.get(name).structure.lattice.d_hkl(hkl)  # noqa: E731
     assert d("Li", (1, 1, 0)) == pytest.approx(2.48, rel=0.01)
     assert d("Li2O", (1, 1, 1)) == pytest.approx(2.67, rel=0.01)

@@ -15,7 +15,7 @@ from hypothesis import strategies as hst
 from scipy.integrate import quad, solve_ivp
 
 from interphase_sim import InterphaseInputError, phases
-from interphase_sim import stopping as st
+from interphase_sim.ndp import stopping as st
 
 DATA = Path(__file__).parent / "data"
 SRIM_MG = DATA / "srim_helium_in_silicon_MeV_mgcm2.txt"
@@ -23,7 +23,7 @@ SRIM_UM = DATA / "srim_helium_in_silicon_keV_um.txt"
 SI_RHO = 2.3212  # density in the SRIM files
 
 
-# -- reference values (SCIENCE.md: NIST ASTAR / PSTAR, electronic only) ----------------------
+# -- reference values (docs/references.md: NIST ASTAR / PSTAR, electronic only) ----------------------
 @pytest.mark.parametrize(
     "material, ref",
     [

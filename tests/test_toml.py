@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from interphase_sim import InterphaseInputError, Layer, Parameter, Phase, Stack, samples
-from interphase_sim.stack_toml import parse_stack
+from interphase_sim.sample.toml_io import parse_stack
 
 DESIGN_EXAMPLE = """
 [sample]

@@ -1,7 +1,7 @@
 """interphase_sim: models of solid-state-battery interphases and what instruments see.
 
 Describe a sample once, as a :class:`Stack` of :class:`Layer` objects made of
-:class:`Phase` objects from the library (:mod:`interphase_sim.phases`); every number is a
+:class:`Phase` objects from the library (:mod:`interphase_sim.sample.phases`); every number is a
 :class:`Parameter` shared by identity with every model that reads it.
 
 Units: depths, thicknesses, roughness, grain sizes in nm; densities in g/cm3; number
@@ -10,12 +10,14 @@ densities in atoms/nm3; atomic coordinates in Å.
 
 from __future__ import annotations
 
-from . import phases
-from .errors import InterphaseInputError
-from .params import Parameter, Parameters
-from .phases import Phase
-from .profile import DepthProfile
-from .stack import NATURAL_LI6_ABUNDANCE, Layer, Stack
+from interphase_sim.sample import phases
+from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.core.params import Parameter, Parameters
+from interphase_sim.sample.phases import Phase
+from interphase_sim.sample.profile import DepthProfile
+from interphase_sim.sample.stack import NATURAL_LI6_ABUNDANCE, Layer, Stack
+from interphase_sim.sample import shipped as samples
+from interphase_sim.registry import instruments
 
 __version__ = "0.1.0"
 
@@ -28,6 +30,8 @@ __all__ = [
     "Parameters",
     "Phase",
     "Stack",
+    "instruments",
     "phases",
+    "samples",
     "__version__",
 ]

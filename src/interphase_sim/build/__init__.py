@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .stack import atoms_from_stack, cross_section, estimate_atoms, lnmo_lipon_interface
+from interphase_sim.build.assemble import atoms_from_stack, cross_section, estimate_atoms, lnmo_lipon_interface
 
 __all__ = [
     "amorphous",
@@ -39,7 +39,7 @@ def write_structure(atoms: Any, path: Any, format: str | None = None) -> None:
     to a temporary name first, then renamed."""
     import ase.io
 
-    from ..fileio import atomic_path
+    from interphase_sim.core.fileio import atomic_path
 
     fmt = format or {"xyz": "extxyz", "extxyz": "extxyz", "cif": "cif", "lmp": "lammps-data",
                      "data": "lammps-data"}.get(str(path).rsplit(".", 1)[-1].lower(), "extxyz")

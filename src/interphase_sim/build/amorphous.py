@@ -37,13 +37,13 @@ from typing import Any
 import numba
 import numpy as np
 
-from ..errors import InterphaseInputError
+from interphase_sim.core.errors import InterphaseInputError
 
 __all__ = ["amorphous", "amorphous_fill", "structure_report", "structure_factor", "pair_minimum_table"]
 
-MIN_DISTANCE_A = 1.4  # absolute floor (SCIENCE.md: P-O bonds are the shortest)
+MIN_DISTANCE_A = 1.4  # absolute floor (docs/references.md: P-O bonds are the shortest)
 P_O_TERMINAL_A, P_O_BRIDGING_A, P_N_A = 1.55, 1.60, 1.65  # bridging P-O ~0.05 Å longer
-LI_ANION_START_A = 2.0  # middle of Li-O 1.9-2.1 Å (SCIENCE.md)
+LI_ANION_START_A = 2.0  # middle of Li-O 1.9-2.1 Å (docs/references.md)
 BRIDGE_ANGLE_DEG = {"O": 130.0, "N": 125.0}
 TETRA_COS = -1.0 / 3.0  # cos 109.47°
 ANIONS = frozenset({"O", "N", "F", "S", "Cl", "Se", "Br", "I"})
@@ -63,7 +63,7 @@ _PAIR_MIN = {("Li", "Li"): 2.2, ("Li", "O"): 1.9, ("Li", "N"): 1.9, ("Li", "P"):
 
 # -- inputs and composition ---------------------------------------------------------------
 def _resolve_phase(phase: Any):
-    from .. import phases as _phases
+    from interphase_sim.sample import phases as _phases
 
     if isinstance(phase, str):
         phase = _phases.get(phase)
@@ -568,14 +568,14 @@ def amorphous(phase: Any, box_nm: Sequence[float], seed: int | None, min_distanc
     Parameters
     ----------
     phase : Phase or str
-        An amorphous :class:`~interphase_sim.phases.Phase` (composition and density, e.g.
+        An amorphous :class:`~interphase_sim.sample.phases.Phase` (composition and density, e.g.
         ``phases.get("LiPON")``) or a built-in name; crystals are refused.
     box_nm : sequence of 3 float
         Box edges (x, y, z) in nm, each >= 1 nm.
     seed : int or None
         Seed of ``numpy.random.default_rng``: the same seed gives the same structure.
     min_distance_A : float, optional
-        Floor of non-bonded distances in Å, 0.5-3.0 (default 1.4, SCIENCE.md). Pair minima
+        Floor of non-bonded distances in Å, 0.5-3.0 (default 1.4, docs/references.md). Pair minima
         above it (Li-O 1.9 Å, O-O 2.4 Å, :func:`pair_minimum_table`) still apply; P-O and
         P-N bond lengths are set by the short-range order.
     max_atoms : int

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InterphaseInputError
+from interphase_sim.core.errors import InterphaseInputError
 
 __all__ = [
     "MIN_DISTANCE_A",
@@ -30,7 +30,7 @@ __all__ = [
     "random_rotation",
 ]
 
-MIN_DISTANCE_A = 1.4  # SCIENCE.md: the shortest sensible interatomic distance (P-O bonds)
+MIN_DISTANCE_A = 1.4  # docs/references.md: the shortest sensible interatomic distance (P-O bonds)
 
 # Half-open box test [0, L) with this slack (Å), so atoms that sit exactly on a face of a
 # commensurate box are counted once despite rounding in the rotation.
@@ -40,7 +40,7 @@ _CHUNK_POINTS = 2_000_000
 
 
 # -- inputs -----------------------------------------------------------------------------
-def _structure_of(obj: Any, field: str = "phase") -> tuple[Any, str]:
+def structure_of(obj: Any, field: str = "phase") -> tuple[Any, str]:
     """(pymatgen Structure, name) of a crystalline Phase or a Structure."""
     if hasattr(obj, "lattice") and hasattr(obj, "frac_coords"):
         return obj, obj.composition.reduced_formula
@@ -176,7 +176,7 @@ def orientation_matrix(
     ndarray, shape (3, 3)
         ``R`` with ``r_box = R @ r_crystal``; ``R @ n_hkl`` is +z.
     """
-    structure, _ = _structure_of(structure_or_phase, "structure_or_phase")
+    structure, _ = structure_of(structure_or_phase, "structure_or_phase")
     hkl = _miller(normal)
     lattice = np.asarray(structure.lattice.matrix, dtype=float)
     g = hkl @ np.linalg.inv(lattice).T  # reciprocal vector (rows of inv(L).T are a*, b*, c*)
@@ -254,7 +254,7 @@ def crystal_fill(
     half-diagonal from the box are dropped, and the basis is added to the rest, in chunks
     of a few million candidate positions.
     """
-    structure, _ = _structure_of(phase)
+    structure, _ = structure_of(phase)
     cell = _vector3(cell_A, "cell_A")
     rot = _rotation(rotation)
     origin = np.zeros(3) if origin_A is None else _vector3(origin_A, "origin_A", positive=False)
@@ -378,7 +378,7 @@ def crystal_slab(
     import ase
     from scipy.spatial import cKDTree
 
-    structure, name = _structure_of(phase)
+    structure, name = structure_of(phase)
     try:
         lx, ly = (float(v) for v in lateral_nm)
     except (TypeError, ValueError):
@@ -510,7 +510,7 @@ def lattice_spacings(phase: Any, n: int = 10) -> list[tuple[float, tuple[int, in
     """
     from pymatgen.core import Element
 
-    structure, _ = _structure_of(phase)
+    structure, _ = structure_of(phase)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InterphaseInputError("n", f"expected an integer >= 1, got {n!r}")
     lattice = np.asarray(structure.lattice.matrix, dtype=float)

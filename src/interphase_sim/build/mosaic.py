@@ -12,7 +12,7 @@ touch are removed, from either grain with equal chance.
 
 Conventions: Å inside (ASE), grain sizes in nm. ``z_range_A = (z_top, z_bottom)`` with
 ``z_top < z_bottom``: z is the depth below the surface, as in
-:func:`interphase_sim.build.stack.atoms_from_stack`, and ``fractions_top`` apply at
+:func:`interphase_sim.build.assemble.atoms_from_stack`, and ``fractions_top`` apply at
 ``z_top``.
 """
 
@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InterphaseInputError
-from .crystal import MIN_DISTANCE_A, crystal_fill, random_rotation
+from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.build.crystal import MIN_DISTANCE_A, crystal_fill, random_rotation
 
 __all__ = ["assign_phases", "grain_seeds", "mosaic_fill"]
 
@@ -482,7 +482,7 @@ def mosaic_fill(
     if amorphous_names:
         if amorphous_fill is None:
             try:
-                from .amorphous import amorphous_fill as _default_fill
+                from interphase_sim.build.amorphous import amorphous_fill as _default_fill
             except ImportError as exc:
                 raise InterphaseInputError(
                     "amorphous_fill", f"no amorphous builder is available ({exc}); pass amorphous_fill"
@@ -523,7 +523,7 @@ def mosaic_fill(
     pos[:, :2] %= np.array([lx, ly])
     removed = 0
     if len(pos) > 1:
-        from .contacts import resolve_contacts
+        from interphase_sim.build.contacts import resolve_contacts
 
         # push apart what meets across grain boundaries; delete only what still touches
         pos, keep = resolve_contacts(pos, np.array([lx, ly]), np.random.default_rng(int(rng.integers(2**31))),

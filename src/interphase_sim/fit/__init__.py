@@ -4,8 +4,8 @@ Five lines from a measured NDP spectrum and a sample file to fitted thicknesses:
 
     from interphase_sim import Stack
     from interphase_sim.fit import Objective, fit
-    from interphase_sim.measurement import load_spectrum_csv
-    from interphase_sim.ndp import NDPModel
+    from interphase_sim.core.measurement import load_spectrum_csv
+    from interphase_sim.ndp.model import NDPModel
 
     stack = Stack.from_toml("sample.toml")              # vary/min/max say what is free
     data = load_spectrum_csv("spectrum.csv")
@@ -13,9 +13,9 @@ Five lines from a measured NDP spectrum and a sample file to fitted thicknesses:
     print(result.report())
 """
 
-from .mcmc import SampleResult, sample
-from .objective import FitError, Objective, free_parameters
-from .optimize import fit
-from .result import FitResult
+from interphase_sim.fit.mcmc import SampleResult, sample
+from interphase_sim.fit.objective import FitError, Objective, free_parameters
+from interphase_sim.fit.optimize import fit
+from interphase_sim.fit.result import FitResult
 
 __all__ = ["FitError", "FitResult", "Objective", "SampleResult", "fit", "free_parameters", "sample"]

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InterphaseInputError
-from ..fileio import atomic_write_text
-from .objective import FitError, Objective, as_objectives, free_parameters
-from .optimize import Evaluator, fit
-from .result import FitResult
+from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.core.fileio import atomic_write_text
+from interphase_sim.fit.objective import FitError, Objective, as_objectives, free_parameters
+from interphase_sim.fit.optimize import Evaluator, fit
+from interphase_sim.fit.result import FitResult
 
 __all__ = ["sample", "SampleResult"]
 
@@ -111,7 +111,7 @@ class SampleResult:
 
     def corner(self, truths: dict[str, float] | None = None, fig: Any = None) -> Any:
         """Corner plot of the posterior samples (matplotlib)."""
-        from ..plotting import plot_corner
+        from interphase_sim.plotting.common import plot_corner
 
         return plot_corner(self.samples, self.names, truths=truths, fig=fig)
 

@@ -2,7 +2,7 @@
 
 A model is anything with ``parameters()`` (a :class:`~interphase_sim.Parameters`) and
 ``expected(measurement)`` (the noise-free prediction on the measurement's axes, same
-shape as its values). :class:`~interphase_sim.ndp.NDPModel` is one.
+shape as its values). :class:`~interphase_sim.ndp.model.NDPModel` is one.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InterphaseInputError
-from ..measurement import Measurement
-from ..params import Parameter, Parameters
+from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.core.measurement import Measurement
+from interphase_sim.core.params import Parameter, Parameters
 
 __all__ = ["Objective", "FitError", "free_parameters", "as_objectives"]
 

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 
-from ..errors import InterphaseInputError
-from ..params import Parameters
-from .objective import FitError, Objective, as_objectives, free_parameters
-from .result import FitResult
+from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.core.params import Parameters
+from interphase_sim.fit.objective import FitError, Objective, as_objectives, free_parameters
+from interphase_sim.fit.result import FitResult
 
 __all__ = ["fit", "fisher_covariance", "Evaluator"]
 

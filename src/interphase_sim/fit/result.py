@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ..fileio import atomic_write_text
-from ..params import Parameters
+from interphase_sim.core.fileio import atomic_write_text
+from interphase_sim.core.params import Parameters
 
 __all__ = ["FitResult", "DEGENERATE_CORRELATION"]
 
@@ -186,8 +186,8 @@ class FitResult:
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2))
 
     def plot(self, fig: Any = None) -> Any:
-        """Data, model and residuals of each 1-D objective (see :mod:`interphase_sim.plotting`)."""
-        from ..plotting import plot_fit
+        """Data, model and residuals of each 1-D objective (see :mod:`interphase_sim.plotting.common`)."""
+        from interphase_sim.plotting.common import plot_fit
 
         return plot_fit(self.objectives, fig=fig)
 

@@ -1,0 +1,1 @@
+"""The ``interphase-sim`` command line: argument parsing, printing and writing only."""

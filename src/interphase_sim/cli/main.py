@@ -1,0 +1,604 @@
+"""The ``interphase-sim`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from interphase_sim.cli import hrtem as cli_hrtem
+from interphase_sim.core.errors import InterphaseInputError
+
+__all__ = ["main"]
+
+
+def _cmd_phases(args: argparse.Namespace) -> int:
+    from interphase_sim.sample import phases
+
+    rows = [("name", "formula", "g/cm3", "space group", "kind", "source")]
+    for name in phases.names():
+        ph = phases.get(name)
+        src = (ph.source or "").split(";")[0]
+        if not args.sources and len(src) > 60:
+            src = src[:57] + "..."
+        rows.append((
+            name,
+            ph.formula,
+            f"{ph.density:.3f}",
+            ph.spacegroup or "-",
+            "amorphous (density is a parameter)" if ph.amorphous else "crystal",
+            src,
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1])
+    return 0
+
+
+def _interphase_window(stack) -> tuple[float, float] | None:
+    """Depth window (nm) around the thin layers (< 10 % of the finite depth), if any."""
+    depth = stack.finite_depth_nm()
+    tops = [0.0, *stack.interfaces_nm()[:-1]]
+    thin = [i for i, lay in enumerate(stack) if not lay.semi_infinite and lay.thickness_nm.value < 0.1 * depth]
+    if not thin:
+        return None
+    margin = max(20.0, 4 * max(stack[i].roughness_nm.value for i in thin))
+    lo = tops[thin[0]] - margin
+    hi = tops[thin[-1]] + stack[thin[-1]].thickness_nm.value + margin
+    return (max(lo, 0.0), float(hi))
+
+
+def _demo_ndp(stack, out: Path, key: str) -> None:
+    """The demo's NDP part: expected spectrum, where its edges are, and a figure."""
+    from interphase_sim.core.fileio import atomic_savefig
+    from interphase_sim.ndp.model import NDPModel
+    from interphase_sim.plotting.common import pyplot_module, plot_ndp_spectrum
+
+    model = NDPModel.from_stack(stack)
+    meas = model.simulate()
+    energy, comps = model.simulate_components()
+    bottoms = [0.0, *stack.interfaces_nm()[:-1]]
+    for part in model.particles:
+        _, e = model.energy_depth_map(part.name, bottoms)
+        edges = ", ".join(f"{z:g} nm -> {x:.0f} keV" for z, x in zip(bottoms, e))
+        print(f"  NDP {part.name:7s} {comps[part.name].sum():10.4g} counts; births at {edges}")
+    plt = pyplot_module()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    plot_ndp_spectrum(energy, comps, total=meas.values, depth_map=model.energy_depth_map("alpha"),
+                      ax=ax, title=f"NDP: {stack.name}")
+    fig.tight_layout()
+    atomic_savefig(fig, out / f"{key}_ndp.png", dpi=110)
+    plt.close(fig)
+    meas.to_csv(out / f"{key}_ndp.csv")
+    print(f"  wrote {out / (key + '_ndp.png')} and {out / (key + '_ndp.csv')}")
+    _demo_fit(model)
+    _demo_eels(stack, out, key)
+    if "build" in stack.sections:
+        _demo_build(stack, out, key)
+    if "hrtem" in stack.sections:
+        _demo_hrtem(stack, out, key)
+
+
+def _demo_hrtem(stack, out: Path, key: str) -> None:
+    """The demo's HRTEM part: a low-dose cross-section image and its phase map."""
+    s = cli_hrtem.settings(stack, argparse.Namespace(
+        lateral_nm=6.0, thickness_nm=None, sampling_A=None, defocus_A=None, dose=None, depth_range_nm=None,
+        seed=None))  # a narrower lamella than the sample's, so that the demo stays quick
+    res = cli_hrtem.simulate(stack, s, noise=True, progress=False)
+    paths = cli_hrtem.write_outputs(res, stack, out, prefix=f"{key}_hrtem_")
+    info = cli_hrtem.summary(res)
+    print(f"  HRTEM {s['lateral_nm']:g} x {info['thickness_nm']:.1f} nm lamella, {info['atoms']:,} atoms, "
+          f"{s.get('dose_e_per_A2', 200):g} e/A2: imaged in {info['seconds_image']:.1f} s; phase map: "
+          f"{cli_hrtem.score_text(res['score'])}")
+    print("  wrote " + ", ".join(str(p) for p in paths[1:4:2]))  # the image and its phase map
+
+
+def _demo_build(stack, out: Path, key: str) -> None:
+    """The demo's atomistic part: a small model of the interphase and its picture."""
+    import time
+
+    from interphase_sim.build import atoms_from_stack
+    from interphase_sim.core.fileio import atomic_savefig
+    from interphase_sim.plotting.common import pyplot_module, plot_model_slice
+
+    table = dict(stack.sections["build"])
+    lo, hi = table.get("depth_range_nm", (0.0, stack.finite_depth_nm()))
+    t0 = time.perf_counter()
+    # a narrower box than the sample's [build] table, so that the demo stays quick
+    lo = max(lo, hi - 100.0)  # at most 100 nm deep, so that the demo stays quick
+    atoms = atoms_from_stack(stack, (5.5, 5.5), seed=table.get("seed", 1), depth_range_nm=(lo, hi))
+    dt = time.perf_counter() - t0
+    plt = pyplot_module()
+    fig = plot_model_slice(atoms, stack)
+    atomic_savefig(fig, out / f"{key}_model.png", dpi=110)
+    plt.close(fig)
+    print(f"  atomistic model {lo:g}-{hi:g} nm x 5.5 x 5.5 nm: {len(atoms):,} atoms in {dt:.1f} s; "
+          f"wrote {out / (key + '_model.png')}")
+
+
+def _demo_eels(stack, out: Path, key: str) -> None:
+    """The demo's EELS part: a line scan across the interphase, quantified by edge integration."""
+    from interphase_sim.eels.model import EELSModel
+    from interphase_sim.eels.analysis import quantify_line_scan
+    from interphase_sim.core.fileio import atomic_savefig
+    from interphase_sim.plotting.common import pyplot_module, plot_eels_linescan
+
+    model = EELSModel.from_stack(stack)
+    scan = model.simulate(noise=True, seed=1)
+    energy = scan.axis("energy")
+    edges = [e for e in model.edges if energy[-1] - _onset(e) >= 40.0 and _onset(e) - energy[0] >= 20.0]
+    quant = quantify_line_scan(model.deconvolve(scan), edges, window_eV=40.0)
+    z = scan.axis("position")
+    tops = [0.0, *stack.interfaces_nm()]
+    print(f"  EELS line scan {z[0]:g}-{z[-1]:g} nm, {z.size} positions; mean areal density (atoms/nm2) per layer:")
+    for i, lay in enumerate(stack.layers):
+        inside = (z >= tops[i]) & (z < tops[i + 1])
+        if inside.sum() >= 3:
+            vals = ", ".join(f"{el} {np.mean(quant.values[inside, k]):7.0f}" for k, el in enumerate(quant.axes[1].values))
+            print(f"    {lay.name:10s} {vals}")
+    plt = pyplot_module()
+    fig = plot_eels_linescan(scan, quant, model.elemental_profiles(z))
+    atomic_savefig(fig, out / f"{key}_eels.png", dpi=100)
+    plt.close(fig)
+    print(f"  wrote {out / (key + '_eels.png')}")
+
+
+def _demo_fit(model) -> None:
+    """The demo's fitting part: Poisson data from the model, free parameters started
+    20 % off, refined back; prints truth, fit and standard error."""
+    import warnings
+
+    from interphase_sim.fit import Objective, fit
+
+    free = model.parameters().varying()
+    if not len(free):
+        return
+    truth = free.get_values()
+    data = model.simulate(noise=True, seed=1)
+    lo, hi = free.bounds_array().T
+    free.set_values(np.clip(truth * 1.2, lo, hi))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        result = fit(Objective(model, data))
+    for (name, t) in zip(free, truth):
+        print(f"  fit {name:20s} true {t:9.4g}  fitted {result.values[name]:9.4g} +/- {result.stderr[name]:.2g}")
+    free.set_values(truth)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from interphase_sim.sample import shipped as samples
+    from interphase_sim.core.fileio import atomic_savefig
+    from interphase_sim.plotting.common import pyplot_module, profile_figure
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plt = pyplot_module()
+    for key in ("li_sei_lipon", "lnmo_lipon"):
+        stack = samples.load(key)
+        print(stack.table())
+        print()
+        zoom = _interphase_window(stack)
+        fig = profile_figure(stack, zooms=[zoom] if zoom else None)
+        png = out / f"{key}_profile.png"
+        atomic_savefig(fig, png, dpi=110)
+        plt.close(fig)
+        stack.to_toml(out / f"{key}.toml")
+        prof = stack.profile(stack.depth_grid(step_nm=0.5))
+        print(f"  6Li areal density over 0-{prof.z_nm[-1]:.0f} nm: {prof.areal_density('6Li'):.4g} atoms/nm2")
+        print(f"  wrote {png} and {out / (key + '.toml')}")
+        _demo_ndp(stack, out, key)
+        print()
+    return 0
+
+
+def _cmd_simulate_ndp(args: argparse.Namespace) -> int:
+    import json
+
+    from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
+    from interphase_sim.ndp.model import NDPModel
+    from interphase_sim.plotting.common import pyplot_module, plot_ndp_spectrum
+    from interphase_sim.sample import shipped as samples
+
+    stack = samples.read(args.sample)
+    model = NDPModel.from_stack(stack)
+    # Everything is computed before anything is written.
+    meas = model.simulate(noise=args.noise, seed=args.seed)
+    energy, comps = model.simulate_components()
+    depth_part = next((p.name for p in model.particles if p.name == "alpha"), model.particles[0].name)
+    depth_map = model.energy_depth_map(depth_part)
+    plt = pyplot_module()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    plot_ndp_spectrum(energy, comps, total=meas.values, depth_map=depth_map, depth_label=depth_part, ax=ax,
+                      title=f"NDP: {stack.name or args.sample}")
+    fig.tight_layout()
+    settings = {"sample": str(args.sample), "stack": stack.name, **model.settings(),
+                "noise": args.noise, "seed": args.seed,
+                "total_counts": float(meas.values.sum()),
+                "counts_per_particle": {k: float(v.sum()) for k, v in comps.items()}}
+    out = Path(args.out)
+    meas.to_csv(out / "spectrum.csv")
+    atomic_savefig(fig, out / "ndp_spectrum.png", dpi=110)
+    plt.close(fig)
+    atomic_write_text(out / "ndp_settings.json", json.dumps(settings, indent=2))
+    for k, v in comps.items():
+        print(f"{k:12s} {v.sum():12.4g} counts")
+    print(f"wrote {out / 'spectrum.csv'}, {out / 'ndp_spectrum.png'}, {out / 'ndp_settings.json'}")
+    return 0
+
+
+def _cmd_ndp_depth(args: argparse.Namespace) -> int:
+    from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
+    from interphase_sim.core.measurement import load_spectrum_csv
+    from interphase_sim.ndp import NDPModel, spectrum_to_depth
+    from interphase_sim.plotting.common import pyplot_module, plot_depth_estimate
+    from interphase_sim.sample import shipped as samples
+
+    meas = load_spectrum_csv(args.spectrum, gain_keV=args.gain_keV, offset_keV=args.offset_keV)
+    kw = {}
+    if args.settings:
+        kw["model"] = NDPModel.from_stack(samples.read(args.settings))
+    else:
+        kw.update(
+            detector_angle_deg=args.detector_angle_deg, acceptance_half_angle_deg=args.acceptance_half_angle_deg,
+            dead_layers=[(m, float(t)) for m, t in args.dead_layer], fluence=args.fluence, area_cm2=args.area_cm2,
+            background=args.background, low_energy_cutoff_keV=args.cutoff_keV,
+        )
+    res = spectrum_to_depth(meas, args.matrix, args.particle, species=args.species,
+                            li6_abundance=args.li6_abundance, **kw)
+    plt = pyplot_module()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    plot_depth_estimate(res, ax=ax)
+    ax.set_title(f"{args.particle} in {args.matrix}: {Path(args.spectrum).name}", fontsize=10)
+    fig.tight_layout()
+    out = Path(args.out)
+    res.to_csv(out / "depth_profile.csv")
+    atomic_savefig(fig, out / "depth_profile.png", dpi=110)
+    plt.close(fig)
+    atomic_write_text(out / "depth_profile.json", res.metadata_json())
+    print(f"{res.values.size} depths from {res.axis('depth')[0]:.1f} to {res.axis('depth')[-1]:.1f} nm")
+    print(f"wrote {out / 'depth_profile.csv'}, {out / 'depth_profile.png'}, {out / 'depth_profile.json'}")
+    return 0
+
+
+def _write_hspy(meas, path: Path) -> bool:
+    """Write a line scan in HyperSpy's own format (.hspy) through exspy; False without it."""
+    from interphase_sim.core.fileio import atomic_path
+
+    try:
+        from interphase_sim.eels.model import to_hyperspy
+
+        sig = to_hyperspy(meas)
+    except ImportError:
+        return False
+    with atomic_path(path) as tmp:
+        target = Path(str(tmp) + ".hspy")  # HyperSpy picks the format from the suffix
+        sig.save(target, overwrite=True)
+        target.replace(tmp)
+    return True
+
+
+def _cmd_simulate_eels(args: argparse.Namespace) -> int:
+    import io
+    import json
+
+    from interphase_sim.eels.model import EELSModel
+    from interphase_sim.eels.analysis import quantify_line_scan
+    from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
+    from interphase_sim.plotting.common import pyplot_module, plot_eels_linescan
+    from interphase_sim.sample import shipped as samples
+
+    stack = samples.read(args.sample)
+    model = EELSModel.from_stack(stack)
+    scan = model.simulate(noise=args.noise, seed=args.seed)
+    z = scan.axis("position")
+    energy = scan.axis("energy")
+    quantifiable = [e for e in model.edges if energy[-1] - _onset(e) >= 40.0 and _onset(e) - energy[0] >= 20.0]
+    # plural scattering removed (Fourier ratio with the model's low-loss) before edge integration
+    quant = quantify_line_scan(model.deconvolve(scan), quantifiable, window_eV=40.0) if quantifiable else None
+    truth = model.elemental_profiles(z)
+    plt = pyplot_module()
+    fig = plot_eels_linescan(scan, quant, truth)
+    buf = io.StringIO()
+    buf.write("position_nm," + ",".join(f"{x:.4f}" for x in energy) + "\n")
+    for zi, row in zip(z, scan.values):
+        buf.write(f"{zi:.6g}," + ",".join(f"{v:.6g}" for v in row) + "\n")
+    out = Path(args.out)
+    atomic_write_text(out / "linescan.csv", buf.getvalue())
+    wrote_hspy = _write_hspy(scan, out / "linescan.hspy")
+    atomic_savefig(fig, out / "eels_linescan.png", dpi=110)
+    plt.close(fig)
+    atomic_write_text(out / "eels_settings.json", json.dumps(
+        {"sample": str(args.sample), **model.settings(), "noise": args.noise, "seed": args.seed,
+         "positions_nm": [float(z[0]), float(z[-1]), int(z.size)]}, indent=2))
+    print(f"{z.size} positions x {energy.size} channels; edges {', '.join(model.edges)}; "
+          f"{model.electrons():.3g} electrons per spectrum")
+    print(f"wrote {out / 'linescan.csv'}" + (f", {out / 'linescan.hspy'}" if wrote_hspy else "")
+          + f", {out / 'eels_linescan.png'}, {out / 'eels_settings.json'}")
+    if not wrote_hspy:
+        print("(for a HyperSpy .hspy file as well: pip install 'interphase_sim[eels]')")
+    return 0
+
+
+def _onset(edge: str) -> float:
+    from interphase_sim.eels.xsec import edge as get_edge
+
+    return get_edge(edge).onset_eV
+
+
+BUILD_KEYS = ("lateral_nm", "depth_range_nm", "max_depth_nm", "semi_infinite_nm", "seed", "orientations",
+              "correlation_nm", "max_atoms")
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from interphase_sim.build import atoms_from_stack, write_structure
+    from interphase_sim.core.errors import InterphaseInputError
+    from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
+    from interphase_sim.plotting.common import pyplot_module, plot_model_slice
+    from interphase_sim.sample import shipped as samples
+
+    stack = samples.read(args.sample)
+    table = dict(stack.sections.get("build", {}))
+    for key in table:
+        if key not in BUILD_KEYS:
+            raise InterphaseInputError(f"build.{key}", f"unknown key; allowed: {', '.join(BUILD_KEYS)}")
+    kw = {k: table[k] for k in BUILD_KEYS if k in table}
+    if args.lateral_nm is not None:
+        kw["lateral_nm"] = tuple(args.lateral_nm)
+    if args.depth_range_nm is not None:
+        kw["depth_range_nm"] = tuple(args.depth_range_nm)
+    if args.max_depth_nm is not None:
+        kw["max_depth_nm"] = args.max_depth_nm
+    if args.seed is not None:
+        kw["seed"] = args.seed
+    if "orientations" in kw:
+        kw["orientations"] = {k: tuple(v) for k, v in dict(kw["orientations"]).items()}
+    t0 = time.perf_counter()
+    atoms = atoms_from_stack(stack, **kw)
+    elapsed = time.perf_counter() - t0
+    plt = pyplot_module()
+    fig = plot_model_slice(atoms, stack)
+    out = Path(args.out)
+    written = []
+    for fmt in args.formats:
+        name = {"extxyz": "model.extxyz", "cif": "model.cif", "lammps": "model.lammps-data"}[fmt]
+        write_structure(atoms, out / name, format={"lammps": "lammps-data"}.get(fmt, fmt))
+        written.append(str(out / name))
+    atomic_savefig(fig, out / "model_slice.png", dpi=120)
+    plt.close(fig)
+    summary = {
+        "sample": str(args.sample), "atoms": len(atoms), "seconds": elapsed,
+        "atoms_per_second": len(atoms) / elapsed if elapsed > 0 else None,
+        "cell_A": [float(x) for x in atoms.cell.lengths()], **{k: str(v) for k, v in atoms.info.items()},
+    }
+    atomic_write_text(out / "model.json", json.dumps(summary, indent=2))
+    print(f"{len(atoms):,} atoms in {elapsed:.1f} s ({len(atoms) / max(elapsed, 1e-9):,.0f} atoms/s); "
+          f"cell {' x '.join(f'{x / 10:.1f}' for x in atoms.cell.lengths())} nm")
+    names = str(atoms.info["layer_names"]).split(",")
+    for i, name in enumerate(names):
+        sel = atoms.arrays["layer"] == i
+        if sel.any():
+            syms, counts = np.unique(np.array(atoms.get_chemical_symbols())[sel], return_counts=True)
+            comp = " ".join(f"{s}{c}" for s, c in zip(syms, counts))
+            print(f"  {name:10s} {int(sel.sum()):8d} atoms: {comp}")
+    print("wrote " + ", ".join([*written, str(out / "model_slice.png"), str(out / "model.json")]))
+    return 0
+
+
+DATA_KINDS = ("ndp",)
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    import json
+    import warnings
+
+    from interphase_sim.core.errors import InterphaseInputError
+    from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
+    from interphase_sim.fit import Objective, fit, sample
+    from interphase_sim.core.measurement import load_spectrum_csv
+    from interphase_sim.ndp.model import NDPModel
+    from interphase_sim.plotting.common import pyplot_module
+    from interphase_sim.sample import shipped as samples
+
+    stack = samples.read(args.sample)
+    objectives = []
+    for item in args.data:
+        kind, sep, path = item.partition("=")
+        if not sep or not path:
+            raise InterphaseInputError("--data", f"expected KIND=PATH (e.g. ndp=spectrum.csv), got {item!r}")
+        if kind not in DATA_KINDS:
+            raise InterphaseInputError("--data", f"unknown data kind {kind!r}; available: {', '.join(DATA_KINDS)}")
+        meas = load_spectrum_csv(path, gain_keV=args.gain_keV, offset_keV=args.offset_keV)
+        model = NDPModel.from_stack(stack, energy_keV=meas.axis("energy"))
+        energy = meas.axis("energy")
+        mask = (energy >= max(args.energy_min_keV, model.low_energy_cutoff_keV.value)) & (energy <= args.energy_max_keV)
+        objectives.append(Objective(model, meas, loss="poisson", mask=mask, name=f"ndp: {path}"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        result = fit(objectives, method=args.method, seed=args.seed)
+        sampled = None
+        if args.posterior:
+            sampled = sample(objectives, nwalkers=args.nwalkers, nsteps=args.nsteps, seed=args.seed, start=result)
+    plt = pyplot_module()
+    fig = result.plot()
+    fig.suptitle(f"fit: {stack.name or args.sample}", fontsize=10)
+    doc = {"sample": str(args.sample), "data": args.data, "fit": result.to_dict(),
+           "warnings": [str(w.message) for w in caught]}
+    text = result.report()
+    if sampled is not None:
+        doc["sampling"] = sampled.to_dict()
+        for n in sampled.names:
+            doc["fit"]["parameters"][n]["interval68"] = list(sampled.interval68[n])
+            doc["fit"]["parameters"][n]["interval95"] = list(sampled.interval95[n])
+        text += "\n\n" + sampled.report()
+        corner = sampled.corner()
+    out = Path(args.out)
+    atomic_write_text(out / "result.json", json.dumps(doc, indent=2))
+    atomic_write_text(out / "report.txt", text + "\n")
+    atomic_savefig(fig, out / "fit.png", dpi=110)
+    plt.close(fig)
+    if sampled is not None:
+        atomic_savefig(corner, out / "corner.png", dpi=100)
+        plt.close(corner)
+    print(text)
+    for w in caught:
+        print(f"warning: {w.message}")
+    print(f"wrote {out / 'result.json'}, {out / 'report.txt'}, {out / 'fit.png'}"
+          + (f", {out / 'corner.png'}" if sampled is not None else ""))
+    return 0
+
+
+def _add_simulate_arguments(parser: argparse.ArgumentParser, table: str) -> None:
+    """The arguments every ``simulate`` subcommand shares; ``table`` names its settings table."""
+    parser.add_argument("sample", help=(f"sample file (TOML) with [[layers]] and an optional [{table}] table, "
+                                        "or a shipped sample's name (li_sei_lipon, lnmo_lipon)"))
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--noise", action="store_true", help="draw Poisson counts instead of the expectation")
+    parser.add_argument("--seed", type=int, default=None, help="random seed for --noise")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    from interphase_sim import __version__
+
+    p = argparse.ArgumentParser(
+        prog="interphase-sim",
+        description="Models of solid-state-battery interphases, and what HRTEM, EELS and NDP would measure on them.",
+    )
+    p.add_argument("--version", action="version", version=f"interphase_sim {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    sp = sub.add_parser("phases", help="list the built-in phase library", description="List the built-in phases: formula, density (g/cm3, from the crystal structure), space group, source.")
+    sp.add_argument("--sources", action="store_true", help="print full literature sources")
+    sp.set_defaults(func=_cmd_phases)
+    sd = sub.add_parser(
+        "demo",
+        help="build the Li | SEI | LiPON and LNMO | LiPON stacks and plot their depth profiles",
+        description=(
+            "Build the default Li | multilayer-mosaic SEI | LiPON stack and the LiPON | LNMO on Au stack, "
+            "print their layer tables, and write to --out their depth-profile figures (PNG), sample files "
+            "(TOML), expected NDP spectra (CSV and PNG, with a fit back from noisy data), STEM-EELS "
+            "line scans (PNG) and a small atomistic model of the interphase (PNG)."
+        ),
+    )
+    sd.add_argument("--out", default="interphase-demo", help="output folder (default: %(default)s)")
+    sd.set_defaults(func=_cmd_demo)
+
+    ss = sub.add_parser("simulate", help="simulate what an instrument would record",
+                        description="Simulate what an instrument records on a sample file's stack.")
+    ssub = ss.add_subparsers(dest="instrument", metavar="INSTRUMENT")
+    ssub.required = True
+    sn = ssub.add_parser(
+        "ndp", help="neutron depth profiling spectrum",
+        description=("Expected NDP spectrum of the stack in SAMPLE.toml with its [ndp] settings; writes "
+                     "spectrum.csv (energy_keV,counts), ndp_spectrum.png and ndp_settings.json to --out."),
+    )
+    _add_simulate_arguments(sn, "ndp")
+    sn.set_defaults(func=_cmd_simulate_ndp)
+    se = ssub.add_parser(
+        "eels", help="STEM-EELS line scan across the stack",
+        description=("Core-loss STEM-EELS line scan of the stack in SAMPLE.toml with its [eels] settings; writes "
+                     "linescan.csv (and linescan.hspy for HyperSpy when exspy is installed), eels_linescan.png "
+                     "(spectrum image and elemental profiles) and eels_settings.json to --out."),
+    )
+    _add_simulate_arguments(se, "eels")
+    se.set_defaults(func=_cmd_simulate_eels)
+    sh = ssub.add_parser(
+        "hrtem", help="cross-section HRTEM image (abTEM multislice) with its phase map",
+        description=("Build a cross-section lamella of the stack in SAMPLE.toml (its [hrtem] table, else "
+                     "defaults), image it with abTEM at the microscope settings, and map the crystalline phases "
+                     "by local FFT; writes image.tiff (float32, pixel size in nm), image.png (scale bar), "
+                     "diffractogram.png and hrtem_settings.json to --out, and, when the stack has a "
+                     "crystalline phase, phase_map.png (with fractions along depth against the stack's) and "
+                     "phase_map.csv."),
+    )
+    _add_simulate_arguments(sh, "hrtem")
+    cli_hrtem.add_arguments(sh)
+    sh.set_defaults(func=cli_hrtem.run)
+
+    nd = sub.add_parser(
+        "ndp-depth", help="convert an NDP spectrum to a depth profile (classical analysis)",
+        description=("Convert an NDP spectrum (CSV: energy_keV,counts or channel,counts) to 6Li (or Li) density "
+                     "versus depth through the stopping of one matrix; writes depth_profile.csv/.png/.json."),
+    )
+    nd.add_argument("spectrum", help="CSV with energy_keV,counts (or channel,counts with --gain-keV)")
+    nd.add_argument("--matrix", required=True, help="phase all depth is assumed to be (e.g. LiPON)")
+    nd.add_argument("--out", required=True, help="output folder")
+    nd.add_argument("--particle", default="alpha", help="alpha, triton or boron-alpha (default alpha)")
+    nd.add_argument("--settings", help="sample file whose [ndp] table gives geometry, dead layers and scale")
+    nd.add_argument("--gain-keV", type=float, default=None, help="keV per channel for a channel column")
+    nd.add_argument("--offset-keV", type=float, default=0.0, help="energy of channel 0 (keV)")
+    nd.add_argument("--detector-angle-deg", type=float, default=0.0)
+    nd.add_argument("--acceptance-half-angle-deg", type=float, default=3.0)
+    nd.add_argument("--dead-layer", nargs=2, action="append", default=[], metavar=("MATERIAL", "THICKNESS_NM"),
+                    help="a detector dead layer (repeatable)")
+    nd.add_argument("--fluence", type=float, default=1e12, help="neutrons/cm2 over the live time")
+    nd.add_argument("--area-cm2", type=float, default=1.0)
+    nd.add_argument("--background", type=float, default=0.0, help="counts per channel to subtract")
+    nd.add_argument("--cutoff-keV", type=float, default=100.0, help="lowest energy converted (keV)")
+    nd.add_argument("--species", default=None, help="6Li (default), Li (needs --li6-abundance) or 10B")
+    nd.add_argument("--li6-abundance", type=float, default=None)
+    nd.set_defaults(func=_cmd_ndp_depth)
+
+    bd = sub.add_parser(
+        "build", help="build the stack as an atomistic model (ASE)",
+        description=("Build the stack in SAMPLE.toml (and its optional [build] table) as one atomistic model: "
+                     "crystals, amorphous LiPON and nanocrystalline mosaics with rough interfaces; writes "
+                     "model.extxyz (per-atom layer/phase/grain arrays) and the chosen formats, a PNG slice "
+                     "coloured by phase, and model.json."),
+    )
+    bd.add_argument("sample", help="sample file (TOML), or a shipped sample's name")
+    bd.add_argument("--out", required=True, help="output folder")
+    bd.add_argument("--lateral-nm", type=float, nargs=2, default=None, metavar=("X", "Y"),
+                    help="lateral box (nm); default from [build] or 10 10")
+    bd.add_argument("--depth-range-nm", type=float, nargs=2, default=None, metavar=("START", "STOP"),
+                    help="build only this depth window (nm)")
+    bd.add_argument("--max-depth-nm", type=float, default=None, help="cut the model at this depth (nm)")
+    bd.add_argument("--seed", type=int, default=None)
+    bd.add_argument("--formats", nargs="+", default=["extxyz"], choices=["extxyz", "cif", "lammps"])
+    bd.set_defaults(func=_cmd_build)
+
+    ft = sub.add_parser(
+        "fit", help="fit a sample's free parameters to measured data",
+        description=("Fit the parameters marked vary = true (with min and max) in SAMPLE.toml, and in its "
+                     "instrument tables, to measured data; writes result.json, report.txt and fit.png "
+                     "(and corner.png with --sample) to --out."),
+    )
+    ft.add_argument("sample", help="sample file (TOML), or a shipped sample's name")
+    ft.add_argument("--data", action="append", required=True, metavar="KIND=PATH",
+                    help="measured data, e.g. ndp=spectrum.csv (repeatable; fitted jointly)")
+    ft.add_argument("--out", required=True, help="output folder")
+    ft.add_argument("--method", default="least_squares", choices=["least_squares", "differential_evolution", "lbfgsb"])
+    ft.add_argument("--sample", dest="posterior", action="store_true", help="also sample the posterior with emcee")
+    ft.add_argument("--nwalkers", type=int, default=32)
+    ft.add_argument("--nsteps", type=int, default=2000)
+    ft.add_argument("--seed", type=int, default=None, help="random seed (emcee, differential evolution)")
+    ft.add_argument("--energy-min-keV", type=float, default=0.0, help="fit only channels above this energy")
+    ft.add_argument("--energy-max-keV", type=float, default=float("inf"), help="fit only channels below this energy")
+    ft.add_argument("--gain-keV", type=float, default=None, help="keV per channel for a channel column")
+    ft.add_argument("--offset-keV", type=float, default=0.0)
+    ft.set_defaults(func=_cmd_fit)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (2 for bad input)."""
+    from interphase_sim.fit.objective import FitError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (InterphaseInputError, FitError) as exc:
+        print(f"interphase-sim: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"interphase-sim: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

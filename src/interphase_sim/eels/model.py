@@ -1,0 +1,441 @@
+"""Core-loss EELS of a stack: spectra at a depth and STEM-EELS line scans across it.
+
+Geometry: a cryo-FIB lamella of thickness ``thickness_nm`` viewed edge-on, so the beam
+crosses the layers' plane and the probe position along the scan is the stack depth z
+(nm). At each probe position the electrons see the composition at depth z averaged over
+the probe profile and the beam broadening in the lamella (Gaussians added in quadrature;
+the broadening of the scan's mean composition is used for every position).
+
+Counts per channel at a position::
+
+    I0 * sum over (edge, phase) a(z) dsigma/dE(E) F_phase(E) dE   (single scattering)
+
+with ``I0`` the electrons per spectrum (dose x pixel area), ``a`` the element's areal
+density in that phase along the beam (atoms/nm2 = number density x lamella thickness),
+``dsigma/dE`` the hydrogenic cross-section (:mod:`interphase_sim.eels.xsec`) and ``F`` the
+phase's ELNES template (:mod:`interphase_sim.eels.templates`); then convolved with the
+low-loss spectrum (plural scattering, :mod:`interphase_sim.eels.lowloss`), plus a
+power-law background, with optional Poisson noise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from interphase_sim.eels import lowloss as LL
+from interphase_sim.eels import xsec as XS
+from interphase_sim.eels.templates import ELNESTemplate, default_templates
+from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.core.measurement import Axis, Measurement
+from interphase_sim.core.params import Parameters, as_parameter, check_physical
+from interphase_sim.sample.stack import Stack
+
+__all__ = ["EELSModel"]
+
+# name: (physical low, high, low open?, units, default)
+_NUMBERS = {
+    "beam_energy_eV": (1e3, 1e7, True, "eV", 300e3),
+    "convergence_mrad": (0.0, 200.0, False, "mrad", 10.0),
+    "collection_mrad": (0.0, 500.0, True, "mrad", 20.0),
+    "energy_resolution_eV": (0.0, 50.0, True, "eV", 1.0),
+    "dispersion_eV": (0.0, 100.0, True, "eV/channel", 0.3),
+    "offset_eV": (0.0, 1e5, True, "eV", 40.0),
+    "thickness_nm": (0.0, 1e4, True, "nm", 60.0),
+    "dose_e_per_A2": (0.0, 1e12, True, "e/A2", 1000.0),
+    "pixel_nm": (0.0, 1e4, True, "nm", 1.0),
+    "probe_fwhm_nm": (0.0, 1e4, False, "nm", 1.0),
+    "background_counts": (0.0, math.inf, False, "counts/channel", 0.0),
+    "background_exponent": (0.0, 10.0, False, "", 3.0),
+    "plasmon_width_eV": (0.0, 100.0, True, "eV", 6.0),
+}
+_OTHER_KEYS = ("edges", "channels", "elnes", "plural", "beam_broadening", "templates",
+               "scan_start_nm", "scan_stop_nm", "positions")
+
+
+class EELSModel:
+    """Core-loss EELS forward model of a :class:`Stack` (see the module docstring).
+
+    Parameters
+    ----------
+    stack : Stack
+    edges : sequence of str, optional
+        Edges to simulate (e.g. ``["Li K", "P L2,3", "N K", "O K"]``); default every
+        available edge of the stack's elements whose onset lies on the energy axis.
+    beam_energy_eV : float or Parameter
+        Incident energy (eV). Default 300 keV.
+    convergence_mrad, collection_mrad : float or Parameter
+        Probe convergence and spectrometer collection semi-angles (mrad).
+    energy_resolution_eV : float or Parameter
+        Zero-loss FWHM (eV).
+    dispersion_eV, offset_eV : float or Parameter
+        Energy axis: ``E = offset + dispersion * channel`` (eV).
+    channels : int
+        Channels of the default axis. Default 2048.
+    thickness_nm : float or Parameter
+        Lamella thickness along the beam (nm).
+    dose_e_per_A2, pixel_nm : float or Parameter
+        Electron dose (e/Å2) and pixel size (nm): ``I0 = dose x (10 pixel_nm)^2``.
+    probe_fwhm_nm : float or Parameter
+        Probe FWHM (nm); combined in quadrature with the Goldstein beam broadening.
+    background_counts, background_exponent : float or Parameter
+        Power-law background ``A (E / E_first)^-r`` (counts per channel at the first channel).
+    plasmon_width_eV : float or Parameter
+        FWHM of the bulk plasmon in the low-loss kernel.
+    elnes, plural, beam_broadening : bool
+        Switch ELNES templates, plural scattering and beam broadening on or off.
+    templates : mapping, optional
+        ``{(phase, edge): ELNESTemplate}`` replacing built-in templates.
+    """
+
+    def __init__(self, stack: Stack, edges: Iterable[str] | None = None, channels: int = 2048,
+                 elnes: bool = True, plural: bool = True, beam_broadening: bool = True,
+                 templates: Mapping[tuple[str, str], ELNESTemplate] | None = None, **numbers: Any) -> None:
+        if not isinstance(stack, Stack):
+            raise InterphaseInputError("stack", f"expected a Stack, got {type(stack).__name__}")
+        self.stack = stack
+        unknown = set(numbers) - set(_NUMBERS)
+        if unknown:
+            raise InterphaseInputError(f"eels.{sorted(unknown)[0]}", f"unknown setting; allowed: {', '.join(_NUMBERS)}")
+        for name, (lo, hi, lo_open, units, default) in _NUMBERS.items():
+            p = as_parameter(numbers.get(name, default), f"eels.{name}", units or None)
+            check_physical(p, f"eels.{name}", lo, hi, lo_open=lo_open)
+            setattr(self, name, p)
+        if not isinstance(channels, (int, np.integer)) or isinstance(channels, bool) or channels < 16:
+            raise InterphaseInputError("eels.channels", f"an integer >= 16 is required, got {channels!r}")
+        self.channels = int(channels)
+        self.elnes, self.plural, self.beam_broadening = bool(elnes), bool(plural), bool(beam_broadening)
+        energy = self.energy_axis()
+        available = XS.edges_for(stack.elements())
+        if edges is None:
+            self.edges = sorted((e for e in available if energy[0] < XS.edge(e).onset_eV < energy[-1]),
+                                key=lambda e: XS.edge(e).onset_eV)
+        else:
+            self.edges = []
+            for name in edges:
+                rec = XS.edge(name)
+                if not energy[0] < rec.onset_eV < energy[-1]:
+                    raise InterphaseInputError(
+                        "eels.edges", f"{rec.name} (onset {rec.onset_eV:g} eV) is outside the energy axis "
+                        f"[{energy[0]:g}, {energy[-1]:g}] eV; change offset_eV / dispersion_eV / channels")
+                if rec.element not in stack.elements():
+                    raise InterphaseInputError("eels.edges", f"{rec.name}: the stack has no {rec.element}")
+                self.edges.append(rec.name)
+        if not self.edges:
+            raise InterphaseInputError("eels.edges", "no edge of the stack's elements lies on the energy axis")
+        self.templates: dict[tuple[str, str], ELNESTemplate] = {}
+        self._custom_templates = {}
+        for (phase, edge_name), tpl in dict(templates or {}).items():
+            self._custom_templates[(self._phase_key(phase), XS.edge(edge_name).name)] = tpl
+        self._basis_cache: dict[tuple, Any] = {}
+        self._kernel_cache: dict[tuple, np.ndarray] = {}
+
+    # -- construction from a sample file -------------------------------------------------
+    @classmethod
+    def from_stack(cls, stack: Stack, **overrides: Any) -> EELSModel:
+        """The model described by the stack's ``[eels]`` table (keyword overrides win)."""
+        from interphase_sim.sample.toml_io import read_instrument_table
+
+        kw = read_instrument_table("eels", dict(stack.sections.get("eels", {})), _NUMBERS, _OTHER_KEYS)
+        kw.update(overrides)
+        scan = {k: kw.pop(k) for k in ("scan_start_nm", "scan_stop_nm", "positions") if k in kw}
+        files = kw.pop("templates", None)
+        model = cls(stack, **kw)
+        model.scan = scan
+        if files:
+            for phase, per_edge in dict(files).items():
+                for edge_name, path in dict(per_edge).items():
+                    model.set_template_file(phase, edge_name, path)
+        return model
+
+    def _phase_key(self, phase: str) -> str:
+        """The stack's name for ``phase`` (built-in aliases resolved); error if absent."""
+        if phase in self.stack.phases:
+            return phase
+        from interphase_sim.sample import phases as _phases
+
+        try:
+            canon = _phases.resolve(phase)
+        except InterphaseInputError:
+            canon = phase
+        if canon not in self.stack.phases:
+            raise InterphaseInputError("templates", f"phase {phase!r} is not in the stack ({', '.join(self.stack.phases)})")
+        return canon
+
+    def set_template_file(self, phase: str, edge: str, path: Any) -> None:
+        """Replace the template of ``edge`` in ``phase`` by a measured reference spectrum file."""
+        phase = self._phase_key(phase)
+        rec = XS.edge(edge)
+        tpl = ELNESTemplate.from_file(path, rec.name, phase, rec.onset_eV, atomic=lambda e: self._atomic(rec.name, e))
+        self._custom_templates[(phase, rec.name)] = tpl
+        self._basis_cache.clear()
+
+    # -- parameters and axes ---------------------------------------------------------------
+    def parameters(self) -> Parameters:
+        """The stack's Parameters and this model's (``eels.thickness_nm``, ...)."""
+        items = list(self.stack.parameters().items())
+        items += [(f"eels.{name}", getattr(self, name)) for name in _NUMBERS]
+        return Parameters(items)
+
+    def settings(self) -> dict[str, Any]:
+        """Current settings as plain values (JSON)."""
+        out = {name: getattr(self, name).value for name in _NUMBERS}
+        out.update(edges=list(self.edges), channels=self.channels, elnes=self.elnes, plural=self.plural,
+                   beam_broadening=self.beam_broadening, electrons_per_spectrum=self.electrons())
+        return out
+
+    def energy_axis(self) -> np.ndarray:
+        """Channel energies (eV)."""
+        return self.offset_eV.value + self.dispersion_eV.value * np.arange(self.channels)
+
+    def electrons(self) -> float:
+        """Incident electrons per spectrum: dose (e/Å2) x pixel area (Å2)."""
+        return self.dose_e_per_A2.value * (10.0 * self.pixel_nm.value) ** 2
+
+    def default_positions(self, n: int | None = None) -> np.ndarray:
+        """Probe positions (nm): the scan in the ``[eels]`` table or across the finite stack."""
+        scan = getattr(self, "scan", {})
+        depth = self.stack.finite_depth_nm()
+        start = float(scan.get("scan_start_nm", 0.0))
+        stop = float(scan.get("scan_stop_nm", depth + max(0.1 * depth, 10.0)))
+        n = int(scan.get("positions", 200)) if n is None else n
+        if not stop > start or n < 2:
+            raise InterphaseInputError("eels.scan", "need scan_stop_nm > scan_start_nm and >= 2 positions")
+        return np.linspace(start, stop, n)
+
+    # -- cross-sections ---------------------------------------------------------------------
+    def _atomic(self, edge: str, energy_eV: np.ndarray) -> np.ndarray:
+        return XS.differential_cross_section(
+            edge, np.asarray(energy_eV, dtype=float), self.beam_energy_eV.value,
+            self.collection_mrad.value, self.convergence_mrad.value,
+        )
+
+    def _basis(self) -> dict[str, Any]:
+        """Per (edge, phase) cross-section per channel (barn), cached per optics and axis."""
+        key = (self.beam_energy_eV.value, self.collection_mrad.value, self.convergence_mrad.value,
+               self.offset_eV.value, self.dispersion_eV.value, self.channels, self.elnes,
+               tuple(self.edges), tuple(self.stack.phases))
+        hit = self._basis_cache.get(key)
+        if hit is not None:
+            return hit
+        # the built-in templates are normalised against the atomic shape at these optics
+        self.templates = default_templates(atomic=lambda e, x: self._atomic(e, XS.edge(e).onset_eV + x))
+        self.templates.update(self._custom_templates)
+        energy = self.energy_axis()
+        rows, species = [], []
+        for name in self.edges:
+            rec = XS.edge(name)
+            atomic = self._atomic(name, energy)
+            for phase_name, phase in self.stack.phases.items():
+                if rec.element not in phase.elements:
+                    continue
+                shape = atomic
+                tpl = self.templates.get((phase_name, name)) if self.elnes else None
+                if tpl is not None:
+                    shape = tpl.apply(energy, rec.onset_eV, atomic)
+                rows.append(shape * self.dispersion_eV.value)
+                species.append((name, rec.element, phase_name))
+        out = {"matrix": np.array(rows), "species": species}
+        if len(self._basis_cache) > 16:
+            self._basis_cache.clear()
+        self._basis_cache[key] = out
+        return out
+
+    # -- composition along the scan -------------------------------------------------------------
+    def _local(self, positions: np.ndarray) -> dict[str, Any]:
+        """Blurred phase amounts and element densities at each probe position.
+
+        A Gaussian blur of the depth profile turns each interface of width sigma_k into
+        one of width sqrt(sigma_k^2 + sigma_b^2) (the convolution of two Gaussians), so
+        the blur is applied exactly, and smoothly in every Parameter, by widening the
+        interfaces. sigma_b combines the probe FWHM with the Goldstein broadening of the
+        mean composition along the scan. The sample's top surface stays sharp.
+        """
+        stack = self.stack
+        arrays = stack.layer_arrays()
+        probe = self.probe_fwhm_nm.value
+        blur = probe
+        if self.beam_broadening:
+            mean = stack.profile(positions, layer_arrays=arrays)
+            dens = {e: float(np.mean(mean.densities[k])) for k, e in enumerate(mean.elements)}
+            b90 = LL.beam_broadening_nm(dens, self.beam_energy_eV.value, self.thickness_nm.value)
+            blur = math.hypot(probe, b90 * 2.3548 / 3.2897)  # b contains 90 %: 2 x 1.645 sigma
+        widened = dict(arrays)
+        widened["sigma_nm"] = np.hypot(arrays["sigma_nm"], blur / 2.3548)
+        prof = stack.profile(positions, layer_arrays=widened)
+        nominal = np.array([stack.phases[p].total_number_density() for p in prof.phases])
+        filled = nominal @ prof.fractions
+        ds = np.where(filled > 0, prof.total_density() / np.where(filled > 0, filled, 1.0), 0.0)
+        return {"phases": list(prof.phases), "amount": (prof.fractions * ds).T, "elements": list(prof.elements),
+                "densities": prof.densities.T, "blur_fwhm_nm": blur}
+
+    # -- the forward model ------------------------------------------------------------------
+    def single_scattering(self, positions_nm: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        """Single-scattering core-loss counts (positions x channels) and the local composition."""
+        positions = np.atleast_1d(np.asarray(positions_nm, dtype=float))
+        if positions.ndim != 1 or not np.all(np.isfinite(positions)):
+            raise InterphaseInputError("positions_nm", "a 1-D array of finite probe positions (nm)")
+        basis = self._basis()
+        local = self._local(positions)
+        pidx = {p: i for i, p in enumerate(local["phases"])}
+        t = self.thickness_nm.value
+        amounts = np.empty((positions.size, len(basis["species"])))
+        for j, (_, element, phase) in enumerate(basis["species"]):
+            n_el = self.stack.phases[phase].number_density()[element]
+            amounts[:, j] = local["amount"][:, pidx[phase]] * n_el * t  # atoms/nm2 along the beam
+        # atoms/nm2 x barn = 1e14 cm^-2 x 1e-24 cm2 = 1e-10
+        ssd = (self.electrons() * 1e-10) * (amounts @ basis["matrix"])
+        return ssd, local
+
+    def _kernels(self, local: dict[str, Any], n_fft: int) -> np.ndarray:
+        out = np.empty((local["densities"].shape[0], n_fft))
+        for i, row in enumerate(local["densities"]):
+            dens = {e: row[k] for k, e in enumerate(local["elements"]) if row[k] > 0}
+            if not dens:
+                out[i] = 0.0
+                out[i, 0] = 1.0
+                continue
+            lam = LL.mean_free_path_nm(dens, self.beam_energy_eV.value, self.collection_mrad.value)
+            tau = self.thickness_nm.value / lam
+            ep = LL.plasmon_energy_eV(dens)
+            # exact keys: positions inside one homogeneous layer share a kernel, and the
+            # model stays smooth in its parameters (a fit differentiates it)
+            key = (tau, ep, n_fft, self.dispersion_eV.value,
+                   self.energy_resolution_eV.value, self.plasmon_width_eV.value)
+            k = self._kernel_cache.get(key)
+            if k is None:
+                k = LL.lowloss_kernel(n_fft, self.dispersion_eV.value, tau, ep, self.plasmon_width_eV.value,
+                                      self.energy_resolution_eV.value)
+                if len(self._kernel_cache) > 4096:
+                    self._kernel_cache.clear()
+                self._kernel_cache[key] = k
+            out[i] = k
+        return out
+
+    def deconvolve(self, measurement: Measurement) -> Measurement:
+        """Single-scattering estimate of a measured line scan (Fourier-ratio deconvolution
+        with this model's low-loss spectra at its probe positions, reconvolved with the
+        zero-loss width). Subtract no background first: the deconvolution is linear."""
+        if measurement.values.ndim != 2:
+            raise InterphaseInputError("measurement", "a line scan (position x energy) is required")
+        self._check_axis(measurement)
+        positions = measurement.axis("position")
+        n_fft = 1 << int(math.ceil(math.log2(2 * measurement.values.shape[1])))
+        kern = self._kernels(self._local(positions), n_fft)
+        ssd, gain = LL.fourier_ratio(measurement.values, kern, self.dispersion_eV.value,
+                                     self.energy_resolution_eV.value, return_gain=True)
+        return Measurement(ssd, list(measurement.axes), None,
+                           {**measurement.metadata, "analysis": "Fourier-ratio deconvolution",
+                            "noise_gain": gain.tolist()}, measurement.quantity)
+
+    def lowloss_fraction(self, positions_nm: Any, window_eV: float) -> np.ndarray:
+        """Fraction of the low-loss intensity within ``[0, window_eV]`` at each position.
+
+        The ratio method of quantification divides by it (Egerton 2011, eq. 4.65); it is 1
+        without plural scattering.
+        """
+        positions = np.atleast_1d(np.asarray(positions_nm, dtype=float))
+        if not self.plural:
+            return np.ones(positions.size)
+        n_fft = 1 << int(math.ceil(math.log2(2 * self.channels)))
+        kern = self._kernels(self._local(positions), n_fft)
+        n_in = int(window_eV / self.dispersion_eV.value) + 1
+        return kern[:, :n_in].sum(axis=1) + kern[:, n_fft // 2:].sum(axis=1)  # + the ZLP's negative half
+
+    def expected_counts(self, positions_nm: Any) -> np.ndarray:
+        """Expected counts (positions x channels): plural scattering and background included."""
+        ssd, local = self.single_scattering(positions_nm)
+        energy = self.energy_axis()
+        a = self.background_counts.value
+        if a > 0:  # before plural scattering: the real background is plural-scattered too
+            ssd = ssd + a * (energy / energy[0]) ** (-self.background_exponent.value)
+        if self.plural:
+            n_fft = 1 << int(math.ceil(math.log2(2 * self.channels)))
+            ssd = LL.plural_scatter(ssd, self._kernels(local, n_fft))
+        return ssd
+
+    def line_scan(self, positions_nm: Any = None, noise: bool = False, seed: Any = None) -> Measurement:
+        """A STEM-EELS line scan: counts on (position nm, energy eV); Poisson noise on request."""
+        positions = self.default_positions() if positions_nm is None else np.asarray(positions_nm, dtype=float)
+        counts = self.expected_counts(positions)
+        if noise:
+            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+            counts = rng.poisson(counts).astype(float)
+        return Measurement(
+            values=counts,
+            axes=[Axis("position", "nm", positions), Axis("energy", "eV", self.energy_axis())],
+            uncertainties=np.sqrt(np.maximum(counts, 1.0)) if noise else None,
+            metadata={"instrument": "EELS", "settings": self.settings(), "noise": bool(noise),
+                      "sample": self.stack.name or "",
+                      "beam_energy_eV": self.beam_energy_eV.value,
+                      "collection_mrad": self.collection_mrad.value,
+                      "convergence_mrad": self.convergence_mrad.value,
+                      "electrons": self.electrons()},
+        )
+
+    def spectrum(self, depth_nm: float, noise: bool = False, seed: Any = None) -> Measurement:
+        """One spectrum with the probe at ``depth_nm``."""
+        scan = self.line_scan([float(depth_nm)], noise=noise, seed=seed)
+        return Measurement(scan.values[0], [scan.axes[1]],
+                           None if scan.uncertainties is None else scan.uncertainties[0],
+                           {**scan.metadata, "position_nm": float(depth_nm)})
+
+    def simulate(self, noise: bool = False, seed: Any = None) -> Measurement:
+        """The line scan over :meth:`default_positions`."""
+        return self.line_scan(noise=noise, seed=seed)
+
+    def _check_axis(self, measurement: Measurement) -> None:
+        energy = np.asarray(measurement.axis("energy"), dtype=float)
+        mine = self.energy_axis()
+        if energy.shape != mine.shape or not np.allclose(energy, mine, rtol=0, atol=1e-6 * self.dispersion_eV.value + 1e-9):
+            raise InterphaseInputError(
+                "measurement.energy",
+                f"the data's energy axis ({energy.size} channels, {energy[0]:g}-{energy[-1]:g} eV) differs from the "
+                f"model's ({mine.size}, {mine[0]:g}-{mine[-1]:g} eV): set offset_eV, dispersion_eV and channels to match")
+
+    def expected(self, measurement: Measurement) -> np.ndarray:
+        """Expected counts on a measured line scan's positions (the fitting protocol)."""
+        self._check_axis(measurement)
+        return self.expected_counts(measurement.axis("position"))
+
+    def elemental_profiles(self, positions_nm: Any) -> dict[str, np.ndarray]:
+        """Areal density (atoms/nm2 along the beam) of each element at each probe position,
+        blurred like the spectra: what quantification should return."""
+        local = self._local(np.asarray(positions_nm, dtype=float))
+        t = self.thickness_nm.value
+        return {e: local["densities"][:, k] * t for k, e in enumerate(local["elements"])}
+
+    def to_hyperspy(self, measurement: Measurement):
+        """An exspy ``EELSSpectrum`` with axes and microscope metadata (needs exspy)."""
+        return to_hyperspy(measurement)
+
+
+def to_hyperspy(measurement: Measurement):
+    """Convert an EELS Measurement (energy last) to an exspy ``EELSSpectrum``.
+
+    Beam energy (keV), convergence and collection angles (mrad) go into HyperSpy's
+    ``Acquisition_instrument.TEM`` metadata.
+    """
+    try:
+        import exspy
+    except ImportError:
+        raise ImportError("to_hyperspy needs exspy: pip install 'interphase_sim[eels]'") from None
+    sig = exspy.signals.EELSSpectrum(np.asarray(measurement.values))
+    axes = sig.axes_manager
+    for i, ax in enumerate(measurement.axes):
+        target = axes.signal_axes[0] if i == len(measurement.axes) - 1 else axes.navigation_axes[0]
+        v = np.asarray(ax.values, dtype=float)
+        target.name, target.units = ax.name, ax.units
+        target.offset = float(v[0])
+        target.scale = float(v[1] - v[0]) if v.size > 1 else 1.0
+    md = measurement.metadata
+    sig.set_microscope_parameters(
+        beam_energy=md.get("beam_energy_eV", 0.0) / 1000.0,
+        convergence_angle=md.get("convergence_mrad"),
+        collection_angle=md.get("collection_mrad"),
+    )
+    sig.metadata.General.title = f"interphase_sim EELS: {md.get('sample', '')}"
+    return sig

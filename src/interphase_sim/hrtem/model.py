@@ -1,0 +1,520 @@
+"""HRTEM of built interphases on abTEM: microscope, cached exit waves, images.
+
+Pipeline (abTEM's): Potential (atoms, Å) -> PlaneWave -> multislice exit wave (computed
+once and cached) -> contrast transfer function -> intensity -> detector MTF -> shot
+noise at the dose. A defocus (or any aberration) series reuses the cached exit wave.
+
+Conventions are abTEM's: lengths in Å, energies in eV, angles in mrad, and
+``defocus = -C10`` (a positive defocus is underfocus). The partial spatial coherence
+(``angular_spread_mrad``) and temporal coherence (``focal_spread_A``, a 1/e width) are
+quasi-coherent envelopes. A probability-weighted ensemble (e.g. frozen phonons, or a
+Gaussian distribution of defocus) is reduced with ``reduce_ensemble``, never a plain mean.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.hrtem._spectra import (
+    wavelength_A,
+)
+from interphase_sim.core.measurement import Axis, Measurement
+
+__all__ = ["Microscope", "HRTEMModel", "build_lamella", "wavelength_A", "scherzer_defocus_A",
+           "to_abtem_images", "to_hyperspy_signal"]
+
+
+def scherzer_defocus_A(energy_eV: float, Cs_mm: float) -> float:
+    """Scherzer defocus ``sqrt(4/3 Cs lambda)`` in Å (underfocus, abTEM sign; Cs in mm)."""
+    return math.sqrt(4.0 / 3.0 * Cs_mm * 1e7 * wavelength_A(energy_eV))
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise InterphaseInputError(name, f"expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InterphaseInputError(name, f"expected a number, got {value!r}") from None
+
+
+def _positive(name: str, value: float, allow_zero: bool = False) -> float:
+    v = _number(name, value)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise InterphaseInputError(name, f"must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class Microscope:
+    """Objective-lens and detector settings (abTEM units: eV, Å, mrad).
+
+    Attributes
+    ----------
+    energy_eV : float
+        Beam energy.
+    Cs_mm, C5_mm : float
+        Spherical aberrations (mm).
+    defocus_A : float
+        Defocus (Å); positive is underfocus (abTEM: ``defocus = -C10``).
+    astigmatism_A, astigmatism_angle_deg : float
+        Two-fold astigmatism C12 (Å) and its azimuth.
+    focal_spread_A : float
+        Focal spread (1/e width, Å): temporal-coherence envelope.
+    angular_spread_mrad : float
+        Beam divergence (mrad): spatial-coherence envelope.
+    aperture_mrad : float
+        Objective aperture semi-angle (mrad); ``inf`` for none.
+    mtf : (float, float, float)
+        Detector MTF ``(1 - c) / (1 + (q / (2 a))^b) + c`` with q in cycles/pixel / Nyquist
+        fraction: (a, b, c); (inf, 1, 0) is a perfect detector.
+    dose_e_per_A2 : float
+        Electrons per Å2 for the shot noise (cryo: tens to hundreds).
+    """
+
+    energy_eV: float = 300e3
+    Cs_mm: float = 1.2
+    C5_mm: float = 0.0
+    defocus_A: float = 0.0
+    astigmatism_A: float = 0.0
+    astigmatism_angle_deg: float = 0.0
+    focal_spread_A: float = 30.0
+    angular_spread_mrad: float = 0.1
+    aperture_mrad: float = 20.0
+    mtf: tuple[float, float, float] = field(default=(0.5, 2.5, 0.1))
+    dose_e_per_A2: float = 200.0
+
+    def __post_init__(self) -> None:
+        # store floats, so a string from a settings file fails here, naming its field
+        for name in ("energy_eV", "Cs_mm", "C5_mm", "defocus_A", "astigmatism_A", "astigmatism_angle_deg",
+                     "focal_spread_A", "angular_spread_mrad", "aperture_mrad", "dose_e_per_A2"):
+            object.__setattr__(self, name, _number(name, getattr(self, name)))
+        _positive("energy_eV", self.energy_eV)
+        for name in ("Cs_mm", "C5_mm", "astigmatism_A", "focal_spread_A", "angular_spread_mrad"):
+            _positive(name, getattr(self, name), allow_zero=True)
+        if not math.isfinite(self.defocus_A):
+            raise InterphaseInputError("defocus_A", f"must be finite, got {self.defocus_A}")
+        if not self.aperture_mrad > 0:
+            raise InterphaseInputError("aperture_mrad", f"must be > 0 mrad (inf for no aperture), got {self.aperture_mrad}")
+        _positive("dose_e_per_A2", self.dose_e_per_A2)
+        try:
+            a, b, c = (float(v) for v in self.mtf)
+        except (TypeError, ValueError):
+            raise InterphaseInputError("mtf", f"expected three numbers (a, b, c), got {self.mtf!r}") from None
+        if not (a > 0 and math.isfinite(b) and b > 0 and 0.0 <= c < 1.0):
+            raise InterphaseInputError("mtf", f"need a > 0 (inf: perfect), b > 0 and 0 <= c < 1, got {self.mtf!r}")
+        object.__setattr__(self, "mtf", (a, b, c))
+
+    @classmethod
+    def scherzer(cls, energy_eV: float = 300e3, Cs_mm: float = 1.2, **kw: Any) -> Microscope:
+        """A microscope at Scherzer defocus ``sqrt(4/3 Cs lambda)`` (Scherzer 1949; the
+        often quoted "extended" value is ``1.2 sqrt(Cs lambda)``) with Kirkland's aperture
+        ``(6 lambda / Cs)^(1/4)``, near the first zero of the CTF (9.96 mrad at 300 kV and
+        1.2 mm, where that zero is at 9.7 mrad). Other keywords are Microscope fields."""
+        cs = _positive("Cs_mm", _number("Cs_mm", Cs_mm), allow_zero=True)
+        lam = wavelength_A(_positive("energy_eV", _number("energy_eV", energy_eV)))
+        aperture = (6.0 * lam / (cs * 1e7)) ** 0.25 * 1e3 if cs > 0 else 20.0
+        return cls(energy_eV=energy_eV, Cs_mm=cs, defocus_A=scherzer_defocus_A(energy_eV, cs),
+                   aperture_mrad=kw.pop("aperture_mrad", aperture), **kw)
+
+    def with_defocus(self, defocus_A: float) -> Microscope:
+        """The same microscope at another defocus (Å)."""
+        return replace(self, defocus_A=float(defocus_A))
+
+    def ctf(self, defocus_A: Any = None):
+        """The abTEM ``CTF``; ``defocus_A`` may be an abTEM distribution (an ensemble)."""
+        import abtem
+
+        d = self.defocus_A if defocus_A is None else defocus_A
+        coeffs = {"C10": -d, "C30": self.Cs_mm * 1e7,  # abTEM distributions negate too
+                  "C50": self.C5_mm * 1e7, "C12": self.astigmatism_A,
+                  "phi12": math.radians(self.astigmatism_angle_deg)}
+        return abtem.CTF(semiangle_cutoff=self.aperture_mrad, focal_spread=self.focal_spread_A,
+                         angular_spread=self.angular_spread_mrad, aberration_coefficients=coeffs,
+                         energy=self.energy_eV)
+
+    def mtf_curve(self, q_nyquist: np.ndarray) -> np.ndarray:
+        """Detector MTF at spatial frequency ``q`` given as a fraction of Nyquist."""
+        a, b, c = self.mtf
+        if math.isinf(a):
+            return np.ones_like(q_nyquist)
+        return (1.0 - c) / (1.0 + (q_nyquist / (2.0 * a)) ** b) + c
+
+
+class HRTEMModel:
+    """HRTEM images of an atomistic model (Å, beam along z, orthogonal cell).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms or Stack
+        E.g. ``build.cross_section(build.atoms_from_stack(...))``; a Stack is built
+        into the default lamella (:func:`build_lamella` with the sample's ``[hrtem]``
+        table, else 10 nm wide and 5 nm thick); :meth:`from_stack` sets it explicitly.
+    microscope : Microscope
+        Default: :meth:`Microscope.scherzer` at 300 kV.
+    sampling : float
+        Real-space sampling (Å); the image's pixel size.
+    slice_thickness : float
+        Multislice slice thickness (Å).
+    frozen_phonons : int
+        Frozen-phonon configurations (0: none); reduced with abTEM's ``reduce_ensemble``.
+    seed : int, optional
+        For frozen phonons.
+    device : {"cpu", "gpu", "auto"}
+        ``auto`` uses the GPU when cupy and a GPU are present; ``gpu`` fails clearly otherwise.
+    max_memory_gb : float
+        Refuse grids whose wave functions and potential slices would exceed this (GB).
+    exit_planes : int, optional
+        Keep the exit wave every this many slices as well (a thickness series from one
+        multislice, :meth:`thickness_series`); ``None`` keeps only the last.
+    progress_bar : bool
+        Show abTEM's progress bar while the multislice runs.
+    """
+
+    def __init__(self, atoms: Any, microscope: Microscope | None = None, sampling: float = 0.05,
+                 slice_thickness: float = 2.0, frozen_phonons: int = 0, seed: int | None = None,
+                 device: str = "cpu", max_memory_gb: float = 8.0, exit_planes: int | None = None,
+                 progress_bar: bool = False) -> None:
+        from interphase_sim.core.params import Parameter
+        from interphase_sim.sample.stack import Stack
+
+        self.sampling = _positive("sampling", sampling)
+        self.stack, self.depth_offset_nm = None, 0.0
+        if isinstance(atoms, Stack):  # the default lamella: the sample's [hrtem] table, else 10 x 5 nm
+            table = atoms.sections.get("hrtem", {})
+            self.stack = atoms
+            atoms, self.depth_offset_nm = build_lamella(
+                atoms, table.get("lateral_nm", 10.0), table.get("thickness_nm", 5.0), None, seed,
+                sampling_A=self.sampling)
+        cell = np.asarray(atoms.cell.array, dtype=float)
+        if np.abs(cell - np.diag(np.diag(cell))).max() > 1e-6:
+            raise InterphaseInputError(
+                "atoms.cell", "abTEM needs an orthogonal cell: build with interphase_sim.build.atoms_from_stack "
+                "and orient with build.cross_section (or use ase.build.cut / orthogonalize_cell)")
+        self.atoms = atoms
+        self.microscope = microscope or Microscope.scherzer()
+        # the fit's nuisance parameters: defocus (starts at the microscope's) and an intensity scale
+        self.defocus_A = Parameter(self.microscope.defocus_A, name="defocus_A", units="Å")
+        self.scale = Parameter(1.0, bounds=(0.0, None), name="scale", units="")
+        self.slice_thickness = _positive("slice_thickness", slice_thickness)
+        if not isinstance(frozen_phonons, (int, np.integer)) or frozen_phonons < 0:
+            raise InterphaseInputError("frozen_phonons", f"a non-negative integer, got {frozen_phonons!r}")
+        self.frozen_phonons = int(frozen_phonons)
+        self.seed = seed
+        self.device = self._device(device)
+        self.gpts = tuple(int(math.ceil(e / self.sampling - 1e-9)) for e in np.diag(cell)[:2])
+        # abTEM's pixel is the cell edge over the grid points, not the requested sampling
+        self.pixel_A = tuple(float(e / g) for e, g in zip(np.diag(cell)[:2], self.gpts))
+        if abs(self.pixel_A[0] - self.pixel_A[1]) > 1e-3 * self.pixel_A[0]:
+            import warnings
+
+            warnings.warn(
+                f"pixels are {self.pixel_A[0]:.5f} x {self.pixel_A[1]:.5f} Å (cell edges not multiples of the "
+                f"sampling {self.sampling} Å); the analysis functions need square pixels: use build_lamella"
+                f"(..., sampling_A={self.sampling}) or cell edges that are multiples of it", UserWarning, stacklevel=2)
+        n_slices = int(math.ceil(cell[2, 2] / self.slice_thickness))
+        if exit_planes is not None and (not isinstance(exit_planes, (int, np.integer))
+                                        or not 1 <= exit_planes <= n_slices):
+            raise InterphaseInputError("exit_planes", f"an integer from 1 to the {n_slices} slices, got {exit_planes!r}")
+        self.exit_planes = None if exit_planes is None else int(exit_planes)
+        n_planes = 1 if exit_planes is None else n_slices // int(exit_planes) + 2
+        # complex64 waves (a few buffers, one per kept exit plane) + one float32 potential slice
+        need = (4 * 8 + 8 * n_planes + 4) * self.gpts[0] * self.gpts[1] * max(1, self.frozen_phonons) / 1e9
+        if need > max_memory_gb:
+            raise InterphaseInputError(
+                "sampling", f"a {self.gpts[0]} x {self.gpts[1]} grid needs about {need:.1f} GB, more than "
+                f"max_memory_gb = {max_memory_gb}; use a coarser sampling or a smaller field of view")
+        self.n_slices = n_slices
+        lam = wavelength_A(self.microscope.energy_eV)
+        nyquist_mrad = lam / (2 * self.sampling) * 1e3 * 2 / 3  # antialiased
+        if self.microscope.aperture_mrad > nyquist_mrad:
+            import warnings
+
+            warnings.warn(
+                f"sampling {self.sampling} Å resolves {nyquist_mrad:.1f} mrad (2/3 of Nyquist) but the aperture "
+                f"passes {self.microscope.aperture_mrad:.1f} mrad: use sampling <= "
+                f"{lam / (3 * self.microscope.aperture_mrad * 1e-3):.3f} Å", UserWarning, stacklevel=2)
+        self.progress_bar = bool(progress_bar)
+        self._exit_wave = None
+        self._thicknesses = None
+        self.multislice_runs = 0
+
+    @classmethod
+    def from_stack(cls, stack: Any, microscope: Microscope | None = None, lateral_nm: float = 10.0,
+                   thickness_nm: float = 5.0, depth_range_nm: tuple[float, float] | None = None,
+                   seed: int | None = None, vacuum_nm: float = 0.5, build_options: dict | None = None,
+                   **kw: Any) -> HRTEMModel:
+        """A cross-section lamella of a Stack, built and oriented for imaging.
+
+        Parameters
+        ----------
+        stack : Stack
+            The sample.
+        lateral_nm : float
+            Image width along the interfaces (nm).
+        thickness_nm : float
+            Lamella thickness along the beam (nm); at least the layers' grain size.
+        depth_range_nm : (float, float), optional
+            Depth window (nm from the top surface); default the sample's ``[hrtem]`` or
+            ``[build]`` table's, else the whole finite stack.
+        seed : int, optional
+            Seed of the builder (grains, amorphous networks) and of frozen phonons.
+        vacuum_nm : float
+            Vacuum below the deepest plane (nm), so the periodic depth does not wrap.
+        build_options : dict, optional
+            Further keywords of :func:`interphase_sim.build.atoms_from_stack`.
+        **kw
+            :class:`HRTEMModel` keywords (sampling, slice_thickness, ...).
+
+        The model keeps the built atoms' per-atom ``layer``/``phase`` arrays, ``stack``,
+        and ``depth_offset_nm`` (the depth of image row 0) for comparing images with it.
+        """
+        atoms, offset = build_lamella(stack, lateral_nm, thickness_nm, depth_range_nm, seed, vacuum_nm,
+                                      build_options, sampling_A=kw.get("sampling", 0.05))
+        model = cls(atoms, microscope, seed=seed, **kw)
+        model.stack, model.depth_offset_nm = stack, offset
+        return model
+
+    @staticmethod
+    def _device(device: str) -> str:
+        if device not in ("cpu", "gpu", "auto"):
+            raise InterphaseInputError("device", f"choose cpu, gpu or auto, got {device!r}")
+        if device == "cpu":
+            return "cpu"
+        try:
+            import cupy
+
+            ok = cupy.cuda.runtime.getDeviceCount() > 0
+        except Exception:  # no cupy, or no driver
+            ok = False
+        if device == "gpu" and not ok:
+            raise InterphaseInputError("device", "a GPU was asked for but cupy or a CUDA GPU is not available")
+        return "gpu" if ok else "cpu"
+
+    # -- the expensive part, once -------------------------------------------------------------
+    def potential(self):
+        """The abTEM Potential (lazy) of the model's atoms."""
+        import abtem
+
+        atoms = self.atoms
+        if self.frozen_phonons:
+            atoms = abtem.FrozenPhonons(atoms, num_configs=self.frozen_phonons, sigmas=0.1, seed=self.seed)
+        return abtem.Potential(atoms, gpts=self.gpts, slice_thickness=self.slice_thickness,
+                               device=self.device, exit_planes=self.exit_planes)
+
+    def exit_wave(self):
+        """The multislice exit wave (abTEM Waves), computed once and cached."""
+        if self._exit_wave is None:
+            import abtem
+
+            wave = abtem.PlaneWave(energy=self.microscope.energy_eV, device=self.device)
+            self._exit_wave = wave.multislice(self.potential()).compute(progress_bar=self.progress_bar)
+            self.multislice_runs += 1
+        return self._exit_wave
+
+    def thicknesses_nm(self) -> np.ndarray:
+        """Specimen thickness at each kept exit plane (nm), as abTEM counts them (the
+        entrance plane, thickness 0, is included when ``exit_planes`` is set)."""
+        if self._thicknesses is None:  # read once: each image asks for it
+            self._thicknesses = np.asarray(self.potential().exit_thicknesses, dtype=float) / 10.0
+        return self._thicknesses
+
+    # -- cheap: transfer, detector, noise ------------------------------------------------------
+    def _intensities(self, mic: Microscope) -> np.ndarray:
+        """Noise-free intensities (planes, nx, ny) after the CTF, ensemble-reduced."""
+        images = self.exit_wave().apply_ctf(mic.ctf()).intensity()
+        if images.is_lazy:
+            images = images.compute(progress_bar=False)
+        images = images.reduce_ensemble()  # probability-weighted (frozen phonons), not a plain mean
+        arr = images.array
+        if hasattr(arr, "get"):  # cupy
+            arr = arr.get()
+        arr = np.asarray(arr, dtype=float)
+        return arr.reshape((-1,) + arr.shape[-2:])
+
+    def _measurement(self, arr: np.ndarray, mic: Microscope, noise: bool, rng: Any,
+                     thickness_nm: float) -> Measurement:
+        px, py = self.pixel_A
+        if noise:  # electrons arrive (Poisson), then the detector spreads signal and noise alike
+            rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+            per_pixel = mic.dose_e_per_A2 * px * py
+            arr = rng.poisson(np.maximum(arr, 0.0) * per_pixel) / per_pixel
+        arr = self._detector(arr, mic)
+        ny, nx = arr.shape[1], arr.shape[0]  # abTEM arrays are (x, y)
+        return Measurement(
+            values=arr.T,  # rows: depth (image y), columns: lateral (image x)
+            axes=[Axis("y", "nm", self.depth_offset_nm + np.arange(ny) * py / 10.0),
+                  Axis("x", "nm", np.arange(nx) * px / 10.0)],
+            metadata={"instrument": "HRTEM", "energy_eV": mic.energy_eV, "defocus_A": mic.defocus_A,
+                      "Cs_mm": mic.Cs_mm, "aperture_mrad": mic.aperture_mrad, "sampling_A": px,
+                      "pixel_A": [px, py], "thickness_nm": float(thickness_nm),
+                      "dose_e_per_A2": mic.dose_e_per_A2 if noise else None, "noise": bool(noise)},
+            quantity="intensity (incident = 1)",
+        )
+
+    def image(self, microscope: Microscope | None = None, noise: bool = False, seed: Any = None) -> Measurement:
+        """The image at the full thickness (rows: depth y, columns: lateral x; nm).
+
+        Parameters
+        ----------
+        microscope : Microscope, optional
+            Default the model's; any other reuses the cached exit wave.
+        noise : bool
+            Poisson shot noise at ``microscope.dose_e_per_A2``.
+        seed : int or numpy Generator, optional
+            For the noise.
+        """
+        mic = microscope or self.microscope.with_defocus(self.defocus_A.value)
+        arr = self._intensities(mic)[-1]
+        return self._measurement(arr, mic, noise, seed, self.thicknesses_nm()[-1])
+
+    # -- the instrument protocol (interphase_sim.registry): parameters, simulate, expected ------------------
+    def parameters(self):
+        """Nuisance Parameters: ``defocus_A`` (Å) and the intensity ``scale``."""
+        from interphase_sim.core.params import Parameters
+
+        return Parameters([("defocus_A", self.defocus_A), ("scale", self.scale)])
+
+    def simulate(self, noise: bool = False, seed: Any = None) -> Measurement:
+        """The image at the current ``defocus_A`` (same as :meth:`image`)."""
+        return self.image(noise=noise, seed=seed)
+
+    def expected(self, measurement: Measurement) -> np.ndarray:
+        """Noise-free ``scale x image`` at the current defocus, on ``measurement``'s grid
+        (an image from this model's lamella); the cached exit wave is reused."""
+        img = self.image().values * self.scale.value
+        if np.shape(measurement.values) != img.shape:
+            raise InterphaseInputError("measurement", f"shape {np.shape(measurement.values)} differs from the "
+                                       f"model image's {img.shape}")
+        return img
+
+    def thickness_series(self, microscope: Microscope | None = None, noise: bool = False,
+                         seed: Any = None) -> list[Measurement]:
+        """Images at every kept exit plane (needs ``exit_planes``), from one multislice."""
+        if self.exit_planes is None:
+            raise InterphaseInputError("exit_planes", "set exit_planes (slices between images) for a thickness series")
+        mic = microscope or self.microscope.with_defocus(self.defocus_A.value)
+        arrs = self._intensities(mic)
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        return [self._measurement(a, mic, noise, rng, t) for a, t in zip(arrs, self.thicknesses_nm()) if t > 0]
+
+    def _detector(self, arr: np.ndarray, mic: Microscope) -> np.ndarray:
+        """Blur by the detector MTF (frequencies as fractions of Nyquist); real FFTs."""
+        if math.isinf(mic.mtf[0]):
+            return arr
+        from scipy import fft as sp_fft
+
+        kx = np.fft.fftfreq(arr.shape[0])[:, None] * 2.0
+        ky = np.fft.rfftfreq(arr.shape[1])[None, :] * 2.0
+        mtf = mic.mtf_curve(np.sqrt(kx**2 + ky**2))
+        return sp_fft.irfft2(sp_fft.rfft2(arr, workers=-1) * mtf, s=arr.shape, workers=-1)
+
+    def defocus_series(self, defoci_A: Any, noise: bool = False, seed: Any = None) -> list[Measurement]:
+        """Images at several defoci (Å, positive = underfocus) from one multislice."""
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        return [self.image(self.microscope.with_defocus(d), noise=noise, seed=rng) for d in defoci_A]
+
+
+# --------------------------------------------------------------------------- lamella
+
+
+def build_lamella(stack: Any, lateral_nm: float = 10.0, thickness_nm: float = 5.0,
+                  depth_range_nm: tuple[float, float] | None = None, seed: int | None = None,
+                  vacuum_nm: float = 0.5, build_options: dict | None = None,
+                  sampling_A: float | None = None) -> tuple[Any, float]:
+    """A cross-section lamella of ``stack`` for abTEM: (atoms, depth of image row 0 in nm).
+
+    The model is built ``thickness_nm`` along the beam and ``lateral_nm`` wide
+    (:func:`~interphase_sim.build.atoms_from_stack`) over ``depth_range_nm`` (default the
+    sample's ``[hrtem]``, else ``[build]``, depth range), a semi-infinite substrate down
+    to the window's end, and turned by :func:`~interphase_sim.build.cross_section` with
+    at least ``vacuum_nm`` below. With ``sampling_A`` (Å) the width and the vacuum are
+    rounded up so that both image edges are whole multiples of it: square pixels of
+    exactly that size.
+    """
+    from interphase_sim.build import atoms_from_stack, cross_section
+
+    lat = _positive("lateral_nm", lateral_nm)
+    thick = _positive("thickness_nm", thickness_nm)
+    if sampling_A is not None:
+        step_nm = _positive("sampling_A", sampling_A) / 10.0
+        lat = math.ceil(lat / step_nm - 1e-9) * step_nm
+    if depth_range_nm is None:
+        depth_range_nm = (stack.sections.get("hrtem", {}).get("depth_range_nm")
+                          or stack.sections.get("build", {}).get("depth_range_nm"))
+    if depth_range_nm is not None:
+        try:
+            start, stop = (float(v) for v in depth_range_nm)
+        except (TypeError, ValueError):
+            raise InterphaseInputError("depth_range_nm", f"expected (start, stop) in nm, got {depth_range_nm!r}") from None
+        depth_range_nm = (start, stop)
+    # where each layer can reach: its nominal extent widened by 4 sigma of the rough
+    # interfaces above and below it (a layer's roughness is that of its bottom interface)
+    bottoms = stack.interfaces_nm()
+    tops = np.concatenate([[0.0], bottoms[:-1]])
+    sigma = np.array([float(lay.roughness_nm.value) for lay in stack.layers])
+    reach_top = tops - 4.0 * np.concatenate([[0.0], sigma[:-1]])
+    reach_bottom = bottoms + 4.0 * sigma
+    for lay, top, bottom in zip(stack.layers, reach_top, reach_bottom):
+        g = None if lay.grain_size_nm is None else float(lay.grain_size_nm.value)
+        outside = depth_range_nm is not None and (bottom <= depth_range_nm[0] or top >= depth_range_nm[1])
+        if g is not None and g > min(lat, thick) and not outside:
+            raise InterphaseInputError(
+                "thickness_nm" if thick < lat else "lateral_nm",
+                f"the lamella ({lat:g} nm wide, {thick:g} nm thick) must be at least as large as the "
+                f"{g:g} nm grains of layer {lay.name!r}, which the depth range reaches: the mosaic is periodic "
+                f"across it (image a depth range that avoids the layer, or a larger lamella)")
+    opts = dict(build_options or {})
+    if depth_range_nm is not None and stack.semi_infinite:  # build the substrate down to the window's end
+        opts.setdefault("semi_infinite_nm", max(5.0, float(depth_range_nm[1]) - stack.finite_depth_nm()))
+    atoms = atoms_from_stack(stack, (thick, lat), seed=seed, depth_range_nm=depth_range_nm, **opts)
+    offset = float(depth_range_nm[0]) if depth_range_nm is not None else 0.0
+    vac = _positive("vacuum_nm", vacuum_nm, allow_zero=True)
+    if sampling_A is not None:  # depth + vacuum: a whole number of pixels
+        depth_nm = atoms.cell[2, 2] / 10.0
+        vac = math.ceil((depth_nm + vac) / step_nm - 1e-9) * step_nm - depth_nm
+    return cross_section(atoms, vacuum_nm=vac), offset
+
+
+# --------------------------------------------------------------------------- converters
+
+
+def _image_axes(measurement: Measurement) -> tuple[float, float]:
+    if len(measurement.axes) != 2 or any(a.units != "nm" for a in measurement.axes):
+        raise InterphaseInputError("measurement", "expected an image with two axes in nm (from HRTEMModel.image)")
+    steps = [float(a.values[1] - a.values[0]) * 10.0 if len(a.values) > 1 else 1.0 for a in measurement.axes]
+    return steps[0], steps[1]
+
+
+def to_abtem_images(measurement: Measurement):
+    """An abTEM ``Images`` (arrays are (x, y), sampling in Å) of an image Measurement."""
+    import abtem
+
+    sy, sx = _image_axes(measurement)
+    md = measurement.metadata
+    return abtem.Images(np.ascontiguousarray(np.asarray(measurement.values).T), sampling=(sx, sy),
+                        metadata={"energy": md.get("energy_eV"), "label": "intensity", "units": "arb. unit"})
+
+
+def to_hyperspy_signal(measurement: Measurement):
+    """A HyperSpy ``Signal2D`` with its axes in nm and the microscope in the metadata."""
+    try:
+        import hyperspy.api as hs
+    except ImportError:
+        raise ImportError("to_hyperspy_signal needs hyperspy: pip install 'interphase_sim[eels]'") from None
+    sig = hs.signals.Signal2D(np.asarray(measurement.values, dtype=float))
+    for ax, src in zip(sig.axes_manager.signal_axes[::-1], measurement.axes):
+        v = np.asarray(src.values, dtype=float)
+        ax.name, ax.units, ax.offset = src.name, "nm", float(v[0])
+        ax.scale = float(v[1] - v[0]) if v.size > 1 else 1.0
+    md = measurement.metadata
+    sig.metadata.General.title = "interphase_sim HRTEM"
+    sig.metadata.set_item("Acquisition_instrument.TEM.beam_energy", md.get("energy_eV", 0.0) / 1e3)
+    sig.metadata.set_item("Acquisition_instrument.TEM.defocus_A", md.get("defocus_A"))
+    sig.metadata.set_item("Acquisition_instrument.TEM.Cs_mm", md.get("Cs_mm"))
+    return sig

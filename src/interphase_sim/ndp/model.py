@@ -1,0 +1,524 @@
+"""Neutron depth profiling: the forward model of a layered stack's charged-particle spectrum.
+
+A thermal neutron captured by 6Li (or 10B) makes charged particles with fixed energies,
+emitted isotropically. Those heading into the detector's acceptance cone lose energy on
+their way out (stopping powers from :mod:`interphase_sim.ndp.stopping`) and through the
+detector's dead layers, straggle (Bohr), and are recorded with the detector's
+resolution. The spectrum therefore maps parent-isotope density versus depth.
+
+Expected counts in a channel::
+
+    scale * fluence * area * sigma * (Omega / 4 pi) * sum over depth of N_parent(z) dz,
+
+with the fluence in neutrons/cm2 over the live time, sigma the thermal cross-section and
+Omega the detector's solid angle (its acceptance half-angle). See
+:class:`NDPModel` for every setting, and :func:`interphase_sim.ndp.analysis.spectrum_to_depth`
+for the classical spectrum-to-depth analysis.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from interphase_sim.ndp import _kernels as K
+from interphase_sim.core.measurement import Axis, Measurement, bin_edges
+from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.ndp.geometry import PARTICLES, Particle, cone_nodes, get_particle, solid_angle_fraction
+from interphase_sim.core.params import Parameter, Parameters, as_parameter, check_physical
+from interphase_sim.sample.phases import Phase
+from interphase_sim.sample.profile_kernel import layer_profile
+from interphase_sim.sample.stack import Stack
+
+__all__ = ["NDPModel", "PARTICLES", "resolve_material"]
+
+N_GRID = 256  # nodes of the sqrt(E) grid for range tables and exit maps
+ROUGH_SLABS = (-1.5, -0.5, 0.5, 1.5)  # sub-slab edges across a rough interface, in sigma (symmetric:
+# the energy lost crossing the interface is then exact to first order)
+GRADIENT_SLABS = 6  # sub-slabs through a layer with a phase gradient
+MAX_BIRTH_POINTS = 20000
+
+# name: (physical low, high, low open?, units)
+_NUMBERS = {
+    "fwhm_keV": (0.0, 1000.0, True, "keV"),
+    "detector_angle_deg": (0.0, 89.0, False, "deg"),
+    "acceptance_half_angle_deg": (0.0, 89.0, True, "deg"),
+    "fluence": (0.0, math.inf, True, "n/cm2"),
+    "area_cm2": (0.0, math.inf, True, "cm2"),
+    "scale": (0.0, math.inf, False, ""),
+    "background": (0.0, math.inf, False, "counts/channel"),
+    "gain_keV": (0.0, math.inf, True, "keV/channel"),
+    "offset_keV": (-math.inf, math.inf, False, "keV"),
+    "low_energy_cutoff_keV": (0.0, math.inf, False, "keV"),
+    "b10_abundance": (0.0, 1.0, False, ""),
+}
+_OTHER_KEYS = ("particles", "dead_layers", "channels", "straggling", "angle_nodes", "energy_step_keV")
+
+
+def resolve_material(material: Any, field: str) -> Phase:
+    """A Phase from a Phase, a built-in phase name; formulas need a density (use a Phase)."""
+    from interphase_sim.sample import phases
+
+    if isinstance(material, Phase):
+        return material
+    try:
+        return phases.get(material)
+    except InterphaseInputError:
+        raise InterphaseInputError(
+            field,
+            f"{material!r} is not a built-in phase; give a Phase (e.g. Phase.amorphous(name, formula, density))",
+        ) from None
+
+
+def _finite_floats(x: Any, field: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise InterphaseInputError(field, f"expected numbers (keV), got {x!r}") from None
+    if arr.size < 2 or not np.all(np.isfinite(arr)) or np.any(np.diff(arr) <= 0):
+        raise InterphaseInputError(field, "needs at least 2 finite energies (keV) increasing strictly")
+    return arr
+
+
+class NDPModel:
+    """Expected NDP spectrum of a :class:`Stack`.
+
+    Parameters
+    ----------
+    stack : Stack
+        The sample; z = 0 faces the detector. Its 6Li (and B) densities set the yield.
+    particles : sequence of str
+        Which particles to count: ``"alpha"`` and ``"triton"`` (6Li(n,alpha)3H),
+        ``"boron-alpha"`` (10B(n,alpha)7Li, both branches).
+    fwhm_keV : float or Parameter
+        Detector resolution, FWHM (keV). Default 15.
+    detector_angle_deg : float or Parameter
+        Angle of the detector axis from the sample normal (degrees). Default 0.
+    acceptance_half_angle_deg : float or Parameter
+        Half-angle of the detector's acceptance cone (degrees), > 0; sets the solid
+        angle and the spread of path lengths. Default 3.
+    dead_layers : sequence of (material, thickness_nm) or {material, thickness_nm}
+        Layers on the detector face that particles cross after leaving the sample
+        (e.g. ``[("Au", 40)]``); material a phase name or Phase.
+    fluence : float or Parameter
+        Neutron fluence over the live time, neutrons/cm2. Default 1e12.
+    area_cm2 : float or Parameter
+        Irradiated sample area (cm2). Default 1.
+    scale : float or Parameter
+        Free multiplier on the absolute yield (1 for the absolute scale). Default 1.
+    background : float or Parameter
+        Flat background, counts per channel. Default 0.
+    channels : int or sequence
+        Number of channels (or the channel numbers) of the default energy axis
+        ``E = gain_keV * channel + offset_keV``. Default 1024.
+    gain_keV, offset_keV : float or Parameter
+        Energy calibration (keV per channel, keV). Default 3 and 0.
+    energy_keV : array, optional
+        Channel-centre energies (keV) to use instead of the calibration, e.g. a
+        measured spectrum's axis.
+    low_energy_cutoff_keV : float or Parameter
+        Channels below this energy record nothing (the discriminator). Default 100.
+    straggling : bool
+        Include Bohr energy-loss straggling. Default True.
+    angle_nodes : int
+        Path-length groups the acceptance cone is integrated with. Default 3.
+    b10_abundance : float or Parameter
+        10B atom fraction of boron (for ``boron-alpha``). Default 0.199.
+    stopping : StoppingSource, optional
+        Where stopping powers come from (default ICRU 49 with Bragg's rule).
+    energy_step_keV : float, optional
+        Energy lost between birth points (keV); default min(channel width, FWHM / 2).
+    """
+
+    def __init__(
+        self,
+        stack: Stack,
+        particles: Iterable[str] = ("alpha", "triton"),
+        fwhm_keV: float | Parameter = 15.0,
+        detector_angle_deg: float | Parameter = 0.0,
+        acceptance_half_angle_deg: float | Parameter = 3.0,
+        dead_layers: Iterable[Any] = (),
+        fluence: float | Parameter = 1e12,
+        area_cm2: float | Parameter = 1.0,
+        scale: float | Parameter = 1.0,
+        background: float | Parameter = 0.0,
+        channels: int | Iterable[float] = 1024,
+        gain_keV: float | Parameter = 3.0,
+        offset_keV: float | Parameter = 0.0,
+        energy_keV: Any = None,
+        low_energy_cutoff_keV: float | Parameter = 100.0,
+        straggling: bool = True,
+        angle_nodes: int = 3,
+        b10_abundance: float | Parameter = 0.199,
+        stopping: Any = None,
+        energy_step_keV: float | None = None,
+    ) -> None:
+        if not isinstance(stack, Stack):
+            raise InterphaseInputError("stack", f"expected a Stack, got {type(stack).__name__}")
+        self.stack = stack
+        if isinstance(particles, str):
+            particles = [particles]
+        self.particles: list[Particle] = [get_particle(p) for p in particles]
+        if not self.particles:
+            raise InterphaseInputError("ndp.particles", "count at least one particle")
+        elements = set(stack.elements())
+        for parent, element in (("6Li", "Li"), ("10B", "B")):
+            asked = [p.name for p in self.particles if p.parent == parent]
+            if asked and element not in elements:
+                warnings.warn(
+                    f"the stack contains no {element}: {', '.join(asked)} counts will be zero",
+                    UserWarning, stacklevel=2,
+                )
+        local = dict(
+            fwhm_keV=fwhm_keV, detector_angle_deg=detector_angle_deg,
+            acceptance_half_angle_deg=acceptance_half_angle_deg, fluence=fluence, area_cm2=area_cm2,
+            scale=scale, background=background, gain_keV=gain_keV, offset_keV=offset_keV,
+            low_energy_cutoff_keV=low_energy_cutoff_keV, b10_abundance=b10_abundance,
+        )
+        for name, value in local.items():
+            lo, hi, lo_open, units = _NUMBERS[name]
+            p = as_parameter(value, f"ndp.{name}", units or None)
+            check_physical(p, f"ndp.{name}", lo, hi, lo_open=lo_open)
+            setattr(self, name, p)
+        if self.detector_angle_deg.value + self.acceptance_half_angle_deg.value >= 89.9:
+            raise InterphaseInputError(
+                "ndp.acceptance_half_angle_deg",
+                "detector angle + acceptance half-angle must stay below 90 deg (particles must leave the sample)",
+            )
+        self.dead_layers: list[tuple[Phase, Parameter]] = []
+        for i, item in enumerate(dead_layers):
+            f = f"ndp.dead_layers[{i}]"
+            if isinstance(item, Mapping):
+                unknown = set(item) - {"material", "thickness_nm"}
+                if unknown or "material" not in item or "thickness_nm" not in item:
+                    raise InterphaseInputError(f, "expected {material = ..., thickness_nm = ...}")
+                mat, t = item["material"], item["thickness_nm"]
+            else:
+                try:
+                    mat, t = item
+                except (TypeError, ValueError):
+                    raise InterphaseInputError(f, f"expected (material, thickness_nm), got {item!r}") from None
+            tp = as_parameter(t, f + ".thickness_nm", "nm")
+            check_physical(tp, f + ".thickness_nm", 0.0, 1e6)
+            self.dead_layers.append((resolve_material(mat, f + ".material"), tp))
+        if isinstance(channels, (int, np.integer)) and not isinstance(channels, bool):
+            if channels < 2:
+                raise InterphaseInputError("ndp.channels", f"need at least 2 channels, got {channels}")
+            self.channels = np.arange(int(channels), dtype=float)
+        else:
+            self.channels = _finite_floats(channels, "ndp.channels")
+        self.energy_keV = None if energy_keV is None else _finite_floats(energy_keV, "ndp.energy_keV")
+        self.straggling = bool(straggling)
+        if not isinstance(angle_nodes, (int, np.integer)) or not 1 <= angle_nodes <= 32:
+            raise InterphaseInputError("ndp.angle_nodes", f"an integer 1..32 is required, got {angle_nodes!r}")
+        self.angle_nodes = int(angle_nodes)
+        if energy_step_keV is not None and not (math.isfinite(energy_step_keV) and energy_step_keV > 0):
+            raise InterphaseInputError("ndp.energy_step_keV", f"must be > 0 keV, got {energy_step_keV}")
+        self.energy_step_keV = energy_step_keV
+        if stopping is None:
+            from interphase_sim.ndp.stopping import ICRU49
+
+            stopping = ICRU49()
+        self.stopping = stopping
+        self._stopping_cache: dict[tuple, np.ndarray] = {}
+        self._reach_cache: dict[str, Any] = {}
+        self._axis_checked: tuple[Any, np.ndarray] | None = None
+
+    # -- construction from a sample file -----------------------------------------------
+    @classmethod
+    def from_stack(cls, stack: Stack, **overrides: Any) -> NDPModel:
+        """The model described by the stack's ``[ndp]`` table (keyword overrides win)."""
+        from interphase_sim.sample.toml_io import read_number, read_instrument_table
+
+        table = dict(stack.sections.get("ndp", {}))
+        kw = read_instrument_table("ndp", table, _NUMBERS, _OTHER_KEYS)
+        if "dead_layers" in kw:
+            layers = kw["dead_layers"]
+            if not isinstance(layers, list):
+                raise InterphaseInputError("ndp.dead_layers", "expected a list of {material, thickness_nm} tables")
+            kw["dead_layers"] = [
+                {"material": d.get("material"),
+                 "thickness_nm": read_number(d.get("thickness_nm"), f"ndp.dead_layers[{i}].thickness_nm")}
+                if isinstance(d, dict) else d
+                for i, d in enumerate(layers)
+            ]
+        kw.update(overrides)
+        return cls(stack, **kw)
+
+    # -- parameters ---------------------------------------------------------------------
+    def parameters(self) -> Parameters:
+        """The stack's Parameters and this model's (``ndp.fwhm_keV``, ...), each once."""
+        items = list(self.stack.parameters().items())
+        items += [(f"ndp.{name}", getattr(self, name)) for name in _NUMBERS]
+        items += [(f"ndp.dead_layers[{i}].thickness_nm", t) for i, (_, t) in enumerate(self.dead_layers)]
+        return Parameters(items)
+
+    def settings(self) -> dict[str, Any]:
+        """Current settings as plain values (for JSON)."""
+        out: dict[str, Any] = {name: getattr(self, name).value for name in _NUMBERS}
+        out["particles"] = [p.name for p in self.particles]
+        out["dead_layers"] = [{"material": ph.name, "thickness_nm": t.value} for ph, t in self.dead_layers]
+        out["channels"] = int(self.channels.size)
+        out["straggling"] = self.straggling
+        out["angle_nodes"] = self.angle_nodes
+        return out
+
+    # -- energy axis --------------------------------------------------------------------
+    def energy_axis(self, energy_keV: Any = None) -> np.ndarray:
+        """Channel-centre energies (keV): the argument, the model's axis, or the calibration."""
+        if energy_keV is not None:
+            # a fit passes the same axis every call: validate it once
+            if (self._axis_checked is not None and self._axis_checked[0] is energy_keV
+                    and np.array_equal(self._axis_checked[1], energy_keV)):
+                return self._axis_checked[1]
+            checked = _finite_floats(energy_keV, "energy_keV")
+            self._axis_checked = (energy_keV, checked)
+            return checked
+        if self.energy_keV is not None:
+            return self.energy_keV
+        return self.gain_keV.value * self.channels + self.offset_keV.value
+
+    # -- stopping -----------------------------------------------------------------------
+    def _phase_stopping(self, ion: str, phase: Phase, e_grid: np.ndarray) -> np.ndarray:
+        """Linear stopping (keV/nm) of ``phase`` at its current density on ``e_grid``."""
+        key = (ion, id(self.stopping), phase.name, phase.formula, phase.density, e_grid[-1], e_grid.size)
+        s = self._stopping_cache.get(key)
+        if s is None:
+            s = np.empty_like(e_grid)
+            s[1:] = self.stopping.linear_stopping(ion, e_grid[1:], phase)
+            s[0] = s[1]
+            if len(self._stopping_cache) > 256:
+                self._stopping_cache.clear()
+            self._stopping_cache[key] = s
+        return s
+
+    def _grid(self, particle: Particle) -> tuple[float, np.ndarray]:
+        u_max = math.sqrt(1.02 * particle.max_energy_keV)
+        du = u_max / (N_GRID - 1)
+        return du, (np.arange(N_GRID) * du) ** 2
+
+    # -- regions of constant composition --------------------------------------------------
+    def _regions(self, z_max: float, arrays: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+        stack = self.stack
+        bottoms = stack.interfaces_nm()
+        breaks = [0.0]
+        top = 0.0
+        for i, lay in enumerate(stack.layers):
+            t = lay.thickness_nm.value
+            if lay.fractions_bottom is not None and math.isfinite(t):
+                breaks += list(top + t * np.arange(1, GRADIENT_SLABS) / GRADIENT_SLABS)
+            bottom = bottoms[i]
+            if math.isfinite(bottom):
+                s = lay.roughness_nm.value
+                breaks += list(bottom + s * np.array(ROUGH_SLABS)) if s > 0 else [bottom]
+            top = bottom
+        z_end = min(z_max, stack.finite_depth_nm()) if not stack.semi_infinite else z_max
+        edges = np.unique(np.clip(np.array(breaks + [z_end]), 0.0, z_end))
+        edges = edges[np.concatenate(([True], np.diff(edges) > 1e-9))]
+        mids = 0.5 * (edges[1:] + edges[:-1])
+        prof = stack.profile(mids, layer_arrays=arrays)
+        fr = prof.fractions  # (P, R)
+        nominal = np.array([stack.phases[p].total_number_density() for p in prof.phases])
+        filled = nominal @ fr
+        keep = filled > 0
+        # local density scale: atoms present / atoms the volume fractions imply
+        ds = np.where(keep, prof.total_density() / np.where(keep, filled, 1.0), 0.0)
+        z_el = np.array([_atomic_number(e) for e in prof.elements])
+        n_keep = int(np.argmin(keep)) if not keep.all() else keep.size  # stop at vacuum
+        return dict(
+            edges=edges[: n_keep + 1],
+            weights=(fr * ds)[:, :n_keep],  # (P, R) phase amounts relative to nominal density
+            electrons=(z_el @ prof.densities)[:n_keep],  # electrons/nm3
+            phases=np.array(prof.phases, dtype=object),
+        )
+
+    def _parent_profile(self, isotope: str, z: np.ndarray, arrays: dict[str, Any]) -> np.ndarray:
+        """Density (atoms/nm3) of the capturing isotope at depths ``z``: only that column
+        of the layer arrays goes through the profile kernel."""
+        if isotope == "6Li":
+            top, bot = arrays["dens_top"][:, -1:], arrays["dens_bot"][:, -1:]
+            scale = 1.0
+        else:
+            if "B" not in arrays["elements"]:
+                return np.zeros(z.size)
+            i = arrays["elements"].index("B")
+            top, bot = arrays["dens_top"][:, i:i + 1], arrays["dens_bot"][:, i:i + 1]
+            scale = self.b10_abundance.value
+        none = np.zeros((top.shape[0], 0))
+        dens, _ = layer_profile(z, arrays["thickness_nm"], arrays["sigma_nm"], top, bot, none, none)
+        return dens[0] * scale
+
+    def _max_depth(self) -> float:
+        """Deepest birth depth (nm) any counted particle can escape from."""
+        key = (tuple((name, ph.density) for name, ph in self.stack.phases.items()), id(self.stopping))
+        if self._reach_cache.get("key") != key:
+            reach = 0.0
+            for part in self.particles:
+                du, eg = self._grid(part)
+                s = np.array([self._phase_stopping(part.ion, ph, eg) for ph in self.stack.phases.values()])
+                reach = max(reach, float(K.range_tables(s, du)[:, -1].max()))
+            self._reach_cache = {"key": key, "reach": reach}
+        # a layer thinned by density_scale < 1 lets particles escape from deeper
+        thinnest = min(lay.density_scale.value for lay in self.stack.layers)
+        return self.stack.finite_depth_nm() + self._reach_cache["reach"] / min(thinnest, 1.0)
+
+    # -- the forward model ----------------------------------------------------------------
+    def _tables(self, part: Particle, reg: dict[str, np.ndarray], k_det: float) -> dict[str, Any]:
+        """Range tables of the regions and the detector dead-layer map for one particle."""
+        du, eg = self._grid(part)
+        s_phase = np.array([self._phase_stopping(part.ion, self.stack.phases[p], eg) for p in reg["phases"]])
+        s_reg = reg["weights"].T @ s_phase  # (R, G) keV/nm
+        if self.dead_layers:
+            s_dead = np.array([self._phase_stopping(part.ion, ph, eg) for ph, _ in self.dead_layers])
+            t_dead = np.array([t.value for _, t in self.dead_layers])
+            g0 = K.dead_layer_map(K.range_tables(s_dead, du), t_dead, k_det, du, N_GRID)
+            dead_e = sum(_electrons(ph) * t.value for ph, t in self.dead_layers)
+        else:
+            g0, dead_e = eg.copy(), 0.0
+        return dict(du=du, rng=K.range_tables(s_reg, du), s_max=s_reg.max(axis=1), g0=g0, dead_e=dead_e)
+
+    def simulate_components(self, energy_keV: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Expected counts per channel of each particle (no background, no cutoff).
+
+        Returns
+        -------
+        energy : (C,) array
+            Channel-centre energies (keV).
+        components : dict
+            Particle name -> expected counts per channel.
+        """
+        energy = self.energy_axis(energy_keV)
+        edges = bin_edges(energy)
+        alpha_acc = self.acceptance_half_angle_deg.value
+        if not (self.detector_angle_deg.value + alpha_acc < 89.9 and alpha_acc > 0):
+            raise InterphaseInputError(
+                "ndp.acceptance_half_angle_deg",
+                "acceptance half-angle must be > 0 and, with the detector angle, below 90 deg")
+        k_nodes, k_weights, k_det = cone_nodes(float(self.detector_angle_deg.value), float(alpha_acc), self.angle_nodes)
+        arrays = self.stack.layer_arrays()  # once per evaluation: regions and births share it
+        reg = self._regions(self._max_depth(), arrays)
+        thick = np.diff(reg["edges"])
+        if thick.size == 0:
+            return energy, {p.name: np.zeros_like(energy) for p in self.particles}
+        fwhm = self.fwhm_keV.value
+        # energy lost between birth points: a channel (the deposit is exact for a linear
+        # energy-depth map within a step, so finer steps change nothing visible)
+        step = self.energy_step_keV or min(float(np.min(np.diff(edges))), 0.5 * fwhm)
+        cutoff = max(self.low_energy_cutoff_keV.value, 0.0)
+        # transport tables and birth points of every particle, then one profile call
+        prep = []
+        for part in self.particles:
+            tab = self._tables(part, reg, k_det)
+            region, depth_in = _birth_points(reg["edges"], step / (k_nodes.max() * tab["s_max"]))
+            prep.append((part, tab, region, depth_in, reg["edges"][region] + depth_in))
+        mids = [0.5 * (z[1:] + z[:-1]) for *_, z in prep]
+        z_all = np.concatenate(mids)
+        order = np.argsort(z_all, kind="stable")  # sorted runs: linear time
+        split = np.cumsum([m.size for m in mids])[:-1]
+        parents = {}
+        for iso in {p.parent for p in self.particles}:
+            dens = self._parent_profile(iso, z_all[order], arrays)
+            unsorted = np.empty(z_all.size)
+            unsorted[order] = dens
+            parents[iso] = np.split(unsorted, split)
+        cum_e = np.concatenate(([0.0], np.cumsum(reg["electrons"] * thick)))  # electrons/nm2 to each region
+        absolute = (self.scale.value * self.fluence.value * self.area_cm2.value
+                    * solid_angle_fraction(alpha_acc) * 1e-24 * 1e14)  # barn -> cm2; atoms/nm2 -> /cm2
+        sigma_det2 = (fwhm / (2.0 * math.sqrt(2.0 * math.log(2.0)))) ** 2
+        out: dict[str, np.ndarray] = {}
+        for i, (part, tab, region, depth_in, z_nodes) in enumerate(prep):
+            areal = parents[part.parent][i] * np.diff(z_nodes)  # atoms/nm2 of the parent per interval
+            e_path = cum_e[region] + reg["electrons"][region] * depth_in  # for Bohr straggling
+            e0s = np.array([e for e, _ in part.branches])
+            probs = np.array([p for _, p in part.branches])
+            out[part.name] = K.particle_spectrum(
+                k_nodes, k_weights, k_det, e0s, probs, absolute * part.cross_section_b, part.z,
+                self.straggling, tab["du"], tab["rng"], thick, region, depth_in, tab["g0"], 0.5 * cutoff,
+                areal, e_path, float(tab["dead_e"]), edges, energy, sigma_det2,
+            )
+        return energy, out
+
+    def simulate(self, noise: bool = False, seed: Any = None, energy_keV: Any = None) -> Measurement:
+        """Expected (or, with ``noise=True``, Poisson-drawn) counts per channel.
+
+        Parameters
+        ----------
+        noise : bool
+            Draw Poisson counts around the expectation.
+        seed : int or numpy Generator, optional
+            Random source for the noise (required for reproducible noise).
+        energy_keV : array, optional
+            Channel-centre energies (keV), e.g. a measured spectrum's axis.
+        """
+        energy, comps = self.simulate_components(energy_keV)
+        total = self._total(energy, comps)
+        if noise:
+            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+            total = rng.poisson(total).astype(float)
+        meta = {"instrument": "NDP", "settings": self.settings(), "noise": bool(noise),
+                "sample": self.stack.name or "", "components": sorted(comps)}
+        return Measurement(
+            values=total,
+            axes=[Axis("energy", "keV", energy)],
+            uncertainties=np.sqrt(np.maximum(total, 1.0)) if noise else None,
+            metadata=meta,
+        )
+
+    def expected(self, measurement: Measurement) -> np.ndarray:
+        """Expected counts on ``measurement``'s energy axis (the fitting protocol)."""
+        return self._total(*self.simulate_components(measurement.axis("energy")))
+
+    def _total(self, energy: np.ndarray, comps: dict[str, np.ndarray]) -> np.ndarray:
+        """Sum of the components, plus background, zero below the cutoff."""
+        total = np.full(energy.size, self.background.value)
+        for c in comps.values():
+            total += c
+        total[energy < self.low_energy_cutoff_keV.value] = 0.0
+        return total
+
+    def energy_depth_map(self, particle: str = "alpha", depth_nm: Any = None, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
+        """Detected energy (keV) versus birth depth (nm) along the detector axis (no broadening).
+
+        ``depth_nm`` (increasing, nm) defaults to ``n`` depths down to where the particle
+        can no longer escape.
+        """
+        part = get_particle(particle)
+        reg = self._regions(self._max_depth())
+        thick = np.diff(reg["edges"])
+        tab = self._tables(part, reg, 1.0)
+        if depth_nm is None:
+            z = np.linspace(0.0, reg["edges"][-1], n)
+        else:
+            z = np.clip(_finite_floats(depth_nm, "depth_nm"), 0.0, reg["edges"][-1])
+        n = z.size
+        region = np.clip(np.searchsorted(reg["edges"], z, side="right") - 1, 0, thick.size - 1)
+        e = np.empty(n)
+        k = 1.0 / math.cos(math.radians(self.detector_angle_deg.value))
+        K.exit_energies(part.max_energy_keV, k, tab["du"], tab["rng"], thick, region,
+                        z - reg["edges"][region], tab["g0"], 0.0, e)
+        return z, e
+
+
+def _birth_points(edges: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Birth nodes every ``delta`` nm (per region), at most MAX_BIRTH_POINTS in all."""
+    n_total = float(np.sum(np.diff(edges) / delta))
+    if n_total > MAX_BIRTH_POINTS:
+        delta = delta * (n_total / MAX_BIRTH_POINTS)
+    return K.birth_points(np.ascontiguousarray(edges), np.ascontiguousarray(delta))
+
+
+@functools.cache
+def _atomic_number(symbol: str) -> int:
+    from pymatgen.core import Element
+
+    return Element(symbol).Z
+
+
+def _electrons(phase: Phase) -> float:
+    """Electrons per nm3 of a phase."""
+    return sum(n * _atomic_number(e) for e, n in phase.number_density().items())

@@ -1,0 +1,1 @@
+"""Figures: one module of helpers (:mod:`~interphase_sim.plotting.common`) and one per instrument."""

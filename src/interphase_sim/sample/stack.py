@@ -1,0 +1,483 @@
+"""Layers and stacks: the one structural description every instrument model reads.
+
+A :class:`Stack` lists :class:`Layer` objects from the top surface (z = 0, the side that
+faces an NDP detector) downward; the last layer may be semi-infinite
+(``thickness_nm=inf``). Every number is (or becomes) a :class:`~interphase_sim.Parameter`,
+shared by identity with whatever else reads it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from interphase_sim.sample import phases as _phases
+from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.core.params import Parameter, Parameters, as_parameter, check_physical
+from interphase_sim.sample.phases import Phase
+from interphase_sim.sample.profile import DepthProfile
+from interphase_sim.sample.profile_kernel import layer_profile
+
+__all__ = ["Layer", "Stack", "NATURAL_LI6_ABUNDANCE"]
+
+#: Natural 6Li atom fraction (IUPAC 2009 representative value 0.0759; it varies between
+#: sources from about 0.019 to 0.078, so it is a Parameter).
+NATURAL_LI6_ABUNDANCE = 0.0759
+
+
+@functools.cache
+def _atomic_number(symbol: str) -> int:
+    from pymatgen.core import Element
+
+    return Element(symbol).Z
+
+
+def _fraction_dict(
+    phases: Any, field: str, layer_name: str, key: str
+) -> tuple[dict[str, Parameter], dict[str, Phase]]:
+    """Validate a ``{phase: fraction}`` mapping -> (name -> Parameter, name -> Phase)."""
+    if not isinstance(phases, Mapping) or len(phases) == 0:
+        raise InterphaseInputError(
+            field, f"expected a non-empty mapping {{phase: volume fraction}}, got {phases!r}"
+        )
+    fracs: dict[str, Parameter] = {}
+    objects: dict[str, Phase] = {}
+    for ph, frac in phases.items():
+        if isinstance(ph, Phase):
+            name = ph.name
+            objects[name] = ph
+        else:
+            try:
+                name = _phases.resolve(ph)
+            except InterphaseInputError as exc:
+                raise InterphaseInputError(f"{field}.{ph}", exc.problem) from None
+        if name in fracs:
+            raise InterphaseInputError(f"{field}.{name}", "phase listed twice")
+        p = as_parameter(frac, f"{layer_name}.{key}.{name}")
+        check_physical(p, f"{field}.{name}", 0.0, math.inf)
+        fracs[name] = p
+    if sum(p.value for p in fracs.values()) <= 0:
+        raise InterphaseInputError(field, "volume fractions sum to zero; at least one must be > 0")
+    return fracs, objects
+
+
+class Layer:
+    """One layer of a sample.
+
+    Parameters
+    ----------
+    name : str
+        Unique name within the stack (no dots: it prefixes dotted parameter names).
+    phases : mapping {Phase or str: float or Parameter}
+        Volume fractions of each phase at the layer's top; normalized, so any
+        non-negative weights with a positive sum are accepted.
+    thickness_nm : float or Parameter
+        Thickness (nm), > 0; ``inf`` (or ``"inf"``) for a semi-infinite last layer.
+    roughness_nm : float or Parameter
+        Width sigma (nm) of the error-function interface with the layer below (or with
+        vacuum below a finite last layer); 0 for a sharp interface.
+    grain_size_nm : float or Parameter, optional
+        Mean crystallite size (nm) for atomistic builders; None for no grain structure.
+    phases_bottom : mapping, optional
+        Volume fractions at the layer's bottom; fractions vary linearly with depth
+        between ``phases`` and ``phases_bottom``. Not allowed on a semi-infinite layer.
+    density_scale : float or Parameter
+        Multiplies every phase's density in this layer (porosity, strain), > 0.
+    li6_abundance : float or Parameter, optional
+        6Li atom fraction of this layer's lithium (0..1); None uses the stack's.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        phases: Mapping[Any, Any],
+        thickness_nm: float | Parameter | str,
+        roughness_nm: float | Parameter = 0.0,
+        grain_size_nm: float | Parameter | None = None,
+        phases_bottom: Mapping[Any, Any] | None = None,
+        density_scale: float | Parameter = 1.0,
+        li6_abundance: float | Parameter | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip() or "." in name:
+            raise InterphaseInputError(
+                "layer.name", f"a non-empty string without dots is required, got {name!r}"
+            )
+        self.name = name
+        f = f"layers.{name}"
+        self.fractions, objs = _fraction_dict(phases, f + ".phases", name, "phases")
+        self.fractions_bottom: dict[str, Parameter] | None = None
+        if phases_bottom is not None:
+            self.fractions_bottom, objs_b = _fraction_dict(
+                phases_bottom, f + ".phases_bottom", name, "phases_bottom"
+            )
+            for k, ph in objs_b.items():
+                if objs.setdefault(k, ph) is not ph:
+                    raise InterphaseInputError(
+                        f + ".phases_bottom." + k, "a different Phase object has the same name"
+                    )
+        self.phase_objects: dict[str, Phase] = objs
+        if isinstance(thickness_nm, str) and thickness_nm.strip().lower() in ("inf", "infinity"):
+            thickness_nm = math.inf
+        self.thickness_nm = as_parameter(thickness_nm, f"{name}.thickness_nm", "nm")
+        check_physical(self.thickness_nm, f + ".thickness_nm", 0.0, math.inf, lo_open=True, allow_inf=True)
+        self.roughness_nm = as_parameter(roughness_nm, f"{name}.roughness_nm", "nm")
+        check_physical(self.roughness_nm, f + ".roughness_nm", 0.0, 1e6)
+        self.grain_size_nm = (
+            None if grain_size_nm is None else as_parameter(grain_size_nm, f"{name}.grain_size_nm", "nm")
+        )
+        if self.grain_size_nm is not None:
+            check_physical(self.grain_size_nm, f + ".grain_size_nm", 0.0, 1e6, lo_open=True)
+        self.density_scale = as_parameter(density_scale, f"{name}.density_scale")
+        check_physical(self.density_scale, f + ".density_scale", 0.0, 100.0, lo_open=True)
+        self.li6_abundance = (
+            None if li6_abundance is None else as_parameter(li6_abundance, f"{name}.li6_abundance")
+        )
+        if self.li6_abundance is not None:
+            check_physical(self.li6_abundance, f + ".li6_abundance", 0.0, 1.0)
+        if self.semi_infinite and self.fractions_bottom is not None:
+            raise InterphaseInputError(
+                f + ".phases_bottom", "a semi-infinite layer has no bottom; remove phases_bottom"
+            )
+
+    @property
+    def semi_infinite(self) -> bool:
+        """True when the thickness is infinite."""
+        return math.isinf(self.thickness_nm.value)
+
+    def check_values(self) -> None:
+        """Re-check the current values against their physical ranges (a fit or a user may
+        have set them since construction); raises InterphaseInputError naming the field."""
+        f = f"layers.{self.name}"
+        t = self.thickness_nm.value
+        if not t >= 0:
+            raise InterphaseInputError(f + ".thickness_nm", f"value {t} is outside the physical range [0, inf]")
+        if not self.roughness_nm.value >= 0:
+            raise InterphaseInputError(f + ".roughness_nm", f"value {self.roughness_nm.value} is negative")
+        if not self.density_scale.value > 0:
+            raise InterphaseInputError(f + ".density_scale", f"value {self.density_scale.value} must be > 0")
+        if self.li6_abundance is not None and not 0 <= self.li6_abundance.value <= 1:
+            raise InterphaseInputError(f + ".li6_abundance", f"value {self.li6_abundance.value} is outside [0, 1]")
+        for key, table in (("phases", self.fractions), ("phases_bottom", self.fractions_bottom or {})):
+            for name, p in table.items():
+                if not p.value >= 0:
+                    raise InterphaseInputError(f"{f}.{key}.{name}", f"value {p.value} is negative")
+
+    @property
+    def phase_names(self) -> list[str]:
+        """Phases in this layer (top, then any only at the bottom)."""
+        names = list(self.fractions)
+        for k in self.fractions_bottom or {}:
+            if k not in names:
+                names.append(k)
+        return names
+
+    def normalized_fractions(self, where: str = "top") -> dict[str, float]:
+        """Volume fractions normalized to sum 1, at ``"top"`` or ``"bottom"``."""
+        src = self.fractions if where == "top" or self.fractions_bottom is None else self.fractions_bottom
+        vals = {k: p.value for k, p in src.items()}
+        tot = math.fsum(vals.values())
+        if not tot > 0:
+            raise InterphaseInputError(f"layers.{self.name}.phases", "volume fractions sum to zero")
+        return {k: vals.get(k, 0.0) / tot for k in self.phase_names}
+
+    def parameters(self) -> list[tuple[str, Parameter]]:
+        """``(dotted name, Parameter)`` pairs of this layer."""
+        n = self.name
+        out = [(f"{n}.thickness_nm", self.thickness_nm), (f"{n}.roughness_nm", self.roughness_nm)]
+        if self.grain_size_nm is not None:
+            out.append((f"{n}.grain_size_nm", self.grain_size_nm))
+        out.append((f"{n}.density_scale", self.density_scale))
+        if self.li6_abundance is not None:
+            out.append((f"{n}.li6_abundance", self.li6_abundance))
+        out += [(f"{n}.phases.{k}", p) for k, p in self.fractions.items()]
+        out += [(f"{n}.phases_bottom.{k}", p) for k, p in (self.fractions_bottom or {}).items()]
+        return out
+
+    def __repr__(self) -> str:
+        t = self.thickness_nm.value
+        fr = ", ".join(f"{k}: {v:.3g}" for k, v in self.normalized_fractions().items())
+        return f"Layer({self.name!r}, {{{fr}}}, thickness_nm={t:g})"
+
+
+class Stack:
+    """Layers from the top surface downward, plus sample-wide settings.
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        Top (z = 0) first. Names must be unique; only the last may be semi-infinite.
+    li6_abundance : float or Parameter
+        6Li atom fraction of lithium (default natural, 0.0759), unless a layer overrides.
+    name : str, optional
+        Sample name.
+    phases : mapping {name: Phase}, optional
+        Phase objects to use for built-in names that layers give as strings (e.g. a
+        LiPON whose density varies). Other strings get the library's phase, one shared
+        object per name across the stack; custom phases are given to layers as Phase
+        objects.
+    sections : mapping, optional
+        Instrument tables from a sample file (``ndp``, ``eels``, ``hrtem``, ``build``,
+        ``fit``, ``sweep``), kept verbatim for the instrument models and written back by
+        :meth:`to_toml`.
+    """
+
+    def __init__(
+        self,
+        layers: list[Layer],
+        li6_abundance: float | Parameter = NATURAL_LI6_ABUNDANCE,
+        name: str | None = None,
+        phases: Mapping[str, Phase] | None = None,
+        sections: Mapping[str, Any] | None = None,
+    ) -> None:
+        layers = list(layers)
+        if not layers:
+            raise InterphaseInputError("layers", "a stack needs at least one layer")
+        seen: set[str] = set()
+        for i, lay in enumerate(layers):
+            if not isinstance(lay, Layer):
+                raise InterphaseInputError(f"layers[{i}]", f"expected a Layer, got {type(lay).__name__}")
+            if lay.name in seen:
+                raise InterphaseInputError(f"layers[{i}].name", f"duplicate layer name {lay.name!r}")
+            seen.add(lay.name)
+            if lay.semi_infinite and i != len(layers) - 1:
+                raise InterphaseInputError(
+                    f"layers.{lay.name}.thickness_nm",
+                    f"only the last layer may be semi-infinite (this is layer {i + 1} of {len(layers)})",
+                )
+        self.layers = layers
+        self.name = name
+        self.li6_abundance = as_parameter(li6_abundance, "li6_abundance")
+        check_physical(self.li6_abundance, "sample.li6_abundance", 0.0, 1.0)
+        self.sections = dict(sections or {})
+        # One Phase object per name across the stack.
+        registry: dict[str, Phase] = {}
+        for key, ph in (phases or {}).items():
+            if not isinstance(ph, Phase):
+                raise InterphaseInputError(f"phases.{key}", f"expected a Phase, got {type(ph).__name__}")
+            registry[ph.name] = ph
+        for lay in layers:
+            for key, ph in lay.phase_objects.items():
+                if registry.setdefault(key, ph) is not ph:
+                    raise InterphaseInputError(
+                        f"layers.{lay.name}.phases.{key}",
+                        "two different Phase objects share this name; share one object or rename one",
+                    )
+        for lay in layers:
+            for key in lay.phase_names:
+                if key not in registry:
+                    registry[key] = _phases.get(key)
+        # Order of first appearance down the stack, so equal stacks list phases alike.
+        order = [k for lay in layers for k in lay.phase_names]
+        order += list(registry)
+        self.phases: dict[str, Phase] = {k: registry[k] for k in dict.fromkeys(order)}
+
+    # -- container protocol ---------------------------------------------------------------
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, key: int | str) -> Layer:
+        if isinstance(key, str):
+            for lay in self.layers:
+                if lay.name == key:
+                    return lay
+            raise KeyError(f"no layer named {key!r}; layers: {[l.name for l in self.layers]}")
+        return self.layers[key]
+
+    # -- geometry -------------------------------------------------------------------------
+    @property
+    def semi_infinite(self) -> bool:
+        """True when the last layer is semi-infinite."""
+        return self.layers[-1].semi_infinite
+
+    def interfaces_nm(self) -> np.ndarray:
+        """Depths (nm) of the layer bottoms (the last is ``inf`` if semi-infinite)."""
+        return np.cumsum([lay.thickness_nm.value for lay in self.layers])
+
+    def total_thickness_nm(self) -> float:
+        """Sum of layer thicknesses (nm); ``inf`` for a semi-infinite stack."""
+        return float(self.interfaces_nm()[-1])
+
+    def finite_depth_nm(self) -> float:
+        """Depth (nm) of the top of a semi-infinite last layer, else of the bottom."""
+        t = [lay.thickness_nm.value for lay in self.layers if not lay.semi_infinite]
+        return float(math.fsum(t))
+
+    # -- parameters -----------------------------------------------------------------------
+    def parameters(self) -> Parameters:
+        """Every Parameter by dotted name (``SEI.thickness_nm``, ``SEI.phases.Li2O``,
+        ``li6_abundance``, ``phases.LiPON.density``), each object once."""
+        items: list[tuple[str, Parameter]] = [("li6_abundance", self.li6_abundance)]
+        for lay in self.layers:
+            items += lay.parameters()
+        for name, ph in self.phases.items():
+            if ph.density_parameter is not None:
+                items.append((f"phases.{name}.density", ph.density_parameter))
+        return Parameters(items)
+
+    # -- depth profile --------------------------------------------------------------------
+    def elements(self) -> list[str]:
+        """Elements present, ordered by atomic number."""
+        els = {e for lay in self.layers for k in lay.phase_names for e in self.phases[k].elements}
+        return sorted(els, key=_atomic_number)
+
+    def layer_arrays(self) -> dict[str, Any]:
+        """Per-layer numbers the profile kernel needs (validated, current values).
+
+        Returns a dict with ``thickness_nm`` (L,), ``sigma_nm`` (L + 1,), ``elements``,
+        ``phases``, ``dens_top``/``dens_bot`` (L, E + 1; the last column is 6Li, in
+        atoms/nm3) and ``frac_top``/``frac_bot`` (L, P).
+        """
+        els = self.elements()
+        ph_names = list(self.phases)
+        eidx = {e: i for i, e in enumerate(els)}
+        pidx = {p: i for i, p in enumerate(ph_names)}
+        L, E, P = len(self.layers), len(els), len(ph_names)
+        # (P, E + 1) number densities of each phase; column E (6Li) is filled per layer below
+        nd = np.zeros((P, E + 1))
+        for p, ph in enumerate(self.phases.values()):
+            for e, n in ph.number_density().items():
+                nd[p, eidx[e]] = n
+        frac = np.zeros((2, L, P))
+        scale = np.empty(L)
+        a6 = np.empty(L)
+        for i, lay in enumerate(self.layers):
+            lay.check_values()
+            scale[i] = lay.density_scale.value
+            a6[i] = (lay.li6_abundance or self.li6_abundance).value
+            for w, where in enumerate(("top", "bottom")):
+                for k, f in lay.normalized_fractions(where).items():
+                    frac[w, i, pidx[k]] = f
+        dens = (frac @ nd) * scale[None, :, None]  # (2, L, E + 1) atoms/nm3
+        li = eidx.get("Li")
+        if li is not None:
+            dens[:, :, E] = a6[None, :] * dens[:, :, li]
+        sigma = np.zeros(L + 1)
+        sigma[1:] = [lay.roughness_nm.value for lay in self.layers]
+        return dict(
+            thickness_nm=np.array([lay.thickness_nm.value for lay in self.layers]),
+            sigma_nm=sigma,
+            elements=els,
+            phases=ph_names,
+            dens_top=dens[0],
+            dens_bot=dens[1],
+            frac_top=frac[0],
+            frac_bot=frac[1],
+        )
+
+    def profile(self, z_nm: Any, *, layer_arrays: dict[str, Any] | None = None) -> DepthProfile:
+        """Element number densities and phase volume fractions on a depth grid.
+
+        Parameters
+        ----------
+        z_nm : array_like
+            Depths (nm) from the top surface, any order; finite. Negative depths are
+            vacuum.
+        layer_arrays : dict, optional
+            The output of :meth:`layer_arrays` for the current parameter values, to save
+            recomputing it when profiling the same state several times.
+
+        Returns
+        -------
+        DepthProfile
+            Element densities (atoms/nm3; 6Li separately), phase volume fractions.
+        """
+        try:
+            z = np.asarray(z_nm, dtype=float)
+        except (TypeError, ValueError):
+            raise InterphaseInputError("z_nm", f"expected an array of depths in nm, got {z_nm!r}") from None
+        if z.ndim != 1 or z.size == 0:
+            raise InterphaseInputError("z_nm", f"a non-empty 1-D array of depths is required, got shape {z.shape}")
+        if not np.all(np.isfinite(z)):
+            raise InterphaseInputError("z_nm", "depths must be finite numbers (nm)")
+        arr = self.layer_arrays() if layer_arrays is None else layer_arrays
+        dens, frac = layer_profile(
+            z, arr["thickness_nm"], arr["sigma_nm"], arr["dens_top"], arr["dens_bot"],
+            arr["frac_top"], arr["frac_bot"],
+        )
+        return DepthProfile(
+            z_nm=z,
+            elements=tuple(arr["elements"]),
+            densities=dens[:-1],
+            li6=dens[-1],
+            phases=tuple(arr["phases"]),
+            fractions=frac,
+        )
+
+    def depth_grid(self, step_nm: float | None = None, below_nm: float | None = None) -> np.ndarray:
+        """A convenient depth grid (nm) covering the stack.
+
+        ``below_nm`` extends past the last interface (default: 20 % of the finite depth,
+        at least 20 nm); ``step_nm`` defaults to 1/2000 of the range.
+        """
+        depth = self.finite_depth_nm()
+        extra = max(0.2 * depth, 20.0) if below_nm is None else float(below_nm)
+        zmax = depth + extra
+        step = zmax / 2000 if step_nm is None else float(step_nm)
+        if not step > 0:
+            raise InterphaseInputError("step_nm", f"must be > 0, got {step_nm}")
+        return np.arange(0.0, zmax + 0.5 * step, step)
+
+    # -- presentation ---------------------------------------------------------------------
+    def table(self) -> str:
+        """A plain-text layer table: thickness, roughness, grains, density, phases."""
+        head = ("layer", "thickness nm", "rough nm", "grain nm", "g/cm3", "phases (vol %)")
+        rows = [head]
+        for lay in self.layers:
+            top = lay.normalized_fractions("top")
+            bot = lay.normalized_fractions("bottom")
+            rho = lay.density_scale.value * math.fsum(top[k] * self.phases[k].density for k in top)
+            ph = ", ".join(
+                f"{k} {100 * top[k]:.0f}" + (f"->{100 * bot[k]:.0f}" if lay.fractions_bottom is not None else "")
+                for k in lay.phase_names
+            )
+            g = lay.grain_size_nm
+            rows.append((
+                lay.name,
+                "inf" if lay.semi_infinite else f"{lay.thickness_nm.value:g}",
+                f"{lay.roughness_nm.value:g}",
+                "" if g is None else f"{g.value:g}",
+                f"{rho:.3f}",
+                ph,
+            ))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        title = f"{self.name or 'stack'} (6Li abundance {self.li6_abundance.value:g})"
+        return "\n".join([title, *lines])
+
+    def __repr__(self) -> str:
+        return f"Stack({self.name!r}, layers={[l.name for l in self.layers]})"
+
+    # -- files ----------------------------------------------------------------------------
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike) -> Stack:
+        """Read a sample file (format in :mod:`interphase_sim.sample.toml_io`."""
+        from interphase_sim.sample.toml_io import read_stack
+
+        return read_stack(path)
+
+    @classmethod
+    def from_toml_string(cls, text: str, base_dir: str | os.PathLike = ".") -> Stack:
+        """Read a sample from TOML text; relative CIF paths resolve against ``base_dir``."""
+        from interphase_sim.sample.toml_io import parse_stack
+
+        return parse_stack(text, source="<string>", base_dir=base_dir)
+
+    def to_toml(self, path: str | os.PathLike) -> None:
+        """Write the sample file (atomically: a temporary name, then renamed)."""
+        from interphase_sim.sample.toml_io import write_stack
+
+        write_stack(self, path)
+
+    def to_toml_string(self) -> str:
+        """The sample file's text."""
+        from interphase_sim.sample.toml_io import dump_stack
+
+        return dump_stack(self)

@@ -1,0 +1,388 @@
+"""Sample files: a :class:`~interphase_sim.Stack` to and from TOML.
+
+Format (the layout of a sample file)::
+
+    [sample]
+    name = "Li | SEI | LiPON"
+    li6_abundance = 0.0759
+
+    [phases.LiPON]                      # optional: override a built-in amorphous density
+    density = { value = 2.4, min = 2.2, max = 2.6, vary = true }
+
+    [phases.Glass]                      # optional: a custom amorphous phase
+    formula = "Li2S"
+    density = 1.66
+
+    [phases.MyCrystal]                  # optional: a crystal from a CIF (path relative to this file)
+    cif = "my_crystal.cif"
+
+    [[layers]]
+    name = "SEI"
+    thickness_nm = { value = 60, min = 10, max = 200, vary = true }
+    phases = { Li2O = 0.5, Li3N = 0.3, Li3PO4 = 0.2 }
+    phases_bottom = { Li2O = 0.8, Li3N = 0.2 }
+    roughness_nm = 3
+    grain_size_nm = 5
+    density_scale = 1.0
+    li6_abundance = 0.95
+
+Any number may be a plain value or a table ``{value, min, max, vary, prior}`` where
+``prior = { dist = "norm", loc = 2.4, scale = 0.1 }`` names a scipy.stats continuous
+distribution and its arguments (looked up by name; nothing is evaluated). A thickness of
+``"inf"`` marks a semi-infinite last layer. Instrument tables (``[ndp]``, ``[eels]``,
+``[hrtem]``, ``[fit]``, ``[sweep]``) are kept verbatim for their models.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import re
+import tomllib
+from typing import Any
+
+import tomli_w
+
+from interphase_sim.sample import phases as _phases
+from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.core.fileio import atomic_write_text
+from interphase_sim.core.params import Parameter
+from interphase_sim.sample.phases import Phase
+from interphase_sim.sample.stack import Layer, Stack
+
+__all__ = ["read_stack", "parse_stack", "dump_stack", "write_stack"]
+
+SECTIONS = ("sample", "phases", "layers", "ndp", "eels", "hrtem", "build", "fit", "sweep")
+INSTRUMENT_SECTIONS = ("ndp", "eels", "hrtem", "build", "fit", "sweep")
+SAMPLE_KEYS = ("name", "li6_abundance")
+LAYER_KEYS = (
+    "name", "thickness_nm", "phases", "phases_bottom", "roughness_nm",
+    "grain_size_nm", "density_scale", "li6_abundance",
+)
+PHASE_KEYS = ("formula", "density", "cif")
+NUMBER_KEYS = ("value", "min", "max", "vary", "prior")
+
+
+def _check_keys(table: dict, allowed: tuple[str, ...], field: str) -> None:
+    for key in table:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InterphaseInputError(
+                f"{field}.{key}", f"unknown key{hint}; allowed keys: {', '.join(allowed)}"
+            )
+
+
+def _read_prior(spec: Any, field: str) -> Any:
+    import scipy.stats
+
+    if not isinstance(spec, dict) or "dist" not in spec:
+        raise InterphaseInputError(field, 'expected a table such as { dist = "norm", loc = 0, scale = 1 }')
+    args = {k: v for k, v in spec.items() if k != "dist"}
+    dist = getattr(scipy.stats, str(spec["dist"]), None)
+    if not isinstance(dist, scipy.stats.rv_continuous):
+        raise InterphaseInputError(
+            field + ".dist", f"{spec['dist']!r} is not a scipy.stats continuous distribution"
+        )
+    try:
+        return dist(**args)
+    except TypeError as exc:
+        raise InterphaseInputError(field, f"bad arguments for {spec['dist']}: {exc}") from None
+
+
+def read_number(x: Any, field: str) -> float | Parameter:
+    """A plain number, ``"inf"``, or a ``{value, min, max, vary, prior}`` table."""
+    if isinstance(x, dict):
+        _check_keys(x, NUMBER_KEYS, field)
+        if "value" not in x:
+            raise InterphaseInputError(field, "a number table needs a 'value'")
+        vary = x.get("vary", False)
+        if not isinstance(vary, bool):
+            raise InterphaseInputError(field + ".vary", f"expected true or false, got {vary!r}")
+        prior = _read_prior(x["prior"], field + ".prior") if "prior" in x else None
+        bounds = None
+        if "min" in x or "max" in x:
+            bounds = (x.get("min"), x.get("max"))
+        return Parameter(read_number(x["value"], field + ".value"), bounds=bounds, vary=vary, prior=prior)
+    if isinstance(x, str) and x.strip().lower() in ("inf", "infinity"):
+        return math.inf
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise InterphaseInputError(field, f"expected a number or a {{value, min, max, vary}} table, got {x!r}")
+    return float(x)
+
+
+def read_instrument_table(section: str, table: Any, number_keys: Any, other_keys: Any) -> dict[str, Any]:
+    """Keyword arguments from an instrument table (``[ndp]``, ``[eels]``, ...).
+
+    Keys in ``number_keys`` become numbers or Parameters (``{value, min, max, vary}``);
+    keys in ``other_keys`` pass through; any other key is an error naming the closest
+    allowed one.
+    """
+    if not isinstance(table, dict):
+        raise InterphaseInputError(section, "expected a table")
+    allowed = sorted([*number_keys, *other_keys])
+    kw: dict[str, Any] = {}
+    for key, val in table.items():
+        if key in number_keys:
+            kw[key] = read_number(val, f"{section}.{key}")
+        elif key in other_keys:
+            kw[key] = val
+        else:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InterphaseInputError(f"{section}.{key}", f"unknown key{hint}; allowed: {', '.join(allowed)}")
+    return kw
+
+
+def _read_fractions(x: Any, field: str) -> dict[str, Any]:
+    if not isinstance(x, dict):
+        raise InterphaseInputError(field, f"expected a table {{phase = fraction}}, got {x!r}")
+    return {k: read_number(v, f"{field}.{k}") for k, v in x.items()}
+
+
+def _read_phases(table: Any, base_dir: str) -> dict[str, Phase]:
+    if not isinstance(table, dict):
+        raise InterphaseInputError("phases", "expected a table of [phases.NAME] tables")
+    out = {}
+    for name, spec in table.items():
+        field = f"phases.{name}"
+        if not isinstance(spec, dict):
+            raise InterphaseInputError(field, "expected a table with formula/density or cif")
+        _check_keys(spec, PHASE_KEYS, field)
+        if "cif" in spec:
+            if set(spec) != {"cif"}:
+                raise InterphaseInputError(field, "a CIF phase takes only 'cif' (its density comes from the cell)")
+            path = os.path.join(base_dir, spec["cif"])
+            ph = Phase.from_cif(path, name=name)
+            ph.source = os.path.abspath(path)  # stays valid wherever the sample is written
+        elif "formula" in spec:
+            if "density" not in spec:
+                raise InterphaseInputError(field + ".density", "an amorphous phase needs a density (g/cm3)")
+            ph = Phase.amorphous(name, spec["formula"], read_number(spec["density"], field + ".density"))
+        else:
+            try:
+                canon = _phases.resolve(name)
+            except InterphaseInputError as exc:
+                raise InterphaseInputError(field, exc.problem + "; or give 'formula' and 'density'") from None
+            ph = _phases.get(canon)
+            if "density" in spec:
+                if ph.density_parameter is None:
+                    raise InterphaseInputError(
+                        field + ".density",
+                        f"{canon} is crystalline: its density comes from its structure; use a layer's density_scale",
+                    )
+                d = read_number(spec["density"], field + ".density")
+                if not isinstance(d, Parameter):  # a plain value replaces the default bounds too
+                    d = Parameter(d)
+                d.name, d.units = f"phases.{canon}.density", "g/cm3"
+                ph = Phase.amorphous(canon, ph.formula, d, source=ph.source, description=ph.description)
+                ph.builtin = True
+        out[ph.name] = ph
+    return out
+
+
+def parse_stack(text: str, source: str = "<string>", base_dir: str | os.PathLike = ".") -> Stack:
+    """A Stack from TOML text. Errors name the file, the field and what is accepted."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InterphaseInputError(source, f"TOML syntax error: {exc}") from None
+    try:
+        return _stack_from_doc(doc, os.fspath(base_dir))
+    except InterphaseInputError as exc:
+        if source == "<string>":
+            raise
+        raise InterphaseInputError(f"{source}: {exc.field}", exc.problem) from None
+
+
+def _stack_from_doc(doc: dict[str, Any], base_dir: str) -> Stack:
+    for key in doc:
+        if key not in SECTIONS:
+            close = difflib.get_close_matches(key, SECTIONS, n=1)
+            hint = f" (did you mean [{close[0]}]?)" if close else ""
+            raise InterphaseInputError(key, f"unknown section{hint}; allowed: {', '.join(SECTIONS)}")
+    sample = doc.get("sample", {})
+    if not isinstance(sample, dict):
+        raise InterphaseInputError("sample", "expected a [sample] table")
+    _check_keys(sample, SAMPLE_KEYS, "sample")
+    phase_objs = _read_phases(doc.get("phases", {}), base_dir)
+    layers_raw = doc.get("layers")
+    if not isinstance(layers_raw, list) or not layers_raw:
+        raise InterphaseInputError("layers", "a sample needs at least one [[layers]] table")
+    layers = []
+    for i, lay in enumerate(layers_raw):
+        field = f"layers[{i}]"
+        if not isinstance(lay, dict):
+            raise InterphaseInputError(field, "expected a [[layers]] table")
+        _check_keys(lay, LAYER_KEYS, field)
+        for req in ("name", "thickness_nm", "phases"):
+            if req not in lay:
+                raise InterphaseInputError(f"{field}.{req}", "required key is missing")
+        kw: dict[str, Any] = {}
+        for key in ("thickness_nm", "roughness_nm", "grain_size_nm", "density_scale", "li6_abundance"):
+            if key in lay:
+                kw[key] = read_number(lay[key], f"{field}.{key}")
+        fr = _read_fractions(lay["phases"], f"{field}.phases")
+        fr_b = _read_fractions(lay["phases_bottom"], f"{field}.phases_bottom") if "phases_bottom" in lay else None
+        # Names given in [phases] map to those objects so that layers share them.
+        fr = {phase_objs.get(k, k): v for k, v in fr.items()}
+        if fr_b is not None:
+            fr_b = {phase_objs.get(k, k): v for k, v in fr_b.items()}
+        layers.append(Layer(lay["name"], fr, phases_bottom=fr_b, **kw))
+    kw = {}
+    if "li6_abundance" in sample:
+        kw["li6_abundance"] = read_number(sample["li6_abundance"], "sample.li6_abundance")
+    sections = {k: doc[k] for k in INSTRUMENT_SECTIONS if k in doc}
+    return Stack(layers, name=sample.get("name"), phases=phase_objs, sections=sections, **kw)
+
+
+def read_stack(path: str | os.PathLike) -> Stack:
+    """A Stack from a sample file (``.toml``)."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise InterphaseInputError("sample file", f"cannot read {path}: {exc.strerror}") from None
+    return parse_stack(text, source=path, base_dir=os.path.dirname(os.path.abspath(path)))
+
+
+# -- writing --------------------------------------------------------------------------------
+def _prior_table(prior: Any) -> dict[str, Any]:
+    dist = prior.dist
+    shapes = [s.strip() for s in (dist.shapes or "").split(",") if s.strip()]
+    out: dict[str, Any] = {"dist": dist.name}
+    out.update({k: float(v) for k, v in zip(shapes, prior.args)})
+    rest = prior.args[len(shapes):]
+    for k, v in zip(("loc", "scale"), rest):
+        out[k] = float(v)
+    out.update({k: float(v) for k, v in prior.kwds.items()})
+    return out
+
+
+def _number(p: Parameter) -> Any:
+    """Plain value when the Parameter is fixed and unbounded, else a table."""
+    v: Any = "inf" if math.isinf(p.value) and p.value > 0 else p.value
+    lo, hi = p.bounds
+    if not p.vary and math.isinf(lo) and math.isinf(hi) and p.prior is None:
+        return v
+    t: dict[str, Any] = {"value": v}
+    if math.isfinite(lo):
+        t["min"] = lo
+    if math.isfinite(hi):
+        t["max"] = hi
+    t["vary"] = p.vary
+    if p.prior is not None:
+        t["prior"] = _prior_table(p.prior)
+    return t
+
+
+def _phase_table(ph: Phase) -> dict[str, Any] | None:
+    """The [phases.NAME] table a phase needs, or None for an unchanged built-in."""
+    dp = ph.density_parameter
+    if ph.builtin:
+        if dp is None:
+            return None
+        proto = _phases.get(ph.name).density_parameter
+        same = (dp.value == proto.value and dp.bounds == proto.bounds and not dp.vary and dp.prior is None)
+        return None if same else {"density": _number(dp)}
+    if dp is not None:
+        return {"formula": ph.formula, "density": _number(dp)}
+    if ph.source and str(ph.source).lower().endswith(".cif"):
+        return {"cif": str(ph.source)}
+    raise InterphaseInputError(
+        f"phases.{ph.name}",
+        "a crystalline phase not from the library or a CIF file cannot be written to TOML; "
+        "save its structure as CIF and use Phase.from_cif",
+    )
+
+
+def stack_to_dict(stack: Stack) -> dict[str, Any]:
+    """The TOML document of a stack as nested dicts.
+
+    A Parameter shared by several fields cannot be expressed in TOML: each field gets its
+    own copy, and a UserWarning names the ties that are lost.
+    """
+    import warnings
+
+    params = stack.parameters()
+    tied = [params.aliases(n) for n in params if len(params.aliases(n)) > 1]
+    if tied:
+        warnings.warn(
+            "TOML cannot express shared Parameters; these are written as independent copies: "
+            + "; ".join(" = ".join(t) for t in tied), UserWarning, stacklevel=3)
+    doc: dict[str, Any] = {}
+    sample: dict[str, Any] = {}
+    if stack.name is not None:
+        sample["name"] = stack.name
+    sample["li6_abundance"] = _number(stack.li6_abundance)
+    doc["sample"] = sample
+    ptables = {k: t for k, ph in stack.phases.items() if (t := _phase_table(ph)) is not None}
+    if ptables:
+        doc["phases"] = ptables
+    layers = []
+    for lay in stack.layers:
+        t: dict[str, Any] = {"name": lay.name, "thickness_nm": _number(lay.thickness_nm)}
+        t["phases"] = {k: _number(p) for k, p in lay.fractions.items()}
+        if lay.fractions_bottom is not None:
+            t["phases_bottom"] = {k: _number(p) for k, p in lay.fractions_bottom.items()}
+        t["roughness_nm"] = _number(lay.roughness_nm)
+        if lay.grain_size_nm is not None:
+            t["grain_size_nm"] = _number(lay.grain_size_nm)
+        t["density_scale"] = _number(lay.density_scale)
+        if lay.li6_abundance is not None:
+            t["li6_abundance"] = _number(lay.li6_abundance)
+        layers.append(t)
+    doc["layers"] = layers
+    doc.update(stack.sections)
+    return doc
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(k: str) -> str:
+    return k if _BARE_KEY.match(k) else json.dumps(k, ensure_ascii=False)
+
+
+def _inline(v: Any) -> str:
+    """A TOML value on one line (inline tables for number tables and phase maps)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)  # JSON string escapes are valid TOML
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_inline(x)}" for k, x in v.items()) + " }" if v else "{}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_inline(x) for x in v) + "]"
+    raise InterphaseInputError("toml", f"cannot write a value of type {type(v).__name__}")
+
+
+def dump_stack(stack: Stack) -> str:
+    """TOML text of a stack in the sample-file layout; reading it back gives an identical Stack."""
+    doc = stack_to_dict(stack)
+    out: list[str] = []
+    out.append("[sample]")
+    out += [f"{_key(k)} = {_inline(v)}" for k, v in doc["sample"].items()]
+    for name, table in doc.get("phases", {}).items():
+        out += ["", f"[phases.{_key(name)}]"]
+        out += [f"{_key(k)} = {_inline(v)}" for k, v in table.items()]
+    for lay in doc["layers"]:
+        out += ["", "[[layers]]"]
+        out += [f"{_key(k)} = {_inline(v)}" for k, v in lay.items()]
+    text = "\n".join(out) + "\n"
+    if stack.sections:
+        # instrument tables are arbitrary nested TOML: tomli_w writes them faithfully
+        text += "\n" + tomli_w.dumps(dict(stack.sections))
+    return text
+
+
+def write_stack(stack: Stack, path: str | os.PathLike) -> None:
+    """Write a stack's sample file atomically (temporary name, then rename)."""
+    atomic_write_text(path, dump_stack(stack))
