@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from interphase_sim import InterphaseInputError, Layer, Parameter, Phase, Stack, samples
-from interphase_sim.sample.toml_io import parse_stack
 
 DESIGN_EXAMPLE = """
 [sample]
@@ -184,9 +183,9 @@ def test_missing_file_and_missing_layers():
     with pytest.raises(InterphaseInputError, match="cannot read"):
         Stack.from_toml("/nonexistent/sample.toml")
     with pytest.raises(InterphaseInputError, match=r"at least one \[\[layers\]\]"):
-        parse_stack('[sample]\nname = "x"\n')
+        Stack.from_toml_string('[sample]\nname = "x"\n')
     with pytest.raises(InterphaseInputError, match=r"layers\[0\]\.phases: required key is missing"):
-        parse_stack('[[layers]]\nname = "x"\nthickness_nm = 3\n')
+        Stack.from_toml_string('[[layers]]\nname = "x"\nthickness_nm = 3\n')
 
 
 def test_writing_a_structure_without_cif_is_refused_clearly(tmp_path):

@@ -21,6 +21,7 @@ from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.params import Parameter, Parameters, as_parameter, check_physical
 from interphase_sim.sample.phases import Phase
 from interphase_sim.sample.profile import DepthProfile
+from interphase_sim.sample import toml_io
 from interphase_sim.sample.profile_kernel import layer_profile
 
 __all__ = ["Layer", "Stack", "NATURAL_LI6_ABUNDANCE"]
@@ -457,27 +458,24 @@ class Stack:
 
     # -- files ----------------------------------------------------------------------------
     @classmethod
-    def from_toml(cls, path: str | os.PathLike) -> Stack:
-        """Read a sample file (format in :mod:`interphase_sim.sample.toml_io`."""
-        from interphase_sim.sample.toml_io import read_stack
+    def from_spec(cls, spec: toml_io.SampleSpec) -> Stack:
+        """The Stack a checked sample-file specification describes (see :mod:`~interphase_sim.sample.toml_io`)."""
+        return spec.build(lambda s: cls([Layer(**kw) for kw in s.layers], **s.stack))
 
-        return read_stack(path)
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike) -> Stack:
+        """Read a sample file (format in :mod:`interphase_sim.sample.toml_io`)."""
+        return cls.from_spec(toml_io.read_sample_spec(path))
 
     @classmethod
     def from_toml_string(cls, text: str, base_dir: str | os.PathLike = ".") -> Stack:
         """Read a sample from TOML text; relative CIF paths resolve against ``base_dir``."""
-        from interphase_sim.sample.toml_io import parse_stack
-
-        return parse_stack(text, source="<string>", base_dir=base_dir)
+        return cls.from_spec(toml_io.parse_sample_spec(text, source="<string>", base_dir=base_dir))
 
     def to_toml(self, path: str | os.PathLike) -> None:
         """Write the sample file (atomically: a temporary name, then renamed)."""
-        from interphase_sim.sample.toml_io import write_stack
-
-        write_stack(self, path)
+        toml_io.write_stack(self, path)
 
     def to_toml_string(self) -> str:
         """The sample file's text."""
-        from interphase_sim.sample.toml_io import dump_stack
-
-        return dump_stack(self)
+        return toml_io.dump_stack(self)

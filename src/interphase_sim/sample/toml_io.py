@@ -35,6 +35,8 @@ distribution and its arguments (looked up by name; nothing is evaluated). A thic
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import difflib
 import json
 import math
@@ -50,9 +52,8 @@ from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.fileio import atomic_write_text
 from interphase_sim.core.params import Parameter
 from interphase_sim.sample.phases import Phase
-from interphase_sim.sample.stack import Layer, Stack
 
-__all__ = ["read_stack", "parse_stack", "dump_stack", "write_stack"]
+__all__ = ["SampleSpec", "read_sample_spec", "parse_sample_spec", "dump_stack", "write_stack"]
 
 SECTIONS = ("sample", "phases", "layers", "ndp", "eels", "hrtem", "build", "fit", "sweep")
 INSTRUMENT_SECTIONS = ("ndp", "eels", "hrtem", "build", "fit", "sweep")
@@ -183,21 +184,45 @@ def _read_phases(table: Any, base_dir: str) -> dict[str, Phase]:
     return out
 
 
-def parse_stack(text: str, source: str = "<string>", base_dir: str | os.PathLike = ".") -> Stack:
-    """A Stack from TOML text. Errors name the file, the field and what is accepted."""
+@dataclass(frozen=True)
+class SampleSpec:
+    """A sample file, read and checked, as the keywords of its Layers and its Stack.
+
+    ``layers`` holds one dict of :class:`~interphase_sim.Layer` keywords per ``[[layers]]``
+    table; ``stack`` holds the :class:`~interphase_sim.Stack` keywords other than the layers
+    (name, shared phase objects, instrument sections, 6Li abundance).
+    :meth:`Stack.from_spec <interphase_sim.Stack.from_spec>` builds the Stack.
+    """
+
+    layers: tuple[dict[str, Any], ...]
+    stack: dict[str, Any]
+    source: str = "<string>"
+
+    def build(self, make: Any) -> Any:
+        """``make(spec)`` (the Stack's constructor), with its input errors naming this file."""
+        try:
+            return make(self)
+        except InterphaseInputError as exc:
+            if self.source == "<string>":
+                raise
+            raise InterphaseInputError(f"{self.source}: {exc.field}", exc.problem) from None
+
+
+def parse_sample_spec(text: str, source: str = "<string>", base_dir: str | os.PathLike = ".") -> SampleSpec:
+    """A sample's specification from TOML text. Errors name the file, the field and what is accepted."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InterphaseInputError(source, f"TOML syntax error: {exc}") from None
     try:
-        return _stack_from_doc(doc, os.fspath(base_dir))
+        return _stack_from_doc(doc, os.fspath(base_dir), source)
     except InterphaseInputError as exc:
         if source == "<string>":
             raise
         raise InterphaseInputError(f"{source}: {exc.field}", exc.problem) from None
 
 
-def _stack_from_doc(doc: dict[str, Any], base_dir: str) -> Stack:
+def _stack_from_doc(doc: dict[str, Any], base_dir: str, source: str) -> SampleSpec:
     for key in doc:
         if key not in SECTIONS:
             close = difflib.get_close_matches(key, SECTIONS, n=1)
@@ -230,23 +255,24 @@ def _stack_from_doc(doc: dict[str, Any], base_dir: str) -> Stack:
         fr = {phase_objs.get(k, k): v for k, v in fr.items()}
         if fr_b is not None:
             fr_b = {phase_objs.get(k, k): v for k, v in fr_b.items()}
-        layers.append(Layer(lay["name"], fr, phases_bottom=fr_b, **kw))
+        layers.append(dict(name=lay["name"], phases=fr, phases_bottom=fr_b, **kw))
     kw = {}
     if "li6_abundance" in sample:
         kw["li6_abundance"] = read_number(sample["li6_abundance"], "sample.li6_abundance")
     sections = {k: doc[k] for k in INSTRUMENT_SECTIONS if k in doc}
-    return Stack(layers, name=sample.get("name"), phases=phase_objs, sections=sections, **kw)
+    return SampleSpec(tuple(layers), dict(name=sample.get("name"), phases=phase_objs, sections=sections, **kw),
+                      source)
 
 
-def read_stack(path: str | os.PathLike) -> Stack:
-    """A Stack from a sample file (``.toml``)."""
+def read_sample_spec(path: str | os.PathLike) -> SampleSpec:
+    """A sample's specification from a sample file (``.toml``)."""
     path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except OSError as exc:
         raise InterphaseInputError("sample file", f"cannot read {path}: {exc.strerror}") from None
-    return parse_stack(text, source=path, base_dir=os.path.dirname(os.path.abspath(path)))
+    return parse_sample_spec(text, source=path, base_dir=os.path.dirname(os.path.abspath(path)))
 
 
 # -- writing --------------------------------------------------------------------------------
