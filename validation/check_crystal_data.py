@@ -37,7 +37,7 @@ import sys
 import warnings
 from pathlib import Path
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "src" / "interphase_sim" / "phases" / "data"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "src" / "interphase_sim" / "sample" / "phases" / "data"
 
 REQUIRED = {
     "name": str,
