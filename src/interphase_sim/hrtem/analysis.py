@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import fft as sp_fft
 from scipy import ndimage, optimize
 
 from interphase_sim.core.errors import InterphaseInputError

@@ -325,7 +325,7 @@ def _phase_table(ph: Phase) -> dict[str, Any] | None:
     )
 
 
-def stack_to_dict(stack: Stack) -> dict[str, Any]:
+def stack_to_dict(stack: Any) -> dict[str, Any]:
     """The TOML document of a stack as nested dicts.
 
     A Parameter shared by several fields cannot be expressed in TOML: each field gets its
@@ -390,7 +390,7 @@ def _inline(v: Any) -> str:
     raise InterphaseInputError("toml", f"cannot write a value of type {type(v).__name__}")
 
 
-def dump_stack(stack: Stack) -> str:
+def dump_stack(stack: Any) -> str:
     """TOML text of a stack in the sample-file layout; reading it back gives an identical Stack."""
     doc = stack_to_dict(stack)
     out: list[str] = []
@@ -409,6 +409,6 @@ def dump_stack(stack: Stack) -> str:
     return text
 
 
-def write_stack(stack: Stack, path: str | os.PathLike) -> None:
+def write_stack(stack: Any, path: str | os.PathLike) -> None:
     """Write a stack's sample file atomically (temporary name, then rename)."""
     atomic_write_text(path, dump_stack(stack))
