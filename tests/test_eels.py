@@ -93,7 +93,7 @@ def test_line_scan_quantification_finds_the_boundaries_within_a_probe_fwhm():
     m = EELSModel(stack, probe_fwhm_nm=2.0, background_counts=300.0, thickness_nm=60.0, dose_e_per_A2=2e4)
     scan = m.line_scan(np.arange(2.0, 100.0, 0.5), noise=True, seed=3)
     q = quantify_line_scan(scan, ["P L2,3", "O K"], window_eV=40.0)
-    z = scan.axis("position")
+    z = scan.axis("depth")
     p_bound = layer_boundaries(z, q.values[:, 0], smooth_nm=2.0)  # smoothing over one probe FWHM
     o_bound = layer_boundaries(z, q.values[:, 1], smooth_nm=2.0)
     assert p_bound.size == 1 and abs(p_bound[0] - 40.0) < 2.0
@@ -121,7 +121,7 @@ def test_mlls_recovers_phase_fractions_of_a_noiseless_mixture():
 def test_demo_stack_profiles_follow_the_layers():
     m = EELSModel.from_stack(samples.load("li_sei_lipon"))
     scan = m.simulate(noise=True, seed=5)
-    z = scan.axis("position")
+    z = scan.axis("depth")
     # plural scattering removed by Fourier-ratio deconvolution with the model's low-loss spectra
     q = quantify_line_scan(m.deconvolve(scan), ["P L2,3", "N K", "O K"], window_eV=40.0)
     p, n, o = q.values.T

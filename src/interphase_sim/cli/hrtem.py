@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -17,17 +16,10 @@ import numpy as np
 
 from interphase_sim.core.errors import InterphaseInputError
 
-# [hrtem] keys: microscope (abTEM units), lamella and grid, analysis window
-MICROSCOPE_KEYS = ("energy_eV", "Cs_mm", "C5_mm", "defocus_A", "astigmatism_A", "astigmatism_angle_deg",
-                   "focal_spread_A", "angular_spread_mrad", "aperture_mrad", "dose_e_per_A2", "mtf")
-MODEL_KEYS = ("sampling_A", "slice_thickness_A", "frozen_phonons", "max_memory_gb")
-LAMELLA_KEYS = ("lateral_nm", "thickness_nm", "depth_range_nm", "seed")
-ANALYSIS_KEYS = ("window_nm", "step_nm", "tolerance", "min_peaks", "min_probability", "min_intensity")
-HRTEM_KEYS = MICROSCOPE_KEYS + MODEL_KEYS + LAMELLA_KEYS + ANALYSIS_KEYS
-
-DEFAULTS = {"lateral_nm": 12.0, "thickness_nm": 5.0, "sampling_A": 0.2, "slice_thickness_A": 2.0,
-            "window_nm": 3.0, "step_nm": 1.5, "tolerance": 0.01, "min_peaks": 1, "min_probability": 0.6,
-            "min_intensity": 0.02}
+# the [hrtem] keys, ranges and defaults: interphase_sim.core.settings.HRTEM
+FLAGS = {"lateral_nm": "--lateral-nm", "thickness_nm": "--thickness-nm", "sampling_A": "--sampling-A",
+         "defocus_A": "--defocus-A", "dose_e_per_A2": "--dose", "depth_range_nm": "--depth-range-nm",
+         "seed": "--seed"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,58 +38,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def settings(stack: Any, args: argparse.Namespace) -> dict[str, Any]:
-    """The run's settings: defaults < the sample's [hrtem] table < command-line flags."""
-    table = dict(stack.sections.get("hrtem", {}))
-    for key in table:
-        if key not in HRTEM_KEYS:
-            raise InterphaseInputError(f"hrtem.{key}", f"unknown key; allowed: {', '.join(HRTEM_KEYS)}")
-    s = {**DEFAULTS, **table}
-    if "depth_range_nm" not in s and "depth_range_nm" in stack.sections.get("build", {}):
-        s["depth_range_nm"] = stack.sections["build"]["depth_range_nm"]
-    flags = {"lateral_nm": args.lateral_nm, "thickness_nm": args.thickness_nm, "sampling_A": args.sampling_A,
-             "defocus_A": args.defocus_A, "dose_e_per_A2": args.dose,
-             "depth_range_nm": None if args.depth_range_nm is None else list(args.depth_range_nm),
-             "seed": args.seed}
-    s.update({k: v for k, v in flags.items() if v is not None})
-    if "seed" not in s:
-        s["seed"] = 1
+    """The run's settings: defaults < the sample's [hrtem] table < command-line flags, each
+    checked by the one [hrtem] vocabulary (a flag's error names the flag)."""
+    from interphase_sim.core.settings import HRTEM
+    from interphase_sim.hrtem.model import microscope_from_settings, resolve_hrtem_settings
 
-    def where(key: str) -> str:
-        return f"--{key.replace('_', '-')}" if flags.get(key) is not None else f"hrtem.{key}"
-
-    for key in ("lateral_nm", "thickness_nm", "sampling_A", "slice_thickness_A", "window_nm", "step_nm"):
-        try:
-            v = float(s[key])
-        except (TypeError, ValueError):
-            raise InterphaseInputError(where(key), f"must be a number, got {s[key]!r}") from None
-        if not (math.isfinite(v) and v > 0):
-            raise InterphaseInputError(where(key), f"must be a finite number > 0, got {s[key]!r}")
-        s[key] = v
-    for key, lo in (("seed", 0), ("min_peaks", 1), ("frozen_phonons", 0)):
-        if key in s and (isinstance(s[key], bool) or not isinstance(s[key], int) or s[key] < lo):
-            raise InterphaseInputError(where(key), f"must be an integer >= {lo}, got {s[key]!r}")
-    ranges = {"tolerance": (lambda v: 0 < v < 0.25, "(0, 0.25)"), "min_probability": (lambda v: 0 < v <= 1, "(0, 1]"),
-              "min_intensity": (lambda v: 0 <= v < 1, "[0, 1)")}
-    for key, (inside, text) in ranges.items():
-        v = s[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not inside(v):
-            raise InterphaseInputError(f"hrtem.{key}", f"expected a number in {text}, got {v!r}")
-    if s["window_nm"] > s["lateral_nm"]:  # checked before the multislice, not after
-        raise InterphaseInputError(where("window_nm"), f"{s['window_nm']:g} nm is wider than the image "
+    values = {"lateral_nm": args.lateral_nm, "thickness_nm": args.thickness_nm, "sampling_A": args.sampling_A,
+              "defocus_A": args.defocus_A, "dose_e_per_A2": args.dose,
+              "depth_range_nm": None if args.depth_range_nm is None else list(args.depth_range_nm),
+              "seed": args.seed}
+    flags = {k: HRTEM[k].read(v, f"{FLAGS[k]} ([hrtem] {k})") for k, v in values.items() if v is not None}
+    s = resolve_hrtem_settings(stack, flags)
+    if "window_nm" in s and s["window_nm"] > s["lateral_nm"]:  # checked before the multislice, not after
+        where = "--lateral-nm" if "lateral_nm" in flags else "hrtem.window_nm"
+        raise InterphaseInputError(where, f"window_nm = {s['window_nm']:g} nm is wider than the image "
                                    f"({s['lateral_nm']:g} nm): lower window_nm or widen --lateral-nm")
-    _microscope(s)  # microscope fields (mtf, Cs, ...) fail here, before anything is built
+    microscope_from_settings(s)  # microscope fields (mtf, Cs, ...) fail here, before anything is built
     return s
 
 
 def _microscope(s: dict[str, Any]):
-    from interphase_sim.hrtem.model import Microscope
+    from interphase_sim.hrtem.model import microscope_from_settings
 
-    kw = {k: s[k] for k in MICROSCOPE_KEYS if k in s}
-    if "mtf" in kw:
-        kw["mtf"] = tuple(float(v) for v in kw["mtf"])
-    if "defocus_A" in kw:
-        return Microscope(**kw)
-    return Microscope.scherzer(**kw)  # Scherzer defocus (and aperture unless given)
+    return microscope_from_settings(s)
 
 
 def simulate(stack: Any, s: dict[str, Any], noise: bool, device: str = "cpu", progress: bool = True):

@@ -130,7 +130,7 @@ def _demo_eels(stack, out: Path, key: str) -> None:
     energy = scan.axis("energy")
     edges = [e for e in model.edges if energy[-1] - _onset(e) >= 40.0 and _onset(e) - energy[0] >= 20.0]
     quant = quantify_line_scan(model.deconvolve(scan), edges, window_eV=40.0)
-    z = scan.axis("position")
+    z = scan.axis("depth")
     tops = [0.0, *stack.interfaces_nm()]
     print(f"  EELS line scan {z[0]:g}-{z[-1]:g} nm, {z.size} positions; mean areal density (atoms/nm2) per layer:")
     for i, lay in enumerate(stack.layers):
@@ -292,7 +292,7 @@ def _cmd_simulate_eels(args: argparse.Namespace) -> int:
     stack = samples.read(args.sample)
     model = EELSModel.from_stack(stack)
     scan = model.simulate(noise=args.noise, seed=args.seed)
-    z = scan.axis("position")
+    z = scan.axis("depth")
     energy = scan.axis("energy")
     quantifiable = [e for e in model.edges if energy[-1] - _onset(e) >= 40.0 and _onset(e) - energy[0] >= 20.0]
     # plural scattering removed (Fourier ratio with the model's low-loss) before edge integration

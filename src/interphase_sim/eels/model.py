@@ -21,6 +21,7 @@ power-law background, with optional Poisson noise.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -31,29 +32,17 @@ from interphase_sim.eels import xsec as XS
 from interphase_sim.eels.templates import ELNESTemplate, default_templates
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.measurement import Axis, Measurement
-from interphase_sim.core.params import Parameters, as_parameter, check_physical
+from interphase_sim.core.model import prefixed, provenance
+from interphase_sim.core.params import Parameter, Parameters
+from interphase_sim.core.settings import EELS as EELS_SETTINGS
+from interphase_sim.core.validate import as_rng
 from interphase_sim.sample.stack import Stack
 
 __all__ = ["EELSModel"]
 
-# name: (physical low, high, low open?, units, default)
-_NUMBERS = {
-    "beam_energy_eV": (1e3, 1e7, True, "eV", 300e3),
-    "convergence_mrad": (0.0, 200.0, False, "mrad", 10.0),
-    "collection_mrad": (0.0, 500.0, True, "mrad", 20.0),
-    "energy_resolution_eV": (0.0, 50.0, True, "eV", 1.0),
-    "dispersion_eV": (0.0, 100.0, True, "eV/channel", 0.3),
-    "offset_eV": (0.0, 1e5, True, "eV", 40.0),
-    "thickness_nm": (0.0, 1e4, True, "nm", 60.0),
-    "dose_e_per_A2": (0.0, 1e12, True, "e/A2", 1000.0),
-    "pixel_nm": (0.0, 1e4, True, "nm", 1.0),
-    "probe_fwhm_nm": (0.0, 1e4, False, "nm", 1.0),
-    "background_counts": (0.0, math.inf, False, "counts/channel", 0.0),
-    "background_exponent": (0.0, 10.0, False, "", 3.0),
-    "plasmon_width_eV": (0.0, 100.0, True, "eV", 6.0),
-}
-_OTHER_KEYS = ("edges", "channels", "elnes", "plural", "beam_broadening", "templates",
-               "scan_start_nm", "scan_stop_nm", "positions")
+# the numbers a fit may vary, with ranges, units and defaults: core.settings.EELS
+_NUMBERS = EELS_SETTINGS.numbers()
+_SCAN_KEYS = ("scan_start_nm", "scan_stop_nm", "positions")
 
 
 class EELSModel:
@@ -91,23 +80,36 @@ class EELSModel:
         ``{(phase, edge): ELNESTemplate}`` replacing built-in templates.
     """
 
-    def __init__(self, stack: Stack, edges: Iterable[str] | None = None, channels: int = 2048,
-                 elnes: bool = True, plural: bool = True, beam_broadening: bool = True,
-                 templates: Mapping[tuple[str, str], ELNESTemplate] | None = None, **numbers: Any) -> None:
+    def __init__(
+        self, stack: Stack, edges: Iterable[str] | None = None, *,
+        beam_energy_eV: float | Parameter = 300e3, convergence_mrad: float | Parameter = 10.0,
+        collection_mrad: float | Parameter = 20.0, energy_resolution_eV: float | Parameter = 1.0,
+        dispersion_eV: float | Parameter = 0.3, offset_eV: float | Parameter = 40.0, channels: int = 2048,
+        thickness_nm: float | Parameter = 60.0, dose_e_per_A2: float | Parameter = 1000.0,
+        pixel_nm: float | Parameter = 1.0, probe_fwhm_nm: float | Parameter = 1.0,
+        background_counts: float | Parameter = 0.0, background_exponent: float | Parameter = 3.0,
+        plasmon_width_eV: float | Parameter = 6.0, elnes: bool = True, plural: bool = True,
+        beam_broadening: bool = True, templates: Mapping[tuple[str, str], ELNESTemplate] | None = None,
+        scan_start_nm: float | None = None, scan_stop_nm: float | None = None, positions: int | None = None,
+    ) -> None:
         if not isinstance(stack, Stack):
             raise InterphaseInputError("stack", f"expected a Stack, got {type(stack).__name__}")
         self.stack = stack
-        unknown = set(numbers) - set(_NUMBERS)
-        if unknown:
-            raise InterphaseInputError(f"eels.{sorted(unknown)[0]}", f"unknown setting; allowed: {', '.join(_NUMBERS)}")
-        for name, (lo, hi, lo_open, units, default) in _NUMBERS.items():
-            p = as_parameter(numbers.get(name, default), f"eels.{name}", units or None)
-            check_physical(p, f"eels.{name}", lo, hi, lo_open=lo_open)
-            setattr(self, name, p)
-        if not isinstance(channels, (int, np.integer)) or isinstance(channels, bool) or channels < 16:
-            raise InterphaseInputError("eels.channels", f"an integer >= 16 is required, got {channels!r}")
-        self.channels = int(channels)
-        self.elnes, self.plural, self.beam_broadening = bool(elnes), bool(plural), bool(beam_broadening)
+        numbers = dict(
+            beam_energy_eV=beam_energy_eV, convergence_mrad=convergence_mrad, collection_mrad=collection_mrad,
+            energy_resolution_eV=energy_resolution_eV, dispersion_eV=dispersion_eV, offset_eV=offset_eV,
+            thickness_nm=thickness_nm, dose_e_per_A2=dose_e_per_A2, pixel_nm=pixel_nm,
+            probe_fwhm_nm=probe_fwhm_nm, background_counts=background_counts,
+            background_exponent=background_exponent, plasmon_width_eV=plasmon_width_eV)
+        for name, value in numbers.items():
+            setattr(self, name, EELS_SETTINGS.parameter(name, value))
+        others = EELS_SETTINGS.read(dict(channels=channels, elnes=elnes, plural=plural,
+                                         beam_broadening=beam_broadening))
+        self.channels = others["channels"]
+        self.elnes, self.plural, self.beam_broadening = others["elnes"], others["plural"], others["beam_broadening"]
+        scan = dict(scan_start_nm=scan_start_nm, scan_stop_nm=scan_stop_nm, positions=positions)
+        self.scan = EELS_SETTINGS.read({k: v for k, v in scan.items() if v is not None})
+        self._template_files: dict[str, dict[str, str]] = {}
         energy = self.energy_axis()
         available = XS.edges_for(stack.elements())
         if edges is None:
@@ -135,20 +137,25 @@ class EELSModel:
 
     # -- construction from a sample file -------------------------------------------------
     @classmethod
-    def from_stack(cls, stack: Stack, **overrides: Any) -> EELSModel:
-        """The model described by the stack's ``[eels]`` table (keyword overrides win)."""
-        from interphase_sim.sample.toml_io import read_instrument_table
+    def from_stack(cls, stack: Stack, **settings: Any) -> EELSModel:
+        """The model described by the stack's ``[eels]`` table; keyword settings override it.
 
-        kw = read_instrument_table("eels", dict(stack.sections.get("eels", {})), _NUMBERS, _OTHER_KEYS)
-        kw.update(overrides)
-        scan = {k: kw.pop(k) for k in ("scan_start_nm", "scan_stop_nm", "positions") if k in kw}
+        Every key of :data:`interphase_sim.core.settings.EELS` is accepted; ``templates``
+        there names ELNES files ``{phase = {edge = path}}``, read with
+        :meth:`set_template_file`.
+        """
+        kw = EELS_SETTINGS.read(dict(stack.sections.get("eels", {})))
+        kw.update(settings)
         files = kw.pop("templates", None)
+        if files is not None and not all(isinstance(v, Mapping) and all(isinstance(p, (str, os.PathLike))
+                                                                       for p in v.values())
+                                         for v in dict(files).values()):
+            kw["templates"] = files  # ELNESTemplate objects keyed by (phase, edge)
+            files = None
         model = cls(stack, **kw)
-        model.scan = scan
-        if files:
-            for phase, per_edge in dict(files).items():
-                for edge_name, path in dict(per_edge).items():
-                    model.set_template_file(phase, edge_name, path)
+        for phase, per_edge in dict(files or {}).items():
+            for edge_name, path in dict(per_edge).items():
+                model.set_template_file(phase, edge_name, path)
         return model
 
     def _phase_key(self, phase: str) -> str:
@@ -171,20 +178,24 @@ class EELSModel:
         rec = XS.edge(edge)
         tpl = ELNESTemplate.from_file(path, rec.name, phase, rec.onset_eV, atomic=lambda e: self._atomic(rec.name, e))
         self._custom_templates[(phase, rec.name)] = tpl
+        self._template_files.setdefault(phase, {})[rec.name] = os.fspath(path)
         self._basis_cache.clear()
 
     # -- parameters and axes ---------------------------------------------------------------
     def parameters(self) -> Parameters:
         """The stack's Parameters and this model's (``eels.thickness_nm``, ...)."""
         items = list(self.stack.parameters().items())
-        items += [(f"eels.{name}", getattr(self, name)) for name in _NUMBERS]
+        items += prefixed("eels", [(name, getattr(self, name)) for name in _NUMBERS])
         return Parameters(items)
 
     def settings(self) -> dict[str, Any]:
-        """Current settings as plain values (JSON)."""
+        """Current settings as plain JSON-able values: ``EELSModel.from_stack(stack, **settings)``
+        rebuilds this model (templates given as objects rather than files excepted)."""
         out = {name: getattr(self, name).value for name in _NUMBERS}
         out.update(edges=list(self.edges), channels=self.channels, elnes=self.elnes, plural=self.plural,
-                   beam_broadening=self.beam_broadening, electrons_per_spectrum=self.electrons())
+                   beam_broadening=self.beam_broadening, **self.scan)
+        if self._template_files:
+            out["templates"] = {ph: dict(per) for ph, per in self._template_files.items()}
         return out
 
     def energy_axis(self) -> np.ndarray:
@@ -197,7 +208,7 @@ class EELSModel:
 
     def default_positions(self, n: int | None = None) -> np.ndarray:
         """Probe positions (nm): the scan in the ``[eels]`` table or across the finite stack."""
-        scan = getattr(self, "scan", {})
+        scan = self.scan
         depth = self.stack.finite_depth_nm()
         start = float(scan.get("scan_start_nm", 0.0))
         stop = float(scan.get("scan_stop_nm", depth + max(0.1 * depth, 10.0)))
@@ -322,7 +333,7 @@ class EELSModel:
         if measurement.values.ndim != 2:
             raise InterphaseInputError("measurement", "a line scan (position x energy) is required")
         self._check_axis(measurement)
-        positions = measurement.axis("position")
+        positions = measurement.axis("depth")
         n_fft = 1 << int(math.ceil(math.log2(2 * measurement.values.shape[1])))
         kern = self._kernels(self._local(positions), n_fft)
         ssd, gain = LL.fourier_ratio(measurement.values, kern, self.dispersion_eV.value,
@@ -362,14 +373,12 @@ class EELSModel:
         positions = self.default_positions() if positions_nm is None else np.asarray(positions_nm, dtype=float)
         counts = self.expected_counts(positions)
         if noise:
-            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-            counts = rng.poisson(counts).astype(float)
+            counts = as_rng(seed).poisson(counts).astype(float)
         return Measurement(
             values=counts,
-            axes=[Axis("position", "nm", positions), Axis("energy", "eV", self.energy_axis())],
+            axes=[Axis("depth", "nm", positions), Axis("energy", "eV", self.energy_axis())],
             uncertainties=np.sqrt(np.maximum(counts, 1.0)) if noise else None,
-            metadata={"instrument": "EELS", "settings": self.settings(), "noise": bool(noise),
-                      "sample": self.stack.name or "",
+            metadata={**provenance("eels", self.settings(), self.stack.name or "", noise, seed),
                       "beam_energy_eV": self.beam_energy_eV.value,
                       "collection_mrad": self.collection_mrad.value,
                       "convergence_mrad": self.convergence_mrad.value,
@@ -381,7 +390,7 @@ class EELSModel:
         scan = self.line_scan([float(depth_nm)], noise=noise, seed=seed)
         return Measurement(scan.values[0], [scan.axes[1]],
                            None if scan.uncertainties is None else scan.uncertainties[0],
-                           {**scan.metadata, "position_nm": float(depth_nm)})
+                           {**scan.metadata, "depth_nm": float(depth_nm)})
 
     def simulate(self, noise: bool = False, seed: Any = None) -> Measurement:
         """The line scan over :meth:`default_positions`."""
@@ -399,7 +408,7 @@ class EELSModel:
     def expected(self, measurement: Measurement) -> np.ndarray:
         """Expected counts on a measured line scan's positions (the fitting protocol)."""
         self._check_axis(measurement)
-        return self.expected_counts(measurement.axis("position"))
+        return self.expected_counts(measurement.axis("depth"))
 
     def elemental_profiles(self, positions_nm: Any) -> dict[str, np.ndarray]:
         """Areal density (atoms/nm2 along the beam) of each element at each probe position,

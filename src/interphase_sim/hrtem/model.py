@@ -14,6 +14,7 @@ Gaussian distribution of defocus) is reduced with ``reduce_ensemble``, never a p
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -24,8 +25,13 @@ from interphase_sim.hrtem._spectra import (
     wavelength_A,
 )
 from interphase_sim.core.measurement import Axis, Measurement
+from interphase_sim.core.model import prefixed, provenance
+from interphase_sim.core.settings import ANALYSIS_KEYS, LAMELLA_KEYS, MICROSCOPE_KEYS
+from interphase_sim.core.settings import HRTEM as HRTEM_SETTINGS
+from interphase_sim.core.validate import as_rng
 
-__all__ = ["Microscope", "HRTEMModel", "build_lamella", "wavelength_A", "scherzer_defocus_A",
+__all__ = ["Microscope", "HRTEMModel", "build_lamella", "resolve_hrtem_settings",
+           "microscope_from_settings", "wavelength_A", "scherzer_defocus_A",
            "to_abtem_images", "to_hyperspy_signal"]
 
 
@@ -90,25 +96,16 @@ class Microscope:
     dose_e_per_A2: float = 200.0
 
     def __post_init__(self) -> None:
-        # store floats, so a string from a settings file fails here, naming its field
-        for name in ("energy_eV", "Cs_mm", "C5_mm", "defocus_A", "astigmatism_A", "astigmatism_angle_deg",
-                     "focal_spread_A", "angular_spread_mrad", "aperture_mrad", "dose_e_per_A2"):
-            object.__setattr__(self, name, _number(name, getattr(self, name)))
-        _positive("energy_eV", self.energy_eV)
-        for name in ("Cs_mm", "C5_mm", "astigmatism_A", "focal_spread_A", "angular_spread_mrad"):
-            _positive(name, getattr(self, name), allow_zero=True)
-        if not math.isfinite(self.defocus_A):
-            raise InterphaseInputError("defocus_A", f"must be finite, got {self.defocus_A}")
-        if not self.aperture_mrad > 0:
-            raise InterphaseInputError("aperture_mrad", f"must be > 0 mrad (inf for no aperture), got {self.aperture_mrad}")
-        _positive("dose_e_per_A2", self.dose_e_per_A2)
-        try:
-            a, b, c = (float(v) for v in self.mtf)
-        except (TypeError, ValueError):
-            raise InterphaseInputError("mtf", f"expected three numbers (a, b, c), got {self.mtf!r}") from None
-        if not (a > 0 and math.isfinite(b) and b > 0 and 0.0 <= c < 1.0):
-            raise InterphaseInputError("mtf", f"need a > 0 (inf: perfect), b > 0 and 0 <= c < 1, got {self.mtf!r}")
-        object.__setattr__(self, "mtf", (a, b, c))
+        # checked through the [hrtem] vocabulary (core.settings.HRTEM): a string from a
+        # settings file or an out-of-range value fails here, naming its field
+        for name in MICROSCOPE_KEYS:
+            object.__setattr__(self, name, HRTEM_SETTINGS[name].read(getattr(self, name), name))
+
+    def settings(self) -> dict[str, Any]:
+        """The microscope's fields as plain JSON-able values (``mtf`` as a list)."""
+        out = {name: getattr(self, name) for name in MICROSCOPE_KEYS}
+        out["mtf"] = list(self.mtf)
+        return out
 
     @classmethod
     def scherzer(cls, energy_eV: float = 300e3, Cs_mm: float = 1.2, **kw: Any) -> Microscope:
@@ -157,9 +154,9 @@ class HRTEMModel:
         table, else 10 nm wide and 5 nm thick); :meth:`from_stack` sets it explicitly.
     microscope : Microscope
         Default: :meth:`Microscope.scherzer` at 300 kV.
-    sampling : float
+    sampling_A : float
         Real-space sampling (Å); the image's pixel size.
-    slice_thickness : float
+    slice_thickness_A : float
         Multislice slice thickness (Å).
     frozen_phonons : int
         Frozen-phonon configurations (0: none); reduced with abTEM's ``reduce_ensemble``.
@@ -176,48 +173,66 @@ class HRTEMModel:
         Show abTEM's progress bar while the multislice runs.
     """
 
-    def __init__(self, atoms: Any, microscope: Microscope | None = None, sampling: float = 0.05,
-                 slice_thickness: float = 2.0, frozen_phonons: int = 0, seed: int | None = None,
+    name = "hrtem"
+
+    def __init__(self, atoms: Any, microscope: Microscope | None = None, sampling_A: float = 0.05,
+                 slice_thickness_A: float = 2.0, frozen_phonons: int = 0, seed: int | None = None,
                  device: str = "cpu", max_memory_gb: float = 8.0, exit_planes: int | None = None,
-                 progress_bar: bool = False) -> None:
+                 progress_bar: bool = False, *, sampling: float | None = None,
+                 slice_thickness: float | None = None) -> None:
         from interphase_sim.core.params import Parameter
         from interphase_sim.sample.stack import Stack
 
-        self.sampling = _positive("sampling", sampling)
-        self.stack, self.depth_offset_nm = None, 0.0
+        sampling_A = sampling_A if sampling is None else sampling
+        slice_thickness_A = slice_thickness_A if slice_thickness is None else slice_thickness
+        grid = HRTEM_SETTINGS.read(dict(sampling_A=sampling_A, slice_thickness_A=slice_thickness_A,
+                                        frozen_phonons=frozen_phonons, max_memory_gb=max_memory_gb), "")
+        self.sampling_A = grid["sampling_A"]
+        self.stack, self.depth_offset_nm, self.lamella, self.analysis = None, 0.0, {}, {}
+        self._structure_key: tuple | None = None
+        self._build_options: dict[str, Any] = {}
         if isinstance(atoms, Stack):  # the default lamella: the sample's [hrtem] table, else 10 x 5 nm
             table = atoms.sections.get("hrtem", {})
             self.stack = atoms
-            atoms, self.depth_offset_nm = build_lamella(
-                atoms, table.get("lateral_nm", 10.0), table.get("thickness_nm", 5.0), None, seed,
-                sampling_A=self.sampling)
+            self.lamella = {"lateral_nm": float(table.get("lateral_nm", 10.0)),
+                            "thickness_nm": float(table.get("thickness_nm", 5.0)), "depth_range_nm": None,
+                            "vacuum_nm": 0.5, "seed": seed}
+            atoms, self.depth_offset_nm = self._build(atoms)
+            self._structure_key = self._stack_values()
+        self.microscope = microscope or Microscope.scherzer()
+        # the fit's nuisance parameters: defocus (starts at the microscope's) and an intensity scale
+        self.defocus_A = Parameter(self.microscope.defocus_A, name="hrtem.defocus_A", units="Å")
+        self.scale = Parameter(1.0, bounds=(0.0, None), name="hrtem.scale", units="")
+        self.slice_thickness_A = grid["slice_thickness_A"]
+        self.max_memory_gb = grid["max_memory_gb"]
+        self.frozen_phonons = grid["frozen_phonons"]
+        self.seed = seed
+        self.device = self._device(device)
+        self._set_atoms(atoms, exit_planes)
+        self._check_aperture()
+        self.progress_bar = bool(progress_bar)
+        self._exit_wave = None
+        self._thicknesses = None
+        self.multislice_runs = 0
+
+    def _set_atoms(self, atoms: Any, exit_planes: int | None) -> None:
+        """Take ``atoms`` (orthogonal cell, Å): grid points, pixel size, slices; refuse grids
+        that would exceed ``max_memory_gb`` before anything is allocated."""
         cell = np.asarray(atoms.cell.array, dtype=float)
         if np.abs(cell - np.diag(np.diag(cell))).max() > 1e-6:
             raise InterphaseInputError(
                 "atoms.cell", "abTEM needs an orthogonal cell: build with interphase_sim.build.atoms_from_stack "
                 "and orient with build.cross_section (or use ase.build.cut / orthogonalize_cell)")
         self.atoms = atoms
-        self.microscope = microscope or Microscope.scherzer()
-        # the fit's nuisance parameters: defocus (starts at the microscope's) and an intensity scale
-        self.defocus_A = Parameter(self.microscope.defocus_A, name="defocus_A", units="Å")
-        self.scale = Parameter(1.0, bounds=(0.0, None), name="scale", units="")
-        self.slice_thickness = _positive("slice_thickness", slice_thickness)
-        if not isinstance(frozen_phonons, (int, np.integer)) or frozen_phonons < 0:
-            raise InterphaseInputError("frozen_phonons", f"a non-negative integer, got {frozen_phonons!r}")
-        self.frozen_phonons = int(frozen_phonons)
-        self.seed = seed
-        self.device = self._device(device)
-        self.gpts = tuple(int(math.ceil(e / self.sampling - 1e-9)) for e in np.diag(cell)[:2])
+        self.gpts = tuple(int(math.ceil(e / self.sampling_A - 1e-9)) for e in np.diag(cell)[:2])
         # abTEM's pixel is the cell edge over the grid points, not the requested sampling
         self.pixel_A = tuple(float(e / g) for e, g in zip(np.diag(cell)[:2], self.gpts))
         if abs(self.pixel_A[0] - self.pixel_A[1]) > 1e-3 * self.pixel_A[0]:
-            import warnings
-
             warnings.warn(
                 f"pixels are {self.pixel_A[0]:.5f} x {self.pixel_A[1]:.5f} Å (cell edges not multiples of the "
-                f"sampling {self.sampling} Å); the analysis functions need square pixels: use build_lamella"
-                f"(..., sampling_A={self.sampling}) or cell edges that are multiples of it", UserWarning, stacklevel=2)
-        n_slices = int(math.ceil(cell[2, 2] / self.slice_thickness))
+                f"sampling {self.sampling_A} Å); the analysis functions need square pixels: use build_lamella"
+                f"(..., sampling_A={self.sampling_A}) or cell edges that are multiples of it", UserWarning, stacklevel=3)
+        n_slices = int(math.ceil(cell[2, 2] / self.slice_thickness_A))
         if exit_planes is not None and (not isinstance(exit_planes, (int, np.integer))
                                         or not 1 <= exit_planes <= n_slices):
             raise InterphaseInputError("exit_planes", f"an integer from 1 to the {n_slices} slices, got {exit_planes!r}")
@@ -225,60 +240,115 @@ class HRTEMModel:
         n_planes = 1 if exit_planes is None else n_slices // int(exit_planes) + 2
         # complex64 waves (a few buffers, one per kept exit plane) + one float32 potential slice
         need = (4 * 8 + 8 * n_planes + 4) * self.gpts[0] * self.gpts[1] * max(1, self.frozen_phonons) / 1e9
-        if need > max_memory_gb:
+        if need > self.max_memory_gb:
             raise InterphaseInputError(
                 "sampling", f"a {self.gpts[0]} x {self.gpts[1]} grid needs about {need:.1f} GB, more than "
-                f"max_memory_gb = {max_memory_gb}; use a coarser sampling or a smaller field of view")
+                f"max_memory_gb = {self.max_memory_gb}; use a coarser sampling or a smaller field of view")
         self.n_slices = n_slices
-        lam = wavelength_A(self.microscope.energy_eV)
-        nyquist_mrad = lam / (2 * self.sampling) * 1e3 * 2 / 3  # antialiased
-        if self.microscope.aperture_mrad > nyquist_mrad:
-            import warnings
 
+    def _check_aperture(self) -> None:
+        """Warn when the aperture passes frequencies the sampling cannot represent."""
+        lam = wavelength_A(self.microscope.energy_eV)
+        nyquist_mrad = lam / (2 * self.sampling_A) * 1e3 * 2 / 3  # antialiased
+        if self.microscope.aperture_mrad > nyquist_mrad:
             warnings.warn(
-                f"sampling {self.sampling} Å resolves {nyquist_mrad:.1f} mrad (2/3 of Nyquist) but the aperture "
+                f"sampling {self.sampling_A} Å resolves {nyquist_mrad:.1f} mrad (2/3 of Nyquist) but the aperture "
                 f"passes {self.microscope.aperture_mrad:.1f} mrad: use sampling <= "
-                f"{lam / (3 * self.microscope.aperture_mrad * 1e-3):.3f} Å", UserWarning, stacklevel=2)
-        self.progress_bar = bool(progress_bar)
-        self._exit_wave = None
-        self._thicknesses = None
-        self.multislice_runs = 0
+                f"{lam / (3 * self.microscope.aperture_mrad * 1e-3):.3f} Å", UserWarning, stacklevel=3)
 
     @classmethod
-    def from_stack(cls, stack: Any, microscope: Microscope | None = None, lateral_nm: float = 10.0,
-                   thickness_nm: float = 5.0, depth_range_nm: tuple[float, float] | None = None,
-                   seed: int | None = None, vacuum_nm: float = 0.5, build_options: dict | None = None,
-                   **kw: Any) -> HRTEMModel:
+    def from_stack(cls, stack: Any, microscope: Microscope | None = None, *, device: str = "cpu",
+                   progress_bar: bool = False, exit_planes: int | None = None, build_options: dict | None = None,
+                   **settings: Any) -> HRTEMModel:
         """A cross-section lamella of a Stack, built and oriented for imaging.
 
         Parameters
         ----------
         stack : Stack
-            The sample.
-        lateral_nm : float
-            Image width along the interfaces (nm).
-        thickness_nm : float
-            Lamella thickness along the beam (nm); at least the layers' grain size.
-        depth_range_nm : (float, float), optional
-            Depth window (nm from the top surface); default the sample's ``[hrtem]`` or
-            ``[build]`` table's, else the whole finite stack.
-        seed : int, optional
-            Seed of the builder (grains, amorphous networks) and of frozen phonons.
-        vacuum_nm : float
-            Vacuum below the deepest plane (nm), so the periodic depth does not wrap.
+            The sample; its ``[hrtem]`` table is read through
+            :data:`interphase_sim.core.settings.HRTEM` (``depth_range_nm`` defaults to the
+            ``[build]`` table's, else the whole finite stack).
+        microscope : Microscope, optional
+            Replaces the table's microscope keys; microscope keywords still override it.
+        device, progress_bar, exit_planes
+            As for :class:`HRTEMModel` (how to compute, not what: not settings).
         build_options : dict, optional
             Further keywords of :func:`interphase_sim.build.atoms_from_stack`.
-        **kw
-            :class:`HRTEMModel` keywords (sampling, slice_thickness, ...).
+        **settings
+            Any ``[hrtem]`` key, overriding the table: microscope (``energy_eV``, ``Cs_mm``,
+            ``defocus_A`` [default Scherzer], ``aperture_mrad`` [default Scherzer's],
+            ``dose_e_per_A2``, ``mtf``, ...), lamella (``lateral_nm``, ``thickness_nm``,
+            ``depth_range_nm``, ``vacuum_nm``, and ``seed``, the structure's seed), grid
+            (``sampling_A``, ``slice_thickness_A``, ``frozen_phonons``, ``max_memory_gb``) and
+            phase-map analysis (``window_nm``, ``step_nm``, ``tolerance``, ...; kept in
+            :attr:`analysis` for :func:`interphase_sim.hrtem.workflow.run_hrtem`).
 
-        The model keeps the built atoms' per-atom ``layer``/``phase`` arrays, ``stack``,
-        and ``depth_offset_nm`` (the depth of image row 0) for comparing images with it.
+        :meth:`settings` returns every key, so ``from_stack(stack, **model.settings())``
+        rebuilds the same atoms and microscope. The model keeps ``stack`` and
+        ``depth_offset_nm`` (the depth of image row 0).
         """
-        atoms, offset = build_lamella(stack, lateral_nm, thickness_nm, depth_range_nm, seed, vacuum_nm,
-                                      build_options, sampling_A=kw.get("sampling", 0.05))
-        model = cls(atoms, microscope, seed=seed, **kw)
+        for old, new in (("sampling", "sampling_A"), ("slice_thickness", "slice_thickness_A")):  # TODO drop
+            if old in settings:
+                settings[new] = settings.pop(old)
+        s = resolve_hrtem_settings(stack, settings)
+        if microscope is not None:
+            mic = replace(microscope, **{k: s[k] for k in MICROSCOPE_KEYS if settings.get(k) is not None})
+        else:
+            mic = microscope_from_settings(s)
+        model = cls.__new__(cls)
+        model.stack = stack
+        model.lamella = {k: s.get(k) for k in LAMELLA_KEYS}
+        atoms, offset = model._build(stack, build_options, s["sampling_A"])
+        model.__init__(atoms, mic, sampling_A=s["sampling_A"], slice_thickness_A=s["slice_thickness_A"],
+                       frozen_phonons=s["frozen_phonons"], seed=s["seed"], device=device,
+                       max_memory_gb=s["max_memory_gb"], exit_planes=exit_planes, progress_bar=progress_bar)
         model.stack, model.depth_offset_nm = stack, offset
+        model.lamella = {k: s.get(k) for k in LAMELLA_KEYS}
+        model.analysis = {k: s[k] for k in ANALYSIS_KEYS}
+        model._build_options = dict(build_options or {})
+        model._structure_key = model._stack_values()
         return model
+
+    def _build(self, stack: Any, build_options: dict | None = None, sampling_A: float | None = None):
+        """(atoms, depth of row 0) of the lamella described by :attr:`lamella`."""
+        lam = self.lamella
+        return build_lamella(stack, lam["lateral_nm"], lam["thickness_nm"], lam.get("depth_range_nm"), lam["seed"],
+                             lam.get("vacuum_nm", 0.5), build_options,
+                             sampling_A=self.sampling_A if sampling_A is None else sampling_A)
+
+    def _stack_values(self) -> tuple | None:
+        """The stack's Parameter values the lamella was built with (None: no stack)."""
+        return None if self.stack is None else tuple(float(p.value) for p in self.stack.parameters().values())
+
+    def _refresh_structure(self) -> None:
+        """Rebuild the lamella (same seed) when a Parameter of the stack has changed since it was built
+        (a fit or a sweep moving a thickness); the cached multislice goes with it."""
+        if self._structure_key is None or self._stack_values() == self._structure_key:
+            return
+        atoms, self.depth_offset_nm = self._build(self.stack, self._build_options)
+        self._set_atoms(atoms, self.exit_planes)
+        self._structure_key = self._stack_values()
+        self._exit_wave, self._thicknesses = None, None
+
+    # -- the protocol: settings and parameters -------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        """Every ``[hrtem]`` key as plain JSON-able values, the current defocus included:
+        ``HRTEMModel.from_stack(stack, **model.settings())`` rebuilds the same model."""
+        out = self.microscope.settings()
+        out["defocus_A"] = float(self.defocus_A.value)
+        out.update(sampling_A=self.sampling_A, slice_thickness_A=self.slice_thickness_A,
+                   frozen_phonons=self.frozen_phonons, max_memory_gb=self.max_memory_gb)
+        out.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in self.lamella.items()})
+        out.update(self.analysis)
+        return out
+
+    def parameters(self):
+        """The stack's Parameters (a change rebuilds the lamella) and ``hrtem.defocus_A`` (Å),
+        ``hrtem.scale`` (the intensity scale)."""
+        from interphase_sim.core.params import Parameters
+
+        items = [] if self.stack is None else list(self.stack.parameters().items())
+        return Parameters(items + prefixed("hrtem", [("defocus_A", self.defocus_A), ("scale", self.scale)]))
 
     @staticmethod
     def _device(device: str) -> str:
@@ -304,11 +374,13 @@ class HRTEMModel:
         atoms = self.atoms
         if self.frozen_phonons:
             atoms = abtem.FrozenPhonons(atoms, num_configs=self.frozen_phonons, sigmas=0.1, seed=self.seed)
-        return abtem.Potential(atoms, gpts=self.gpts, slice_thickness=self.slice_thickness,
+        return abtem.Potential(atoms, gpts=self.gpts, slice_thickness=self.slice_thickness_A,
                                device=self.device, exit_planes=self.exit_planes)
 
     def exit_wave(self):
-        """The multislice exit wave (abTEM Waves), computed once and cached."""
+        """The multislice exit wave (abTEM Waves), computed once and cached (recomputed
+        when the stack's Parameters have moved since the lamella was built)."""
+        self._refresh_structure()
         if self._exit_wave is None:
             import abtem
 
@@ -340,8 +412,9 @@ class HRTEMModel:
     def _measurement(self, arr: np.ndarray, mic: Microscope, noise: bool, rng: Any,
                      thickness_nm: float) -> Measurement:
         px, py = self.pixel_A
+        seed = rng
         if noise:  # electrons arrive (Poisson), then the detector spreads signal and noise alike
-            rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+            rng = as_rng(rng)
             per_pixel = mic.dose_e_per_A2 * px * py
             arr = rng.poisson(np.maximum(arr, 0.0) * per_pixel) / per_pixel
         arr = self._detector(arr, mic)
@@ -350,10 +423,12 @@ class HRTEMModel:
             values=arr.T,  # rows: depth (image y), columns: lateral (image x)
             axes=[Axis("y", "nm", self.depth_offset_nm + np.arange(ny) * py / 10.0),
                   Axis("x", "nm", np.arange(nx) * px / 10.0)],
-            metadata={"instrument": "HRTEM", "energy_eV": mic.energy_eV, "defocus_A": mic.defocus_A,
+            metadata={**provenance("hrtem", {**self.settings(), **mic.settings()},
+                                   None if self.stack is None else (self.stack.name or ""), noise, seed),
+                      "energy_eV": mic.energy_eV, "defocus_A": mic.defocus_A,
                       "Cs_mm": mic.Cs_mm, "aperture_mrad": mic.aperture_mrad, "sampling_A": px,
                       "pixel_A": [px, py], "thickness_nm": float(thickness_nm),
-                      "dose_e_per_A2": mic.dose_e_per_A2 if noise else None, "noise": bool(noise)},
+                      "dose_e_per_A2": mic.dose_e_per_A2 if noise else None},
             quantity="intensity (incident = 1)",
         )
 
@@ -374,12 +449,6 @@ class HRTEMModel:
         return self._measurement(arr, mic, noise, seed, self.thicknesses_nm()[-1])
 
     # -- the instrument protocol (interphase_sim.registry): parameters, simulate, expected ------------------
-    def parameters(self):
-        """Nuisance Parameters: ``defocus_A`` (Å) and the intensity ``scale``."""
-        from interphase_sim.core.params import Parameters
-
-        return Parameters([("defocus_A", self.defocus_A), ("scale", self.scale)])
-
     def simulate(self, noise: bool = False, seed: Any = None) -> Measurement:
         """The image at the current ``defocus_A`` (same as :meth:`image`)."""
         return self.image(noise=noise, seed=seed)
@@ -400,7 +469,7 @@ class HRTEMModel:
             raise InterphaseInputError("exit_planes", "set exit_planes (slices between images) for a thickness series")
         mic = microscope or self.microscope.with_defocus(self.defocus_A.value)
         arrs = self._intensities(mic)
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        rng = as_rng(seed)
         return [self._measurement(a, mic, noise, rng, t) for a, t in zip(arrs, self.thicknesses_nm()) if t > 0]
 
     def _detector(self, arr: np.ndarray, mic: Microscope) -> np.ndarray:
@@ -416,11 +485,31 @@ class HRTEMModel:
 
     def defocus_series(self, defoci_A: Any, noise: bool = False, seed: Any = None) -> list[Measurement]:
         """Images at several defoci (Å, positive = underfocus) from one multislice."""
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        rng = as_rng(seed)
         return [self.image(self.microscope.with_defocus(d), noise=noise, seed=rng) for d in defoci_A]
 
 
 # --------------------------------------------------------------------------- lamella
+
+
+def microscope_from_settings(settings: dict[str, Any]) -> Microscope:
+    """The Microscope of ``[hrtem]`` settings: Scherzer defocus (and aperture) unless given."""
+    kw = {k: settings[k] for k in MICROSCOPE_KEYS if settings.get(k) is not None}
+    return Microscope(**kw) if "defocus_A" in kw else Microscope.scherzer(**kw)
+
+
+def resolve_hrtem_settings(stack: Any, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``[hrtem]`` settings of a run: defaults < the stack's table < ``settings``, checked.
+
+    ``depth_range_nm`` falls back to the ``[build]`` table's. Keys whose value is ``None``
+    in ``settings`` leave the table's value in place.
+    """
+    table = dict(stack.sections.get("hrtem", {}))
+    s = HRTEM_SETTINGS.resolve(table, settings or {})
+    if s.get("depth_range_nm") is None and stack.sections.get("build", {}).get("depth_range_nm") is not None:
+        s["depth_range_nm"] = HRTEM_SETTINGS["depth_range_nm"].read(
+            stack.sections["build"]["depth_range_nm"], "build.depth_range_nm")
+    return s
 
 
 def build_lamella(stack: Any, lateral_nm: float = 10.0, thickness_nm: float = 5.0,

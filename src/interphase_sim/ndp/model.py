@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,10 @@ from interphase_sim.ndp import _kernels as K
 from interphase_sim.core.measurement import Axis, Measurement, bin_edges
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.ndp.geometry import PARTICLES, Particle, cone_nodes, get_particle, solid_angle_fraction
-from interphase_sim.core.params import Parameter, Parameters, as_parameter, check_physical
+from interphase_sim.core.model import prefixed, provenance
+from interphase_sim.core.params import Parameter, Parameters, as_parameter
+from interphase_sim.core.settings import NDP as NDP_SETTINGS
+from interphase_sim.core.validate import as_rng
 from interphase_sim.sample.phases import Phase
 from interphase_sim.sample.profile_kernel import layer_profile
 from interphase_sim.sample.stack import Stack
@@ -43,21 +46,8 @@ ROUGH_SLABS = (-1.5, -0.5, 0.5, 1.5)  # sub-slab edges across a rough interface,
 GRADIENT_SLABS = 6  # sub-slabs through a layer with a phase gradient
 MAX_BIRTH_POINTS = 20000
 
-# name: (physical low, high, low open?, units)
-_NUMBERS = {
-    "fwhm_keV": (0.0, 1000.0, True, "keV"),
-    "detector_angle_deg": (0.0, 89.0, False, "deg"),
-    "acceptance_half_angle_deg": (0.0, 89.0, True, "deg"),
-    "fluence": (0.0, math.inf, True, "n/cm2"),
-    "area_cm2": (0.0, math.inf, True, "cm2"),
-    "scale": (0.0, math.inf, False, ""),
-    "background": (0.0, math.inf, False, "counts/channel"),
-    "gain_keV": (0.0, math.inf, True, "keV/channel"),
-    "offset_keV": (-math.inf, math.inf, False, "keV"),
-    "low_energy_cutoff_keV": (0.0, math.inf, False, "keV"),
-    "b10_abundance": (0.0, 1.0, False, ""),
-}
-_OTHER_KEYS = ("particles", "dead_layers", "channels", "straggling", "angle_nodes", "energy_step_keV")
+# the numbers a fit may vary, with their ranges and units: core.settings.NDP
+_NUMBERS = NDP_SETTINGS.numbers()
 
 
 def resolve_material(material: Any, field: str) -> Phase:
@@ -181,44 +171,23 @@ class NDPModel:
             low_energy_cutoff_keV=low_energy_cutoff_keV, b10_abundance=b10_abundance,
         )
         for name, value in local.items():
-            lo, hi, lo_open, units = _NUMBERS[name]
-            p = as_parameter(value, f"ndp.{name}", units or None)
-            check_physical(p, f"ndp.{name}", lo, hi, lo_open=lo_open)
-            setattr(self, name, p)
-        if self.detector_angle_deg.value + self.acceptance_half_angle_deg.value >= 89.9:
-            raise InterphaseInputError(
-                "ndp.acceptance_half_angle_deg",
-                "detector angle + acceptance half-angle must stay below 90 deg (particles must leave the sample)",
-            )
-        self.dead_layers: list[tuple[Phase, Parameter]] = []
-        for i, item in enumerate(dead_layers):
-            f = f"ndp.dead_layers[{i}]"
-            if isinstance(item, Mapping):
-                unknown = set(item) - {"material", "thickness_nm"}
-                if unknown or "material" not in item or "thickness_nm" not in item:
-                    raise InterphaseInputError(f, "expected {material = ..., thickness_nm = ...}")
-                mat, t = item["material"], item["thickness_nm"]
-            else:
-                try:
-                    mat, t = item
-                except (TypeError, ValueError):
-                    raise InterphaseInputError(f, f"expected (material, thickness_nm), got {item!r}") from None
-            tp = as_parameter(t, f + ".thickness_nm", "nm")
-            check_physical(tp, f + ".thickness_nm", 0.0, 1e6)
-            self.dead_layers.append((resolve_material(mat, f + ".material"), tp))
-        if isinstance(channels, (int, np.integer)) and not isinstance(channels, bool):
-            if channels < 2:
-                raise InterphaseInputError("ndp.channels", f"need at least 2 channels, got {channels}")
-            self.channels = np.arange(int(channels), dtype=float)
+            setattr(self, name, NDP_SETTINGS.parameter(name, value))
+        NDP_SETTINGS.check_all(local, "ndp")  # the detector cone must stay below grazing exit
+        self.dead_layers: list[tuple[Phase, Parameter]] = [
+            (resolve_material(d["material"], f"ndp.dead_layers[{i}].material"),
+             as_parameter(d["thickness_nm"], f"ndp.dead_layers[{i}].thickness_nm", "nm"))
+            for i, d in enumerate(NDP_SETTINGS["dead_layers"].read(list(dead_layers), "ndp.dead_layers"))
+        ]
+        channels = NDP_SETTINGS["channels"].read(channels, "ndp.channels")
+        if isinstance(channels, int):
+            self.channels = np.arange(channels, dtype=float)
         else:
-            self.channels = _finite_floats(channels, "ndp.channels")
+            self.channels = np.asarray(channels, dtype=float)
         self.energy_keV = None if energy_keV is None else _finite_floats(energy_keV, "ndp.energy_keV")
-        self.straggling = bool(straggling)
-        if not isinstance(angle_nodes, (int, np.integer)) or not 1 <= angle_nodes <= 32:
-            raise InterphaseInputError("ndp.angle_nodes", f"an integer 1..32 is required, got {angle_nodes!r}")
-        self.angle_nodes = int(angle_nodes)
-        if energy_step_keV is not None and not (math.isfinite(energy_step_keV) and energy_step_keV > 0):
-            raise InterphaseInputError("ndp.energy_step_keV", f"must be > 0 keV, got {energy_step_keV}")
+        self.straggling = NDP_SETTINGS["straggling"].read(straggling, "ndp.straggling")
+        self.angle_nodes = NDP_SETTINGS["angle_nodes"].read(angle_nodes, "ndp.angle_nodes")
+        if energy_step_keV is not None:
+            energy_step_keV = NDP_SETTINGS["energy_step_keV"].read(energy_step_keV, "ndp.energy_step_keV")
         self.energy_step_keV = energy_step_keV
         if stopping is None:
             from interphase_sim.ndp.stopping import ICRU49
@@ -231,41 +200,38 @@ class NDPModel:
 
     # -- construction from a sample file -----------------------------------------------
     @classmethod
-    def from_stack(cls, stack: Stack, **overrides: Any) -> NDPModel:
-        """The model described by the stack's ``[ndp]`` table (keyword overrides win)."""
-        from interphase_sim.sample.toml_io import read_number, read_instrument_table
+    def from_stack(cls, stack: Stack, **settings: Any) -> NDPModel:
+        """The model described by the stack's ``[ndp]`` table; keyword settings override it.
 
-        table = dict(stack.sections.get("ndp", {}))
-        kw = read_instrument_table("ndp", table, _NUMBERS, _OTHER_KEYS)
-        if "dead_layers" in kw:
-            layers = kw["dead_layers"]
-            if not isinstance(layers, list):
-                raise InterphaseInputError("ndp.dead_layers", "expected a list of {material, thickness_nm} tables")
-            kw["dead_layers"] = [
-                {"material": d.get("material"),
-                 "thickness_nm": read_number(d.get("thickness_nm"), f"ndp.dead_layers[{i}].thickness_nm")}
-                if isinstance(d, dict) else d
-                for i, d in enumerate(layers)
-            ]
-        kw.update(overrides)
+        Every key of :data:`interphase_sim.core.settings.NDP` is accepted, plus
+        ``energy_keV`` (a measured spectrum's axis) and ``stopping`` (a StoppingSource).
+        """
+        kw = NDP_SETTINGS.read(dict(stack.sections.get("ndp", {})))
+        kw.update(settings)
         return cls(stack, **kw)
 
     # -- parameters ---------------------------------------------------------------------
     def parameters(self) -> Parameters:
         """The stack's Parameters and this model's (``ndp.fwhm_keV``, ...), each once."""
         items = list(self.stack.parameters().items())
-        items += [(f"ndp.{name}", getattr(self, name)) for name in _NUMBERS]
+        items += prefixed("ndp", [(name, getattr(self, name)) for name in _NUMBERS])
         items += [(f"ndp.dead_layers[{i}].thickness_nm", t) for i, (_, t) in enumerate(self.dead_layers)]
         return Parameters(items)
 
     def settings(self) -> dict[str, Any]:
-        """Current settings as plain values (for JSON)."""
+        """Current settings as plain JSON-able values: ``NDPModel.from_stack(stack, **settings)``
+        rebuilds this model (a custom ``stopping`` source excepted: it is recorded by name)."""
         out: dict[str, Any] = {name: getattr(self, name).value for name in _NUMBERS}
         out["particles"] = [p.name for p in self.particles]
         out["dead_layers"] = [{"material": ph.name, "thickness_nm": t.value} for ph, t in self.dead_layers]
-        out["channels"] = int(self.channels.size)
+        arange = np.array_equal(self.channels, np.arange(self.channels.size))
+        out["channels"] = int(self.channels.size) if arange else self.channels.tolist()
         out["straggling"] = self.straggling
         out["angle_nodes"] = self.angle_nodes
+        if self.energy_step_keV is not None:
+            out["energy_step_keV"] = float(self.energy_step_keV)
+        if self.energy_keV is not None:
+            out["energy_keV"] = self.energy_keV.tolist()
         return out
 
     # -- energy axis --------------------------------------------------------------------
@@ -458,10 +424,9 @@ class NDPModel:
         energy, comps = self.simulate_components(energy_keV)
         total = self._total(energy, comps)
         if noise:
-            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-            total = rng.poisson(total).astype(float)
-        meta = {"instrument": "NDP", "settings": self.settings(), "noise": bool(noise),
-                "sample": self.stack.name or "", "components": sorted(comps)}
+            total = as_rng(seed).poisson(total).astype(float)
+        meta = {**provenance("ndp", self.settings(), self.stack.name or "", noise, seed),
+                "components": sorted(comps)}
         return Measurement(
             values=total,
             axes=[Axis("energy", "keV", energy)],

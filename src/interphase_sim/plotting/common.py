@@ -234,7 +234,7 @@ def plot_eels_linescan(scan: Any, quant: Any = None, truth: dict | None = None, 
     if fig is None:
         fig = plt.figure(figsize=(12, 4.8))
     ax1, ax2 = fig.subplots(1, 2)
-    z = scan.axis("position")
+    z = scan.axis("depth")
     e = scan.axis("energy")
     img = np.log10(np.maximum(scan.values, 1.0))
     ax1.imshow(img.T, origin="lower", aspect="auto", extent=(z[0], z[-1], e[0], e[-1]), cmap="magma")

@@ -29,8 +29,11 @@ Format (the layout of a sample file)::
 Any number may be a plain value or a table ``{value, min, max, vary, prior}`` where
 ``prior = { dist = "norm", loc = 2.4, scale = 0.1 }`` names a scipy.stats continuous
 distribution and its arguments (looked up by name; nothing is evaluated). A thickness of
-``"inf"`` marks a semi-infinite last layer. Instrument tables (``[ndp]``, ``[eels]``,
-``[hrtem]``, ``[fit]``, ``[sweep]``) are kept verbatim for their models.
+``"inf"`` marks a semi-infinite last layer. The settings tables (``[ndp]``, ``[eels]``,
+``[hrtem]``, ``[build]``, ``[fit]``, ``[sweep]``) are checked against
+:mod:`interphase_sim.core.settings` when the file is read (an unknown key or an
+out-of-range value in any of them is an error naming the file, table and field) and
+kept verbatim for the models that read them.
 """
 
 from __future__ import annotations
@@ -50,7 +53,9 @@ import tomli_w
 from interphase_sim.sample import phases as _phases
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.fileio import atomic_write_text
+from interphase_sim.core import validate as V
 from interphase_sim.core.params import Parameter
+from interphase_sim.core.settings import check_tables, read_number
 from interphase_sim.sample.phases import Phase
 
 __all__ = ["SampleSpec", "read_sample_spec", "parse_sample_spec", "dump_stack", "write_stack"]
@@ -63,78 +68,10 @@ LAYER_KEYS = (
     "grain_size_nm", "density_scale", "li6_abundance",
 )
 PHASE_KEYS = ("formula", "density", "cif")
-NUMBER_KEYS = ("value", "min", "max", "vary", "prior")
 
 
 def _check_keys(table: dict, allowed: tuple[str, ...], field: str) -> None:
-    for key in table:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise InterphaseInputError(
-                f"{field}.{key}", f"unknown key{hint}; allowed keys: {', '.join(allowed)}"
-            )
-
-
-def _read_prior(spec: Any, field: str) -> Any:
-    import scipy.stats
-
-    if not isinstance(spec, dict) or "dist" not in spec:
-        raise InterphaseInputError(field, 'expected a table such as { dist = "norm", loc = 0, scale = 1 }')
-    args = {k: v for k, v in spec.items() if k != "dist"}
-    dist = getattr(scipy.stats, str(spec["dist"]), None)
-    if not isinstance(dist, scipy.stats.rv_continuous):
-        raise InterphaseInputError(
-            field + ".dist", f"{spec['dist']!r} is not a scipy.stats continuous distribution"
-        )
-    try:
-        return dist(**args)
-    except TypeError as exc:
-        raise InterphaseInputError(field, f"bad arguments for {spec['dist']}: {exc}") from None
-
-
-def read_number(x: Any, field: str) -> float | Parameter:
-    """A plain number, ``"inf"``, or a ``{value, min, max, vary, prior}`` table."""
-    if isinstance(x, dict):
-        _check_keys(x, NUMBER_KEYS, field)
-        if "value" not in x:
-            raise InterphaseInputError(field, "a number table needs a 'value'")
-        vary = x.get("vary", False)
-        if not isinstance(vary, bool):
-            raise InterphaseInputError(field + ".vary", f"expected true or false, got {vary!r}")
-        prior = _read_prior(x["prior"], field + ".prior") if "prior" in x else None
-        bounds = None
-        if "min" in x or "max" in x:
-            bounds = (x.get("min"), x.get("max"))
-        return Parameter(read_number(x["value"], field + ".value"), bounds=bounds, vary=vary, prior=prior)
-    if isinstance(x, str) and x.strip().lower() in ("inf", "infinity"):
-        return math.inf
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise InterphaseInputError(field, f"expected a number or a {{value, min, max, vary}} table, got {x!r}")
-    return float(x)
-
-
-def read_instrument_table(section: str, table: Any, number_keys: Any, other_keys: Any) -> dict[str, Any]:
-    """Keyword arguments from an instrument table (``[ndp]``, ``[eels]``, ...).
-
-    Keys in ``number_keys`` become numbers or Parameters (``{value, min, max, vary}``);
-    keys in ``other_keys`` pass through; any other key is an error naming the closest
-    allowed one.
-    """
-    if not isinstance(table, dict):
-        raise InterphaseInputError(section, "expected a table")
-    allowed = sorted([*number_keys, *other_keys])
-    kw: dict[str, Any] = {}
-    for key, val in table.items():
-        if key in number_keys:
-            kw[key] = read_number(val, f"{section}.{key}")
-        elif key in other_keys:
-            kw[key] = val
-        else:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise InterphaseInputError(f"{section}.{key}", f"unknown key{hint}; allowed: {', '.join(allowed)}")
-    return kw
+    V.unknown_keys(table, allowed, field)
 
 
 def _read_fractions(x: Any, field: str) -> dict[str, Any]:
@@ -259,6 +196,7 @@ def _stack_from_doc(doc: dict[str, Any], base_dir: str, source: str) -> SampleSp
     kw = {}
     if "li6_abundance" in sample:
         kw["li6_abundance"] = read_number(sample["li6_abundance"], "sample.li6_abundance")
+    check_tables(doc)  # every settings table, so a typo in [eels] fails `simulate ndp` too
     sections = {k: doc[k] for k in INSTRUMENT_SECTIONS if k in doc}
     return SampleSpec(tuple(layers), dict(name=sample.get("name"), phases=phase_objs, sections=sections, **kw),
                       source)
