@@ -37,7 +37,7 @@ def run(rows: list, quick: bool) -> None:
     mic = Microscope.scherzer()
     atoms = li2o_cell((10, 10, 20))  # 4.6 x 4.6 x 9.2 nm, 24,000 atoms
     sampling = 0.05
-    HRTEMModel(li2o_cell((2, 2, 2)), mic, sampling=0.1).image()  # warm abTEM's caches
+    HRTEMModel(li2o_cell((2, 2, 2)), mic, sampling_A=0.1).image()  # warm abTEM's caches
     bare_abtem(li2o_cell((2, 2, 2)), mic, 0.1)
     t_bare, t_ours = [], []
     for _ in range(3):  # interleaved, so drifts of the machine hit both alike
@@ -45,10 +45,10 @@ def run(rows: list, quick: bool) -> None:
         bare_abtem(atoms, mic, sampling)
         t_bare.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        HRTEMModel(atoms, mic, sampling=sampling).image()
+        HRTEMModel(atoms, mic, sampling_A=sampling).image()
         t_ours.append(time.perf_counter() - t0)
     ratio = np.median(t_ours) / np.median(t_bare)
-    model = HRTEMModel(atoms, mic, sampling=sampling)
+    model = HRTEMModel(atoms, mic, sampling_A=sampling)
     grid = f"{model.gpts[0]}^2 grid, {model.n_slices} slices"
     rows.append((f"HRTEM image / bare abTEM, Li2O {len(atoms):,} atoms, {grid} "
                  f"({np.median(t_ours):.2f} vs {np.median(t_bare):.2f} s)", ratio, "x", "<= 1.10", ratio <= 1.10, None))
@@ -61,16 +61,16 @@ def run(rows: list, quick: bool) -> None:
     if quick:
         return
     big = li2o_cell((20, 20, 40))
-    model = HRTEMModel(big, mic, sampling=0.05)
+    model = HRTEMModel(big, mic, sampling_A=0.05)
     t0 = time.perf_counter()
     model.image()
     dt = time.perf_counter() - t0
     rows.append((f"HRTEM Li2O {len(big):,} atoms 9.2x9.2x18.4 nm, {model.gpts[0]}^2, {model.n_slices} slices, CPU",
                  dt, "s", "(report)", None, dt))
     if HRTEMModel._device("auto") == "gpu":
-        gpu = HRTEMModel(big, mic, sampling=0.05, device="gpu")
+        gpu = HRTEMModel(big, mic, sampling_A=0.05, device="gpu")
         gpu.image()
-        gpu = HRTEMModel(big, mic, sampling=0.05, device="gpu")
+        gpu = HRTEMModel(big, mic, sampling_A=0.05, device="gpu")
         t0 = time.perf_counter()
         gpu.image()
         dt = time.perf_counter() - t0

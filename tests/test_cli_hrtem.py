@@ -1,6 +1,5 @@
 """``simulate hrtem``: files, pixel size, settings, bad input, and the phase map on the shipped sample."""
 
-import argparse
 import json
 from pathlib import Path
 
@@ -10,7 +9,6 @@ from PIL import Image
 
 from interphase_sim import Stack
 
-from interphase_sim.cli import hrtem as cli_hrtem
 from interphase_sim.cli.main import main
 
 SHIPPED = Path(__file__).parents[1] / "src" / "interphase_sim" / "sample" / "shipped" / "li_sei_lipon.toml"
@@ -135,24 +133,25 @@ def test_phase_map_finds_the_grains_of_the_shipped_interphase():
     labels sit on crystals, not on amorphous LiPON, and name a phase present far more
     often than shuffled labels do."""
     stack = Stack.from_toml(SHIPPED)
-    ns = argparse.Namespace(lateral_nm=6.0, thickness_nm=5.0, sampling_A=None, defocus_A=None, dose=None,
-                            depth_range_nm=[1490.0, 1545.0], seed=None)
-    res = cli_hrtem.simulate(stack, cli_hrtem.settings(stack, ns), noise=False, progress=False)
-    sc = res["score"]
+    from interphase_sim.hrtem.workflow import HRTEMRun, run_hrtem
+
+    res = run_hrtem(stack, {"lateral_nm": 6.0, "thickness_nm": 5.0, "depth_range_nm": [1490.0, 1545.0]})
+    assert isinstance(res, HRTEMRun)
+    sc = res.score
     # this 6 nm noise-free lamella (seed 1) gives 22 labels, none on amorphous windows,
     # 36 % of crystalline windows labelled, precision 0.77 against 0.39 for shuffled
     # labels. Seeds 2 and 5: 12 and 29 labels, 16 and 40 %, 0.83 and 0.83 against
     # 0.44 and 0.38 (a small field: ~60 crystalline windows). Windows whose peaks no candidate explains (moiré of stacked
     # grains) are left to the "none" hypothesis.
-    assert sc["labelled"] >= 15
-    assert sc["amorphous_rate"] <= 0.1
-    assert sc["crystalline_rate"] >= 0.25
-    assert sc["precision"] >= sc["chance"] + 0.25
+    assert sc.labelled >= 15
+    assert sc.amorphous_rate <= 0.1
+    assert sc.crystalline_rate >= 0.25
+    assert sc.precision >= sc.chance + 0.25
     # the image itself: amorphous LiPON (top 10 nm) has no lattice fringes, the mosaic does
     from interphase_sim.hrtem.analysis import find_lattice_spacings
 
-    img = res["image"]
-    y = img.axis("y")
+    img = res.image
+    y = img.axis("depth")
     lipon = np.asarray(img.values)[(y > 1491) & (y < 1497)][:, :250]
     assert not find_lattice_spacings(lipon, 0.2, d_min_A=2.0, d_max_A=6.0, prominence=30)
 

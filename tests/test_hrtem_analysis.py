@@ -125,8 +125,8 @@ def test_phase_map_two_grains_and_amorphous_strip():
     img, sampling = _two_grain_image(rng)
     cands = candidate_spacings(["Li2O", "Li3N", "Li"])
     res = phase_map(img, sampling, cands, window_nm=2.0, step_nm=0.5)
-    labels, x = res["labels"], res["x_nm"]
-    assert labels.shape == (res["y_nm"].size, x.size)
+    labels, x = res.labels, res.lateral_nm
+    assert labels.shape == (res.depth_nm.size, x.size)
     # windows entirely inside one region (2 nm windows: centre >= 1 nm from its edges)
     left = labels[:, x <= 3.5 + 1e-9]
     strip = labels[:, (x >= 5.5 - 1e-9) & (x <= 6.5 + 1e-9)]
@@ -134,7 +134,7 @@ def test_phase_map_two_grains_and_amorphous_strip():
     assert np.mean(left == "Li2O") >= 0.9, left
     assert np.mean(right == "Li3N") >= 0.9, right
     assert np.mean(strip == "") >= 0.8, strip
-    conf = res["confidence"]
+    conf = res.confidence
     assert np.all((conf >= 0) & (conf <= 1))
     assert np.all(conf[labels == ""] == 0)
     # probabilities measured 0.82-0.89 in both grains: Li2O's (220) 1.633 Å is within
@@ -149,7 +149,7 @@ def test_phase_map_needs_more_than_one_spacing():
     y, x = np.mgrid[0:200, 0:200] * sampling
     img = np.cos(2 * np.pi * (0.8 * x + 0.6 * y) / 2.45)
     res = phase_map(img, sampling, candidate_spacings(["Li3N", "Li"]), window_nm=2.0, step_nm=1.0)
-    assert np.all(res["labels"] == "")
+    assert np.all(res.labels == "")
 
 
 def test_phase_map_accepts_measurement_in_nm():
@@ -158,12 +158,12 @@ def test_phase_map_accepts_measurement_in_nm():
     img = lattice_image(LI3N, ZONE_001["Li3N"][1], (200, 300), sampling, rng=rng) + 0.5 * rng.normal(size=(200, 300))
     m = Measurement(
         img,
-        [Axis("y", "nm", 5.0 + np.arange(200) * 0.01), Axis("x", "nm", np.arange(300) * 0.01)],
+        [Axis("depth", "nm", 5.0 + np.arange(200) * 0.01), Axis("lateral", "nm", np.arange(300) * 0.01)],
         quantity="intensity",
     )
     res = phase_map(m, candidates=candidate_spacings(["Li2O", "Li3N"]), window_nm=2.0, step_nm=1.0)
-    assert np.all(res["labels"] == "Li3N")
-    assert res["y_nm"][0] == pytest.approx(5.0 + 0.995)
+    assert np.all(res.labels == "Li3N")
+    assert res.depth_nm[0] == pytest.approx(5.0 + 0.995)
 
 
 def _thon_image(defocus, n=1024, sampling=0.1, energy=300e3, cs_mm=1.2, seed=0):
@@ -187,7 +187,7 @@ def test_fit_defocus_thon(defocus, guess):
 
 def test_fit_defocus_thon_measurement_and_cs():
     img = _thon_image(700.0, n=512, sampling=0.1, seed=4)
-    m = Measurement(img, [Axis("y", "nm", np.arange(512) * 0.01), Axis("x", "nm", np.arange(512) * 0.01)])
+    m = Measurement(img, [Axis("depth", "nm", np.arange(512) * 0.01), Axis("lateral", "nm", np.arange(512) * 0.01)])
     fit = fit_defocus_thon(m, energy_eV=300e3, Cs_mm=1.0, defocus_guess_A=600.0, fit_Cs=True)
     assert abs(fit.defocus_A - 700.0) <= 35.0
     assert fit.Cs_mm == pytest.approx(1.2, rel=0.2)
@@ -223,9 +223,9 @@ def test_bad_inputs(call, field):
 
 def test_measurement_axes_must_be_square_and_nm():
     v = np.zeros((32, 32))
-    m = Measurement(v, [Axis("y", "nm", np.arange(32) * 0.01), Axis("x", "nm", np.arange(32) * 0.02)])
+    m = Measurement(v, [Axis("depth", "nm", np.arange(32) * 0.01), Axis("lateral", "nm", np.arange(32) * 0.02)])
     with pytest.raises(InterphaseInputError, match="square"):
         diffractogram(m)
-    m = Measurement(v, [Axis("y", "eV", np.arange(32.0)), Axis("x", "nm", np.arange(32) * 0.01)])
+    m = Measurement(v, [Axis("depth", "eV", np.arange(32.0)), Axis("lateral", "nm", np.arange(32) * 0.01)])
     with pytest.raises(InterphaseInputError, match="units"):
         diffractogram(m)

@@ -28,9 +28,9 @@ def single_phase_image(name, seed, side_nm=8.0):
     grain = None if phases.get(name).amorphous else 4.0
     stack = Stack([Layer(name, {name: 1.0}, thickness_nm=side_nm, grain_size_nm=grain)])
     model = HRTEMModel.from_stack(stack, MIC, lateral_nm=side_nm, thickness_nm=4.0,
-                                  depth_range_nm=(0.0, side_nm), seed=seed, sampling=0.2)
+                                  depth_range_nm=(0.0, side_nm), seed=seed, sampling_A=0.2)
     img = model.image()
-    return np.asarray(img.values)[img.axis("y") < side_nm]
+    return np.asarray(img.values)[img.axis("depth") < side_nm]
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_basis_spectra_average_realizations_and_check_inputs():
 def test_thon_ring_model_fits_defocus_through_the_objective():
     atoms = amorphous("LiPON", (8.0, 8.0, 1.5), seed=4)
     mic = Microscope(defocus_A=900.0, aperture_mrad=30.0, focal_spread_A=20.0, dose_e_per_A2=500.0)
-    img = HRTEMModel(atoms, mic, sampling=0.15).image(noise=True, seed=3)
+    img = HRTEMModel(atoms, mic, sampling_A=0.15).image(noise=True, seed=3)
     start = fit_defocus_thon(img, energy_eV=300e3, Cs_mm=1.2)
     spec = welch_power_spectrum(img, tile_nm=4.0, k_range=(0.08, 0.6))
     model = ThonRingModel(300e3, defocus_A=start.defocus_A + 30.0, Cs_mm=1.2)
@@ -96,6 +96,16 @@ def test_thon_ring_model_fits_defocus_through_the_objective():
     assert result.reduced_statistic < 3.0  # the right ring count: a neighbouring minimum fits far worse
 
 
+def _phase_map(labels, depth_nm):
+    """A PhaseMap of given labels (windows of 1 nm at a 1 nm step: independent windows)."""
+    from interphase_sim.hrtem.phasemap import PhaseMap
+
+    zeros = np.zeros(labels.shape)
+    return PhaseMap(labels=labels, confidence=zeros, probability=zeros[..., None], phase_names=["Li2O"],
+                    score=zeros, depth_nm=np.asarray(depth_nm), lateral_nm=np.arange(labels.shape[1], dtype=float),
+                    window_nm=1.0, step_nm=1.0)
+
+
 def test_phase_map_fractions_compare_with_the_stack():
     stack = Stack([
         Layer("top", {"Li3N": 0.8, "LiPON": 0.2}, thickness_nm=10.0, grain_size_nm=4.0),
@@ -103,7 +113,7 @@ def test_phase_map_fractions_compare_with_the_stack():
     ])
     labels = np.array([["Li3N", "", "Li3N", "Li3N"], ["Li3N", "Li3N", "", "Li3N"],
                        ["Li2O", "Li2O", "Li3N", "Li2O"], ["Li2O", "", "Li2O", "Li2O"]], dtype=object)
-    pm = {"labels": labels, "y_nm": np.array([3.0, 7.0, 13.0, 17.0]), "x_nm": np.arange(4.0)}
+    pm = _phase_map(labels, [3.0, 7.0, 13.0, 17.0])
     meas = phase_map_depth_fractions(pm, ["Li2O", "Li3N"])
     np.testing.assert_allclose(meas.values.sum(axis=1), 1.0)
     np.testing.assert_allclose(meas.values[:, 0], [0.0, 0.0, 0.75, 1.0])
@@ -114,4 +124,4 @@ def test_phase_map_fractions_compare_with_the_stack():
     np.testing.assert_allclose(exp[2:, 0], 0.75, atol=1e-6)
     assert "top.thickness_nm" in model.parameters()
     with pytest.raises(InterphaseInputError, match="no window is labelled"):
-        phase_map_depth_fractions({"labels": np.full((2, 2), "", dtype=object), "y_nm": np.zeros(2)})
+        phase_map_depth_fractions(_phase_map(np.full((2, 2), "", dtype=object), np.zeros(2)))

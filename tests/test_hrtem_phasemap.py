@@ -73,16 +73,16 @@ def test_one_spacing_of_a_phase_with_few_reflections_beats_a_rich_phase():
     # shared among 16 spacings: a lone 2.48 Å fringe set is far likelier to be Li
     cands = candidate_reflections(["Li", "Li3PO4"], d_min_A=2.0)
     pm = phase_map(_fringes([(2.482, 0.4)]), SAMPLING, cands, window_nm=2.5, step_nm=2.5, min_peaks=1)
-    assert np.all(pm["labels"] == "Li"), pm["labels"]
-    assert np.all(pm["confidence"] > 0.8)
+    assert np.all(pm.labels == "Li"), pm.labels
+    assert np.all(pm.confidence > 0.8)
     # crossed Li3PO4 fringes (3.974 and 2.638 Å): Li2O (111) 2.667 Å is 1.1 % away, but
     # only Li3PO4 explains both
     cands = candidate_reflections(["Li", "Li2O", "Li3PO4"], d_min_A=2.0)
     pm = phase_map(_fringes([(3.974, 0.2), (2.638, 1.3)]), SAMPLING, cands, window_nm=2.5, step_nm=2.5)
-    assert np.all(pm["labels"] == "Li3PO4"), pm["labels"]
-    p = pm["probability"]
+    assert np.all(pm.labels == "Li3PO4"), pm.labels
+    p = pm.probability
     assert np.all((p.sum(axis=-1) > 0.9) & (p.sum(axis=-1) <= 1.0))  # the rest: "none of them"
-    assert np.all(p[..., pm["phase_names"].index("Li3PO4")] == pm["confidence"])
+    assert np.all(p[..., pm.phase_names.index("Li3PO4")] == pm.confidence)
 
 
 def test_coincident_spacings_are_left_unlabelled():
@@ -90,8 +90,8 @@ def test_coincident_spacings_are_left_unlabelled():
     spec = candidate_reflections(["Li3N"], d_min_A=2.0)["Li3N"]
     pm = phase_map(_fringes([(3.866, 0.3), (3.163, 1.2)]), SAMPLING, {"A": spec, "B": spec},
                    window_nm=2.5, step_nm=2.5, min_probability=0.5)
-    assert np.all(pm["labels"] == "") and np.all(pm["confidence"] == 0)
-    p = pm["probability"]
+    assert np.all(pm.labels == "") and np.all(pm.confidence == 0)
+    p = pm.probability
     np.testing.assert_allclose(p[..., 0], p[..., 1])
     assert np.all(p[..., 0] > 0.45)  # each half of what "none" leaves
 
@@ -103,8 +103,8 @@ def test_peaks_no_candidate_explains_are_left_to_none():
     cands = candidate_reflections(["Li"], d_min_A=2.0)
     img = _fringes([(2.39, 0.4)]) + 0.2 * _fringes([(2.482, 1.3)])
     pm = phase_map(img, SAMPLING, cands, window_nm=2.5, step_nm=2.5, min_peaks=1)
-    assert np.all(pm["labels"] == ""), (pm["labels"], pm["probability"])
-    assert np.all(pm["probability"][..., 0] < 0.5)
+    assert np.all(pm.labels == ""), (pm.labels, pm.probability)
+    assert np.all(pm.probability[..., 0] < 0.5)
     # the kernel, with the faint Li peak detected: "none" stays the likelier reading, so
     # even a low min_probability cannot label the window (a label must beat "none")
     from interphase_sim.hrtem.phasemap import _window_posterior
@@ -114,7 +114,7 @@ def test_peaks_no_candidate_explains_are_left_to_none():
     assert matched[0] == 1 and post[0] < 0.5 < 1.0 - post[0]
     # the clean Li fringe alone is Li
     pm = phase_map(_fringes([(2.482, 1.3)]), SAMPLING, cands, window_nm=2.5, step_nm=2.5, min_peaks=1)
-    assert np.all(pm["labels"] == "Li") and np.all(pm["confidence"] > 0.9)
+    assert np.all(pm.labels == "Li") and np.all(pm.confidence > 0.9)
 
 
 @settings(max_examples=30, deadline=None)
@@ -151,14 +151,14 @@ def test_posterior_ignores_weight_units_and_candidate_order(scale, reverse):
     img = _fringes([(3.866, 0.3), (3.163, 1.2)], shape=(250, 250))
     base = candidate_reflections(["Li3N", "Li3P", "Li"], d_min_A=2.0)
     ref = phase_map(img, SAMPLING, base, window_nm=2.5, step_nm=2.5)
-    assert np.all(ref["labels"] == "Li3N")
+    assert np.all(ref.labels == "Li3N")
     scaled = {k: {"d_A": v["d_A"], "weight": [w * scale for w in v["weight"]]} for k, v in base.items()}
     if reverse:
         scaled = dict(reversed(list(scaled.items())))
     out = phase_map(img, SAMPLING, scaled, window_nm=2.5, step_nm=2.5)
-    np.testing.assert_array_equal(out["labels"], ref["labels"])
-    order = [out["phase_names"].index(n) for n in ref["phase_names"]]
-    np.testing.assert_allclose(out["probability"][..., order], ref["probability"], atol=1e-12)
+    np.testing.assert_array_equal(out.labels, ref.labels)
+    order = [out.phase_names.index(n) for n in ref.phase_names]
+    np.testing.assert_allclose(out.probability[..., order], ref.probability, atol=1e-12)
 
 
 @pytest.mark.parametrize(

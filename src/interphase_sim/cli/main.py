@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,33 +84,30 @@ def _demo_ndp(stack, out: Path, key: str) -> None:
 
 def _demo_hrtem(stack, out: Path, key: str) -> None:
     """The demo's HRTEM part: a low-dose cross-section image and its phase map."""
-    s = cli_hrtem.settings(stack, argparse.Namespace(
-        lateral_nm=6.0, thickness_nm=None, sampling_A=None, defocus_A=None, dose=None, depth_range_nm=None,
-        seed=None))  # a narrower lamella than the sample's, so that the demo stays quick
-    res = cli_hrtem.simulate(stack, s, noise=True, progress=False)
-    paths = cli_hrtem.write_outputs(res, stack, out, prefix=f"{key}_hrtem_")
-    info = cli_hrtem.summary(res)
-    print(f"  HRTEM {s['lateral_nm']:g} x {info['thickness_nm']:.1f} nm lamella, {info['atoms']:,} atoms, "
-          f"{s.get('dose_e_per_A2', 200):g} e/A2: imaged in {info['seconds_image']:.1f} s; phase map: "
-          f"{cli_hrtem.score_text(res['score'])}")
+    from interphase_sim.hrtem.workflow import run_hrtem
+
+    # a narrower lamella than the sample's, so that the demo stays quick
+    run = run_hrtem(stack, {"lateral_nm": 6.0}, noise=True)
+    paths = cli_hrtem.write_outputs(run, stack, out, prefix=f"{key}_hrtem_")
+    s = run.settings
+    print(f"  HRTEM {s['lateral_nm']:g} x {run.model.thicknesses_nm()[-1]:.1f} nm lamella, "
+          f"{len(run.model.atoms):,} atoms, {s['dose_e_per_A2']:g} e/A2: imaged in {run.image_s:.1f} s; "
+          f"phase map: {run.score_text()}")
     print("  wrote " + ", ".join(str(p) for p in paths[1:4:2]))  # the image and its phase map
 
 
 def _demo_build(stack, out: Path, key: str) -> None:
     """The demo's atomistic part: a small model of the interphase and its picture."""
-    import time
-
-    from interphase_sim.build import atoms_from_stack
+    from interphase_sim.build.workflow import build_settings, run_build
     from interphase_sim.core.fileio import atomic_savefig
     from interphase_sim.plotting.common import pyplot_module, plot_model_slice
 
-    table = dict(stack.sections["build"])
-    lo, hi = table.get("depth_range_nm", (0.0, stack.finite_depth_nm()))
-    t0 = time.perf_counter()
-    # a narrower box than the sample's [build] table, so that the demo stays quick
-    lo = max(lo, hi - 100.0)  # at most 100 nm deep, so that the demo stays quick
-    atoms = atoms_from_stack(stack, (5.5, 5.5), seed=table.get("seed", 1), depth_range_nm=(lo, hi))
-    dt = time.perf_counter() - t0
+    s = build_settings(stack)
+    lo, hi = s.get("depth_range_nm") or (0.0, stack.finite_depth_nm())
+    # a narrower box than the sample's [build] table, at most 100 nm deep, so that the demo stays quick
+    lo = max(lo, hi - 100.0)
+    run = run_build(stack, {"lateral_nm": (5.5, 5.5), "depth_range_nm": (lo, hi), "seed": s.get("seed", 1)})
+    atoms, dt = run.atoms, run.build_s
     plt = pyplot_module()
     fig = plot_model_slice(atoms, stack)
     atomic_savefig(fig, out / f"{key}_model.png", dpi=110)
@@ -327,39 +325,26 @@ def _onset(edge: str) -> float:
     return get_edge(edge).onset_eV
 
 
-BUILD_KEYS = ("lateral_nm", "depth_range_nm", "max_depth_nm", "semi_infinite_nm", "seed", "orientations",
-              "correlation_nm", "max_atoms")
+BUILD_FLAGS = {"lateral_nm": "--lateral-nm", "depth_range_nm": "--depth-range-nm", "max_depth_nm": "--max-depth-nm",
+               "seed": "--seed"}
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
     import json
-    import time
 
-    from interphase_sim.build import atoms_from_stack, write_structure
-    from interphase_sim.core.errors import InterphaseInputError
+    from interphase_sim.build import write_structure
+    from interphase_sim.build.workflow import run_build
     from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
+    from interphase_sim.core.settings import BUILD
     from interphase_sim.plotting.common import pyplot_module, plot_model_slice
     from interphase_sim.sample import shipped as samples
 
     stack = samples.read(args.sample)
-    table = dict(stack.sections.get("build", {}))
-    for key in table:
-        if key not in BUILD_KEYS:
-            raise InterphaseInputError(f"build.{key}", f"unknown key; allowed: {', '.join(BUILD_KEYS)}")
-    kw = {k: table[k] for k in BUILD_KEYS if k in table}
-    if args.lateral_nm is not None:
-        kw["lateral_nm"] = tuple(args.lateral_nm)
-    if args.depth_range_nm is not None:
-        kw["depth_range_nm"] = tuple(args.depth_range_nm)
-    if args.max_depth_nm is not None:
-        kw["max_depth_nm"] = args.max_depth_nm
-    if args.seed is not None:
-        kw["seed"] = args.seed
-    if "orientations" in kw:
-        kw["orientations"] = {k: tuple(v) for k, v in dict(kw["orientations"]).items()}
-    t0 = time.perf_counter()
-    atoms = atoms_from_stack(stack, **kw)
-    elapsed = time.perf_counter() - t0
+    flags = {k: getattr(args, k) for k in BUILD_FLAGS}
+    flags = {k: BUILD[k].read(list(v) if isinstance(v, (list, tuple)) else v, f"{BUILD_FLAGS[k]} ([build] {k})")
+             for k, v in flags.items() if v is not None}
+    run = run_build(stack, flags)
+    atoms = run.atoms
     plt = pyplot_module()
     fig = plot_model_slice(atoms, stack)
     out = Path(args.out)
@@ -370,21 +355,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
         written.append(str(out / name))
     atomic_savefig(fig, out / "model_slice.png", dpi=120)
     plt.close(fig)
-    summary = {
-        "sample": str(args.sample), "atoms": len(atoms), "seconds": elapsed,
-        "atoms_per_second": len(atoms) / elapsed if elapsed > 0 else None,
-        "cell_A": [float(x) for x in atoms.cell.lengths()], **{k: str(v) for k, v in atoms.info.items()},
-    }
-    atomic_write_text(out / "model.json", json.dumps(summary, indent=2))
-    print(f"{len(atoms):,} atoms in {elapsed:.1f} s ({len(atoms) / max(elapsed, 1e-9):,.0f} atoms/s); "
+    atomic_write_text(out / "model.json", json.dumps({"sample": str(args.sample), **run.summary()}, indent=2,
+                                                      default=str))
+    print(f"{len(atoms):,} atoms in {run.build_s:.1f} s ({len(atoms) / max(run.build_s, 1e-9):,.0f} atoms/s); "
           f"cell {' x '.join(f'{x / 10:.1f}' for x in atoms.cell.lengths())} nm")
-    names = str(atoms.info["layer_names"]).split(",")
-    for i, name in enumerate(names):
-        sel = atoms.arrays["layer"] == i
-        if sel.any():
-            syms, counts = np.unique(np.array(atoms.get_chemical_symbols())[sel], return_counts=True)
-            comp = " ".join(f"{s}{c}" for s, c in zip(syms, counts))
-            print(f"  {name:10s} {int(sel.sum()):8d} atoms: {comp}")
+    for name, n, comp in run.layer_compositions():
+        print(f"  {name:10s} {n:8d} atoms: {' '.join(f'{e}{c}' for e, c in comp.items())}")
     print("wrote " + ", ".join([*written, str(out / "model_slice.png"), str(out / "model.json")]))
     return 0
 
@@ -461,33 +437,8 @@ def _add_simulate_arguments(parser: argparse.ArgumentParser, table: str) -> None
     parser.add_argument("--seed", type=int, default=None, help="random seed for --noise")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for documentation and tests)."""
-    from interphase_sim import __version__
-
-    p = argparse.ArgumentParser(
-        prog="interphase-sim",
-        description="Models of solid-state-battery interphases, and what HRTEM, EELS and NDP would measure on them.",
-    )
-    p.add_argument("--version", action="version", version=f"interphase_sim {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    sp = sub.add_parser("phases", help="list the built-in phase library", description="List the built-in phases: formula, density (g/cm3, from the crystal structure), space group, source.")
-    sp.add_argument("--sources", action="store_true", help="print full literature sources")
-    sp.set_defaults(func=_cmd_phases)
-    sd = sub.add_parser(
-        "demo",
-        help="build the Li | SEI | LiPON and LNMO | LiPON stacks and plot their depth profiles",
-        description=(
-            "Build the default Li | multilayer-mosaic SEI | LiPON stack and the LiPON | LNMO on Au stack, "
-            "print their layer tables, and write to --out their depth-profile figures (PNG), sample files "
-            "(TOML), expected NDP spectra (CSV and PNG, with a fit back from noisy data), STEM-EELS "
-            "line scans (PNG) and a small atomistic model of the interphase (PNG)."
-        ),
-    )
-    sd.add_argument("--out", default="interphase-demo", help="output folder (default: %(default)s)")
-    sd.set_defaults(func=_cmd_demo)
-
+def _add_simulate_parsers(sub: Any) -> None:
+    """``simulate ndp|eels|hrtem``."""
     ss = sub.add_parser("simulate", help="simulate what an instrument would record",
                         description="Simulate what an instrument records on a sample file's stack.")
     ssub = ss.add_subparsers(dest="instrument", metavar="INSTRUMENT")
@@ -520,6 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_hrtem.add_arguments(sh)
     sh.set_defaults(func=cli_hrtem.run)
 
+
+def _add_ndp_depth_parser(sub: Any) -> None:
+    """``ndp-depth``."""
     nd = sub.add_parser(
         "ndp-depth", help="convert an NDP spectrum to a depth profile (classical analysis)",
         description=("Convert an NDP spectrum (CSV: energy_keV,counts or channel,counts) to 6Li (or Li) density "
@@ -544,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     nd.add_argument("--li6-abundance", type=float, default=None)
     nd.set_defaults(func=_cmd_ndp_depth)
 
+
+def _add_build_parser(sub: Any) -> None:
+    """``build``."""
     bd = sub.add_parser(
         "build", help="build the stack as an atomistic model (ASE)",
         description=("Build the stack in SAMPLE.toml (and its optional [build] table) as one atomistic model: "
@@ -562,6 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--formats", nargs="+", default=["extxyz"], choices=["extxyz", "cif", "lammps"])
     bd.set_defaults(func=_cmd_build)
 
+
+def _add_fit_parser(sub: Any) -> None:
+    """``fit``."""
     ft = sub.add_parser(
         "fit", help="fit a sample's free parameters to measured data",
         description=("Fit the parameters marked vary = true (with min and max) in SAMPLE.toml, and in its "
@@ -582,6 +542,37 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("--gain-keV", type=float, default=None, help="keV per channel for a channel column")
     ft.add_argument("--offset-keV", type=float, default=0.0)
     ft.set_defaults(func=_cmd_fit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    from interphase_sim import __version__
+
+    p = argparse.ArgumentParser(
+        prog="interphase-sim",
+        description="Models of solid-state-battery interphases, and what HRTEM, EELS and NDP would measure on them.",
+    )
+    p.add_argument("--version", action="version", version=f"interphase_sim {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    sp = sub.add_parser("phases", help="list the built-in phase library", description="List the built-in phases: formula, density (g/cm3, from the crystal structure), space group, source.")
+    sp.add_argument("--sources", action="store_true", help="print full literature sources")
+    sp.set_defaults(func=_cmd_phases)
+    sd = sub.add_parser(
+        "demo",
+        help="build the Li | SEI | LiPON and LNMO | LiPON stacks and plot their depth profiles",
+        description=(
+            "Build the default Li | multilayer-mosaic SEI | LiPON stack and the LiPON | LNMO on Au stack, "
+            "print their layer tables, and write to --out their depth-profile figures (PNG), sample files "
+            "(TOML), expected NDP spectra (CSV and PNG, with a fit back from noisy data), STEM-EELS "
+            "line scans (PNG) and a small atomistic model of the interphase (PNG)."
+        ),
+    )
+    sd.add_argument("--out", default="interphase-demo", help="output folder (default: %(default)s)")
+    sd.set_defaults(func=_cmd_demo)
+
+    for add in (_add_simulate_parsers, _add_ndp_depth_parser, _add_build_parser, _add_fit_parser):
+        add(sub)
     return p
 
 

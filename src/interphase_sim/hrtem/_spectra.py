@@ -13,11 +13,8 @@ import numpy as np
 from scipy import fft as sp_fft
 from scipy import ndimage
 
+from interphase_sim.core.constants import ANGSTROM_PER_NM, ELECTRON_REST_ENERGY_EV, HC_EV_A
 from interphase_sim.core.errors import InterphaseInputError
-
-# CODATA 2018: h c in eV Å and the electron rest energy m0 c^2 in eV.
-HC_EV_A = 12398.419843320026
-ME_C2_EV = 510998.95000
 
 # Smallest image side (pixels) for which a power spectrum means anything.
 MIN_SIDE = 8
@@ -29,7 +26,6 @@ MIN_RELATIVE_POWER = 1e-2
 # the median / ln 2; the background uses the median because it ignores the few peak
 # pixels in a ring.
 MEDIAN_TO_MEAN = 1.0 / math.log(2.0)
-ANGSTROM_PER_NM = 10.0
 # Peaks are searched up to this fraction of the Nyquist frequency (the corners of the
 # spectrum are aliased and windowed away).
 NYQUIST_FRACTION = 0.95
@@ -119,7 +115,7 @@ def wavelength_A(energy_eV: float) -> float:
     300 keV, 0.025079 Å at 200 keV.
     """
     e = positive_number(energy_eV, "energy_eV")
-    return HC_EV_A / math.sqrt(e * (2.0 * ME_C2_EV + e))
+    return HC_EV_A / math.sqrt(e * (2.0 * ELECTRON_REST_ENERGY_EV + e))
 
 
 def hann2d(shape: tuple[int, int]) -> np.ndarray:

@@ -245,14 +245,34 @@ def fit_defocus_thon(
     """
     arr, sampling, _ = _image_input(image, sampling_A)
     lam = wavelength_A(energy_eV)
+    cs_mm = _cs_mm(Cs_mm)
+    cs_A = cs_mm * 1e7
+    df_lo, df_hi = _defocus_range(defocus_range_A, defocus_guess_A)
+    dk = 1.0 / (min(arr.shape) * sampling)
+    kmin, kmax = _thon_k_range(k_range, dk, 0.5 / sampling, lam, cs_A, defocus_guess_A)
+    rings = _Rings.measure(arr, sampling, dk, kmin, kmax, lam)
+    # grid step: chi changes by pi/8 at kmax between neighbours, so the minimum is bracketed
+    step = 1.0 / (8 * lam * kmax**2)
+    df0, cs0_mm = _grid_search(rings, df_lo, df_hi, step, cs_A, fit_Cs)
+    return _refine(rings, df0, cs0_mm, step, cs_mm, fit_Cs)
+
+
+# Thon-ring fit, parse: the aberrations and the defocus and frequency ranges
+
+
+def _cs_mm(Cs_mm: Any) -> float:
+    """Spherical aberration (mm), validated (finite, >= 0)."""
     try:
         cs_mm = float(Cs_mm)
     except (TypeError, ValueError):
         raise InterphaseInputError("Cs_mm", f"expected a number >= 0, got {Cs_mm!r}") from None
     if not (math.isfinite(cs_mm) and cs_mm >= 0):
         raise InterphaseInputError("Cs_mm", f"expected a finite number >= 0 (mm), got {Cs_mm!r}")
-    cs_A = cs_mm * 1e7
+    return cs_mm
 
+
+def _defocus_range(defocus_range_A: Any, defocus_guess_A: Any) -> tuple[float, float]:
+    """(low, high) defocus (Å) of the grid search: explicit, around the guess, or -1000 to 3000."""
     if defocus_range_A is not None:
         try:
             df_lo, df_hi = (float(v) for v in defocus_range_A)
@@ -260,59 +280,97 @@ def fit_defocus_thon(
             raise InterphaseInputError("defocus_range_A", "expected (low, high) in Å") from None
         if not (math.isfinite(df_lo) and math.isfinite(df_hi) and df_lo < df_hi):
             raise InterphaseInputError("defocus_range_A", f"expected finite low < high (Å), got {defocus_range_A!r}")
-    elif defocus_guess_A is not None:
+        return df_lo, df_hi
+    if defocus_guess_A is not None:
         g = float(defocus_guess_A)
         if not math.isfinite(g):
             raise InterphaseInputError("defocus_guess_A", f"expected a finite number (Å), got {defocus_guess_A!r}")
         half = max(0.5 * abs(g), 200.0)
-        df_lo, df_hi = g - half, g + half
-    else:
-        df_lo, df_hi = -1000.0, 3000.0
+        return g - half, g + half
+    return -1000.0, 3000.0
 
-    dk = 1.0 / (min(arr.shape) * sampling)
-    nyq = 0.5 / sampling
-    if k_range is None:
-        kk = np.arange(1, int(nyq / dk)) * dk
-        # rings stop carrying information where they change by more than pi/2 per ring
-        # of the radial average; judged at the guess (else at zero defocus, where Cs
-        # alone sets the ring density). Denser rings beyond kmax would only add noise:
-        # the ring-averaged model tends to 1/2 there, as the data does.
-        df_ref = 0.0 if defocus_guess_A is None else float(defocus_guess_A)
-        slope = np.abs(-2 * np.pi * lam * df_ref * kk + 2 * np.pi * cs_A * lam**3 * kk**3)  # |dchi/dk|
-        dense = np.nonzero(slope * dk > np.pi / 2)[0]
-        k_res = kk[dense[0]] if dense.size else nyq
-        kmin, kmax = 4 * dk, min(0.8 * nyq, 1.0, k_res)
-    else:
+
+def _thon_k_range(
+    k_range: Any, dk: float, nyq: float, lam: float, cs_A: float, defocus_guess_A: Any
+) -> tuple[float, float]:
+    """(kmin, kmax) fitted (1/Å): explicit and validated, or the default of :func:`fit_defocus_thon`.
+
+    ``dk`` is the ring width (one Fourier pixel of the shorter side) and ``nyq`` the
+    Nyquist frequency (1/Å); ``lam`` the wavelength and ``cs_A`` the Cs (Å).
+    """
+    if k_range is not None:
         try:
             kmin, kmax = (float(v) for v in k_range)
         except (TypeError, ValueError):
             raise InterphaseInputError("k_range", "expected (kmin, kmax) in 1/Å") from None
         if not (0 <= kmin < kmax <= nyq):
             raise InterphaseInputError("k_range", f"expected 0 <= kmin < kmax <= Nyquist {nyq:g} 1/Å, got {k_range!r}")
+        return kmin, kmax
+    kk = np.arange(1, int(nyq / dk)) * dk
+    # rings stop carrying information where they change by more than pi/2 per ring
+    # of the radial average; judged at the guess (else at zero defocus, where Cs
+    # alone sets the ring density). Denser rings beyond kmax would only add noise:
+    # the ring-averaged model tends to 1/2 there, as the data does.
+    df_ref = 0.0 if defocus_guess_A is None else float(defocus_guess_A)
+    slope = np.abs(-2 * np.pi * lam * df_ref * kk + 2 * np.pi * cs_A * lam**3 * kk**3)  # |dchi/dk|
+    dense = np.nonzero(slope * dk > np.pi / 2)[0]
+    k_res = kk[dense[0]] if dense.size else nyq
+    return 4 * dk, min(0.8 * nyq, 1.0, k_res)
 
-    p, ky, kx = _power(arr, sampling, "hann")
-    k, psd, counts = _radial(p, ky, kx, dk, kmax + dk)
-    sel = (k >= kmin) & (k <= kmax) & (counts > 0)
-    n_lin = _POLY_BG + _POLY_AMP
-    if sel.sum() < n_lin + 4:
-        raise InterphaseInputError(
-            "k_range", f"only {int(sel.sum())} rings between {kmin:g} and {kmax:g} 1/Å; widen it or use a larger image"
-        )
-    k, psd, counts = k[sel], psd[sel], counts[sel]
-    # speckle: a ring's mean power scatters by its (smooth) level / sqrt(pixels)
-    level = ndimage.uniform_filter1d(psd, size=9, mode="nearest")
-    sigma = np.maximum(level, 1e-12 * level.max()) / np.sqrt(counts)
-    yw = psd / sigma
-    t = (k - k[0]) / (k[-1] - k[0])
+
+# Thon-ring fit, compute: radial spectrum, grid search, least-squares refinement
+
+
+@dataclass(frozen=True)
+class _Rings:
+    """The fitted rings of a radial power spectrum and their speckle weights.
+
+    ``k`` ring centres (1/Å), ``psd`` mean power, ``sigma`` its speckle noise, ``yw`` the
+    weighted data ``psd / sigma``, ``t`` the rings mapped onto [0, 1] for the polynomials;
+    ``dk`` ring width (1/Å) and ``lam`` wavelength (Å).
+    """
+
+    k: np.ndarray
+    psd: np.ndarray
+    sigma: np.ndarray
+    yw: np.ndarray
+    t: np.ndarray
+    dk: float
+    lam: float
+
+    @classmethod
+    def measure(cls, arr: np.ndarray, sampling: float, dk: float, kmin: float, kmax: float, lam: float) -> _Rings:
+        p, ky, kx = _power(arr, sampling, "hann")
+        k, psd, counts = _radial(p, ky, kx, dk, kmax + dk)
+        sel = (k >= kmin) & (k <= kmax) & (counts > 0)
+        if sel.sum() < _POLY_BG + _POLY_AMP + 4:
+            raise InterphaseInputError(
+                "k_range",
+                f"only {int(sel.sum())} rings between {kmin:g} and {kmax:g} 1/Å; widen it or use a larger image",
+            )
+        k, psd, counts = k[sel], psd[sel], counts[sel]
+        # speckle: a ring's mean power scatters by its (smooth) level / sqrt(pixels)
+        level = ndimage.uniform_filter1d(psd, size=9, mode="nearest")
+        sigma = np.maximum(level, 1e-12 * level.max()) / np.sqrt(counts)
+        return cls(k=k, psd=psd, sigma=sigma, yw=psd / sigma, t=(k - k[0]) / (k[-1] - k[0]), dk=dk, lam=lam)
+
+    def weighted_design(self, defocus: np.ndarray, cs_A: np.ndarray) -> np.ndarray:
+        """Design matrices (G, n, 7) divided by ``sigma``, one per (defocus, Cs) pair (Å)."""
+        s2 = _ring_average_sin2(self.k, self.dk, self.lam, defocus, cs_A)
+        return _design(self.t, s2) / self.sigma[None, :, None]
+
+
+def _grid_search(
+    rings: _Rings, df_lo: float, df_hi: float, step: float, cs_A: float, fit_Cs: bool
+) -> tuple[float, float]:
+    """Best (defocus in Å, Cs in mm) on a grid, the linear coefficients projected out."""
+    yw = rings.yw
 
     def rss_grid(dfs: np.ndarray, cs: float) -> np.ndarray:
-        x = _design(t, _ring_average_sin2(k, dk, lam, dfs, np.full(dfs.shape, cs))) / sigma[None, :, None]
-        q, _ = np.linalg.qr(x)
+        q, _ = np.linalg.qr(rings.weighted_design(dfs, np.full(dfs.shape, cs)))
         proj = np.einsum("gnj,n->gj", q, yw)
         return np.sum(yw**2) - np.sum(proj**2, axis=1)
 
-    # grid step: chi changes by pi/8 at kmax between neighbours, so the minimum is bracketed
-    step = 1.0 / (8 * lam * kmax**2)
     grid = np.linspace(df_lo, df_hi, int(min(4000, max(50, (df_hi - df_lo) / step + 1))))
     # defocus and Cs trade off (both shift the rings): with fit_Cs search both on a grid
     cs_grid = np.array([cs_A])
@@ -323,32 +381,35 @@ def fit_defocus_thon(
         rss = np.concatenate([rss_grid(grid[i : i + 256], cs) for i in range(0, grid.size, 256)])
         if rss.min() < best[0]:
             best = (float(rss.min()), float(grid[np.argmin(rss)]), float(cs))
-    df0, cs0_mm = best[1], best[2] / 1e7
+    return best[1], best[2] / 1e7
+
+
+def _refine(rings: _Rings, df0: float, cs0_mm: float, step: float, cs_mm: float, fit_Cs: bool) -> ThonFit:
+    """Least-squares refinement from the grid optimum, packaged with its covariance errors."""
+    cs_A, yw, sigma = cs_mm * 1e7, rings.yw, rings.sigma
 
     def residual(params: np.ndarray) -> np.ndarray:
         cs = params[1] * 1e7 if fit_Cs else cs_A
-        x = _design(t, _ring_average_sin2(k, dk, lam, params[:1], np.array([cs])))[0] / sigma[:, None]
+        x = rings.weighted_design(params[:1], np.array([cs]))[0]
         coef, *_ = np.linalg.lstsq(x, yw, rcond=None)
         return yw - x @ coef
 
     x0 = np.array([df0, cs0_mm]) if fit_Cs else np.array([df0])
     fit = optimize.least_squares(residual, x0, x_scale=np.array([step, max(cs0_mm, 0.1)])[: x0.size], method="lm")
-    dof = max(1, k.size - n_lin - x0.size)
+    dof = max(1, rings.k.size - _POLY_BG - _POLY_AMP - x0.size)
     red = float(np.sum(fit.fun**2) / dof)
     try:
         cov = np.linalg.inv(fit.jac.T @ fit.jac) * red
         err = np.sqrt(np.diag(cov))
     except np.linalg.LinAlgError:
         err = np.full(x0.size, np.inf)
-    cs_fit = float(fit.x[1]) if fit_Cs else cs_mm
-    model = psd - fit.fun * sigma
     return ThonFit(
         defocus_A=float(fit.x[0]),
         defocus_err_A=float(err[0]),
-        Cs_mm=cs_fit,
+        Cs_mm=float(fit.x[1]) if fit_Cs else cs_mm,
         Cs_err_mm=float(err[1]) if fit_Cs else None,
-        k_inv_A=k,
-        psd=psd,
-        model=model,
+        k_inv_A=rings.k,
+        psd=rings.psd,
+        model=rings.psd - fit.fun * sigma,
         reduced_chi2=red,
     )

@@ -22,6 +22,7 @@ on average). Spatial frequencies are in 1/Å, lengths in nm unless named ``_A``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,8 +40,11 @@ from interphase_sim.hrtem._spectra import (
 )
 from interphase_sim.core.measurement import Axis, Measurement
 from interphase_sim.core.params import Parameter, Parameters, as_parameter
+from interphase_sim.hrtem.phasemap import PhaseMap
 
 __all__ = [
+    "PhaseMapScore",
+    "PhaseMapTruth",
     "PowerSpectrumMixture",
     "StackPhaseFractions",
     "ThonRingModel",
@@ -145,9 +149,9 @@ def basis_power_spectra(phase_names: Any, microscope: Any = None, lateral_nm: fl
         spectra = []
         for r in range(int(realizations)):
             model = HRTEMModel.from_stack(stack, microscope, lateral_nm=lateral_nm, thickness_nm=thickness_nm,
-                                          depth_range_nm=(0.0, depth_nm), seed=int(seed) + r, sampling=sampling)
+                                          depth_range_nm=(0.0, depth_nm), seed=int(seed) + r, sampling_A=sampling)
             img = model.image()
-            rows = img.axis("y") < depth_nm  # drop the vacuum below the lamella's cut
+            rows = img.axis("depth") < depth_nm  # drop the vacuum below the lamella's cut
             spectra.append(welch_power_spectrum(np.asarray(img.values)[rows], sampling, tile_nm, k_range))
         vals = np.mean([s.values for s in spectra], axis=0)
         r = len(spectra)
@@ -339,7 +343,7 @@ class ThonRingModel:
 # --------------------------------------------------------------------------- phase map vs stack
 
 
-def phase_map_depth_fractions(pm: dict[str, Any], phase_names: Any | None = None,
+def phase_map_depth_fractions(pm: PhaseMap, phase_names: Any | None = None,
                               bin_nm: float | None = None) -> Measurement:
     """Fractions of labelled windows per phase along depth, from :func:`phase_map`.
 
@@ -356,8 +360,8 @@ def phase_map_depth_fractions(pm: dict[str, Any], phase_names: Any | None = None
         Axes ``depth`` (nm: row centres, or the mean depth of each bin's rows) and
         ``phase``; ``metadata["labelled"]`` holds the labelled windows per depth.
     """
-    labels = np.asarray(pm["labels"], dtype=object)
-    y = np.asarray(pm["y_nm"], dtype=float)
+    labels = np.asarray(pm.labels, dtype=object)
+    y = np.asarray(pm.depth_nm, dtype=float)
     names = sorted({str(v) for v in labels.ravel() if v}) if phase_names is None else list(phase_names)
     if not names:
         raise InterphaseInputError("phase_map", "no window is labelled")
@@ -371,7 +375,7 @@ def phase_map_depth_fractions(pm: dict[str, Any], phase_names: Any | None = None
     n = counts.sum(axis=1)
     keep = n > 0
     f = counts[keep] / n[keep, None]
-    overlap = min(1.0, float(pm.get("step_nm", 1.0)) / float(pm.get("window_nm", 1.0))) ** 2
+    overlap = min(1.0, pm.step_nm / pm.window_nm) ** 2
     n_eff = np.maximum(n[keep, None] * overlap, 1.0)
     err = np.maximum(np.sqrt(f * (1 - f) / n_eff), 0.5 / n_eff)
     return Measurement(values=f, axes=[Axis("depth", "nm", y[keep]),
@@ -380,7 +384,59 @@ def phase_map_depth_fractions(pm: dict[str, Any], phase_names: Any | None = None
                        quantity="fraction of labelled windows")
 
 
-def phase_map_truth(pm: dict[str, Any], atoms: Any, window_nm: float, depth_offset_nm: float = 0.0) -> dict[str, Any]:
+@dataclass(frozen=True, eq=False)
+class PhaseMapTruth:
+    """The true phase make-up under each window of a phase map of a simulated image.
+
+    Attributes
+    ----------
+    fractions : ndarray, (n_depth, n_lateral, n_phases)
+        Fraction of the window's atoms (through the lamella) in each phase.
+    phase_names : list of str
+        The model's phases, in the order of ``fractions``' last axis.
+    """
+
+    fractions: np.ndarray
+    phase_names: list[str]
+
+
+@dataclass(frozen=True)
+class PhaseMapScore:
+    """How well a phase map's labels match the truth (:func:`score_phase_map`).
+
+    Attributes
+    ----------
+    precision : float or None
+        Share of labelled windows whose phase holds at least ``present`` of the window's
+        atoms (None when nothing is labelled).
+    chance : float or None
+        The same with the labels shuffled among the labelled windows: what labelling
+        without information scores.
+    amorphous_rate : float or None
+        Labelled share of windows >= 95 % amorphous (None: no such window).
+    crystalline_rate : float or None
+        Labelled share of windows < 50 % amorphous (None: no such window).
+    labelled : int
+        Labelled windows.
+    """
+
+    precision: float | None
+    chance: float | None
+    amorphous_rate: float | None
+    crystalline_rate: float | None
+    labelled: int
+
+    def text(self) -> str:
+        """The score in words (n/a where the image has no such windows)."""
+        def pct(x: float | None) -> str:
+            return "n/a" if x is None else f"{x:.0%}"
+
+        return (f"{pct(self.precision)} of labels name a phase present under the window (shuffled labels: "
+                f"{pct(self.chance)}); labelled {pct(self.crystalline_rate)} of crystalline and "
+                f"{pct(self.amorphous_rate)} of amorphous windows")
+
+
+def phase_map_truth(pm: PhaseMap, atoms: Any, window_nm: float, depth_offset_nm: float = 0.0) -> PhaseMapTruth:
     """The true phase make-up under each phase-map window of a simulated image.
 
     ``atoms`` is the imaged model (a :func:`~interphase_sim.build.cross_section`, with
@@ -390,17 +446,17 @@ def phase_map_truth(pm: dict[str, Any], atoms: Any, window_nm: float, depth_offs
 
     Returns
     -------
-    dict
-        ``fractions`` (ny, nx, n_phases) and ``phase_names``.
+    PhaseMapTruth
     """
     from scipy.spatial import cKDTree
 
-    names = str(atoms.info["phase_names"]).split(",")
+    names = atoms.info["phase_names"]
+    names = names.split(",") if isinstance(names, str) else [str(n) for n in names]
     pos = atoms.positions[:, :2] / 10.0
     ph = np.asarray(atoms.arrays["phase"])
     tree = cKDTree(pos)
     half = 0.5 * float(window_nm)
-    xs, ys = np.asarray(pm["x_nm"]), np.asarray(pm["y_nm"]) - depth_offset_nm
+    xs, ys = np.asarray(pm.lateral_nm), np.asarray(pm.depth_nm) - depth_offset_nm
     out = np.zeros((ys.size, xs.size, len(names)))
     for i, y in enumerate(ys):
         for j, x in enumerate(xs):
@@ -409,24 +465,16 @@ def phase_map_truth(pm: dict[str, Any], atoms: Any, window_nm: float, depth_offs
             idx = idx[(np.abs(pos[idx, 0] - x) <= half) & (np.abs(pos[idx, 1] - y) <= half)]
             if idx.size:
                 out[i, j] = np.bincount(ph[idx], minlength=len(names)) / idx.size
-    return {"fractions": out, "phase_names": names}
+    return PhaseMapTruth(fractions=out, phase_names=names)
 
 
-def score_phase_map(pm: dict[str, Any], truth: dict[str, Any], amorphous: Any = ("LiPON",),
-                    present: float = 0.15, seed: int = 0) -> dict[str, float]:
-    """How well a phase map's labels match a simulated image's truth.
-
-    Returns ``precision`` (labelled windows whose phase holds at least ``present`` of
-    the window's atoms), ``chance`` (the same with the labels shuffled among the
-    labelled windows, 200 draws: what labelling without information scores),
-    ``amorphous_rate`` (labelled fraction of windows >= 95 % amorphous) and
-    ``crystalline_rate`` (labelled fraction of windows < 50 % amorphous); a rate is
-    ``None`` when the image has no such windows, precision and chance when nothing is
-    labelled.
-    """
-    labels = np.asarray(pm["labels"], dtype=object)
-    names = list(truth["phase_names"])
-    fr = truth["fractions"]
+def score_phase_map(pm: PhaseMap, truth: PhaseMapTruth, amorphous: Any = ("LiPON",),
+                    present: float = 0.15, seed: int = 0) -> PhaseMapScore:
+    """How well a phase map's labels match a simulated image's truth (a
+    :class:`PhaseMapScore`; ``chance`` from 200 shuffles of the labels, seeded by ``seed``)."""
+    labels = np.asarray(pm.labels, dtype=object)
+    names = list(truth.phase_names)
+    fr = truth.fractions
     amorph = sum(fr[..., names.index(a)] for a in amorphous if a in names) if any(
         a in names for a in amorphous) else np.zeros(labels.shape)
     lab = labels != ""
@@ -434,13 +482,13 @@ def score_phase_map(pm: dict[str, Any], truth: dict[str, Any], amorphous: Any = 
              "crystalline_rate": float(lab[amorph < 0.5].mean()) if (amorph < 0.5).any() else None,
              "labelled": int(lab.sum())}
     if not lab.any():
-        return {"precision": None, "chance": None, **rates}
+        return PhaseMapScore(precision=None, chance=None, **rates)
     which = np.array([names.index(str(v)) for v in labels[lab]])
     f = fr[lab]
     rows = np.arange(which.size)
     rng = np.random.default_rng(seed)
     chance = np.mean([np.mean(f[rows, rng.permutation(which)] >= present) for _ in range(200)])
-    return {"precision": float(np.mean(f[rows, which] >= present)), "chance": float(chance), **rates}
+    return PhaseMapScore(precision=float(np.mean(f[rows, which] >= present)), chance=float(chance), **rates)
 
 
 class StackPhaseFractions:

@@ -40,20 +40,9 @@ def scherzer_defocus_A(energy_eV: float, Cs_mm: float) -> float:
     return math.sqrt(4.0 / 3.0 * Cs_mm * 1e7 * wavelength_A(energy_eV))
 
 
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool):
-        raise InterphaseInputError(name, f"expected a number, got {value!r}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InterphaseInputError(name, f"expected a number, got {value!r}") from None
-
-
-def _positive(name: str, value: float, allow_zero: bool = False) -> float:
-    v = _number(name, value)
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise InterphaseInputError(name, f"must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return v
+def _read(name: str, value: Any) -> Any:
+    """``value`` checked as the ``[hrtem]`` key ``name``."""
+    return HRTEM_SETTINGS[name].read(value, name)
 
 
 @dataclass(frozen=True)
@@ -113,8 +102,8 @@ class Microscope:
         often quoted "extended" value is ``1.2 sqrt(Cs lambda)``) with Kirkland's aperture
         ``(6 lambda / Cs)^(1/4)``, near the first zero of the CTF (9.96 mrad at 300 kV and
         1.2 mm, where that zero is at 9.7 mrad). Other keywords are Microscope fields."""
-        cs = _positive("Cs_mm", _number("Cs_mm", Cs_mm), allow_zero=True)
-        lam = wavelength_A(_positive("energy_eV", _number("energy_eV", energy_eV)))
+        cs = _read("Cs_mm", Cs_mm)
+        lam = wavelength_A(_read("energy_eV", energy_eV))
         aperture = (6.0 * lam / (cs * 1e7)) ** 0.25 * 1e3 if cs > 0 else 20.0
         return cls(energy_eV=energy_eV, Cs_mm=cs, defocus_A=scherzer_defocus_A(energy_eV, cs),
                    aperture_mrad=kw.pop("aperture_mrad", aperture), **kw)
@@ -175,28 +164,26 @@ class HRTEMModel:
 
     name = "hrtem"
 
-    def __init__(self, atoms: Any, microscope: Microscope | None = None, sampling_A: float = 0.05,
-                 slice_thickness_A: float = 2.0, frozen_phonons: int = 0, seed: int | None = None,
-                 device: str = "cpu", max_memory_gb: float = 8.0, exit_planes: int | None = None,
-                 progress_bar: bool = False, *, sampling: float | None = None,
-                 slice_thickness: float | None = None) -> None:
+    def __init__(self, atoms: Any, microscope: Microscope | None = None,
+                 sampling_A: float = HRTEM_SETTINGS["sampling_A"].default,
+                 slice_thickness_A: float = HRTEM_SETTINGS["slice_thickness_A"].default,
+                 frozen_phonons: int = HRTEM_SETTINGS["frozen_phonons"].default, seed: int | None = None,
+                 device: str = "cpu", max_memory_gb: float = HRTEM_SETTINGS["max_memory_gb"].default,
+                 exit_planes: int | None = None, progress_bar: bool = False) -> None:
         from interphase_sim.core.params import Parameter
         from interphase_sim.sample.stack import Stack
 
-        sampling_A = sampling_A if sampling is None else sampling
-        slice_thickness_A = slice_thickness_A if slice_thickness is None else slice_thickness
         grid = HRTEM_SETTINGS.read(dict(sampling_A=sampling_A, slice_thickness_A=slice_thickness_A,
                                         frozen_phonons=frozen_phonons, max_memory_gb=max_memory_gb), "")
         self.sampling_A = grid["sampling_A"]
         self.stack, self.depth_offset_nm, self.lamella, self.analysis = None, 0.0, {}, {}
         self._structure_key: tuple | None = None
         self._build_options: dict[str, Any] = {}
-        if isinstance(atoms, Stack):  # the default lamella: the sample's [hrtem] table, else 10 x 5 nm
-            table = atoms.sections.get("hrtem", {})
-            self.stack = atoms
-            self.lamella = {"lateral_nm": float(table.get("lateral_nm", 10.0)),
-                            "thickness_nm": float(table.get("thickness_nm", 5.0)), "depth_range_nm": None,
-                            "vacuum_nm": 0.5, "seed": seed}
+        if isinstance(atoms, Stack):  # the lamella of the sample's [hrtem] table (its defaults)
+            s = resolve_hrtem_settings(atoms, {"seed": seed})
+            self.stack, seed = atoms, s["seed"]
+            self.lamella = {k: s.get(k) for k in LAMELLA_KEYS}
+            self.analysis = {k: s[k] for k in ANALYSIS_KEYS}
             atoms, self.depth_offset_nm = self._build(atoms)
             self._structure_key = self._stack_values()
         self.microscope = microscope or Microscope.scherzer()
@@ -242,7 +229,7 @@ class HRTEMModel:
         need = (4 * 8 + 8 * n_planes + 4) * self.gpts[0] * self.gpts[1] * max(1, self.frozen_phonons) / 1e9
         if need > self.max_memory_gb:
             raise InterphaseInputError(
-                "sampling", f"a {self.gpts[0]} x {self.gpts[1]} grid needs about {need:.1f} GB, more than "
+                "sampling_A", f"a {self.gpts[0]} x {self.gpts[1]} grid needs about {need:.1f} GB, more than "
                 f"max_memory_gb = {self.max_memory_gb}; use a coarser sampling or a smaller field of view")
         self.n_slices = n_slices
 
@@ -287,9 +274,6 @@ class HRTEMModel:
         rebuilds the same atoms and microscope. The model keeps ``stack`` and
         ``depth_offset_nm`` (the depth of image row 0).
         """
-        for old, new in (("sampling", "sampling_A"), ("slice_thickness", "slice_thickness_A")):  # TODO drop
-            if old in settings:
-                settings[new] = settings.pop(old)
         s = resolve_hrtem_settings(stack, settings)
         if microscope is not None:
             mic = replace(microscope, **{k: s[k] for k in MICROSCOPE_KEYS if settings.get(k) is not None})
@@ -420,9 +404,9 @@ class HRTEMModel:
         arr = self._detector(arr, mic)
         ny, nx = arr.shape[1], arr.shape[0]  # abTEM arrays are (x, y)
         return Measurement(
-            values=arr.T,  # rows: depth (image y), columns: lateral (image x)
-            axes=[Axis("y", "nm", self.depth_offset_nm + np.arange(ny) * py / 10.0),
-                  Axis("x", "nm", np.arange(nx) * px / 10.0)],
+            values=arr.T,  # rows: depth (abTEM's y), columns: lateral (abTEM's x)
+            axes=[Axis("depth", "nm", self.depth_offset_nm + np.arange(ny) * py / 10.0),
+                  Axis("lateral", "nm", np.arange(nx) * px / 10.0)],
             metadata={**provenance("hrtem", {**self.settings(), **mic.settings()},
                                    None if self.stack is None else (self.stack.name or ""), noise, seed),
                       "energy_eV": mic.energy_eV, "defocus_A": mic.defocus_A,
@@ -433,7 +417,7 @@ class HRTEMModel:
         )
 
     def image(self, microscope: Microscope | None = None, noise: bool = False, seed: Any = None) -> Measurement:
-        """The image at the full thickness (rows: depth y, columns: lateral x; nm).
+        """The image at the full thickness (rows: ``depth``, columns: ``lateral``; nm).
 
         Parameters
         ----------
@@ -528,20 +512,14 @@ def build_lamella(stack: Any, lateral_nm: float = 10.0, thickness_nm: float = 5.
     """
     from interphase_sim.build import atoms_from_stack, cross_section
 
-    lat = _positive("lateral_nm", lateral_nm)
-    thick = _positive("thickness_nm", thickness_nm)
+    lat, thick = _read("lateral_nm", lateral_nm), _read("thickness_nm", thickness_nm)
     if sampling_A is not None:
-        step_nm = _positive("sampling_A", sampling_A) / 10.0
+        step_nm = _read("sampling_A", sampling_A) / 10.0
         lat = math.ceil(lat / step_nm - 1e-9) * step_nm
     if depth_range_nm is None:
-        depth_range_nm = (stack.sections.get("hrtem", {}).get("depth_range_nm")
-                          or stack.sections.get("build", {}).get("depth_range_nm"))
-    if depth_range_nm is not None:
-        try:
-            start, stop = (float(v) for v in depth_range_nm)
-        except (TypeError, ValueError):
-            raise InterphaseInputError("depth_range_nm", f"expected (start, stop) in nm, got {depth_range_nm!r}") from None
-        depth_range_nm = (start, stop)
+        depth_range_nm = resolve_hrtem_settings(stack).get("depth_range_nm")
+    else:
+        depth_range_nm = _read("depth_range_nm", depth_range_nm)
     # where each layer can reach: its nominal extent widened by 4 sigma of the rough
     # interfaces above and below it (a layer's roughness is that of its bottom interface)
     bottoms = stack.interfaces_nm()
@@ -563,7 +541,7 @@ def build_lamella(stack: Any, lateral_nm: float = 10.0, thickness_nm: float = 5.
         opts.setdefault("semi_infinite_nm", max(5.0, float(depth_range_nm[1]) - stack.finite_depth_nm()))
     atoms = atoms_from_stack(stack, (thick, lat), seed=seed, depth_range_nm=depth_range_nm, **opts)
     offset = float(depth_range_nm[0]) if depth_range_nm is not None else 0.0
-    vac = _positive("vacuum_nm", vacuum_nm, allow_zero=True)
+    vac = _read("vacuum_nm", vacuum_nm)
     if sampling_A is not None:  # depth + vacuum: a whole number of pixels
         depth_nm = atoms.cell[2, 2] / 10.0
         vac = math.ceil((depth_nm + vac) / step_nm - 1e-9) * step_nm - depth_nm

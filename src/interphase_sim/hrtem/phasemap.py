@@ -38,6 +38,7 @@ therefore labels a window only when one phase is clearly the most probable.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -55,7 +56,7 @@ from interphase_sim.hrtem._spectra import (
     positive_number as _positive,
 )
 
-__all__ = ["candidate_reflections", "candidate_spacings", "electron_reflections", "phase_map"]
+__all__ = ["PhaseMap", "candidate_reflections", "candidate_spacings", "electron_reflections", "phase_map"]
 
 # Probability that a real diffractogram peak is not a reflection of the phase being tested.
 _OUTLIER = 0.02
@@ -273,6 +274,137 @@ def _window_posterior(peaks, cands, sigma, log_range, prominence):
     return post[:n] / post.sum(), matched, explained
 
 
+@dataclass(frozen=True, eq=False)
+class PhaseMap:
+    """The labels of a phase map, window by window (rows: depth, columns: lateral).
+
+    Attributes
+    ----------
+    labels : ndarray of str, (n_depth, n_lateral)
+        Phase name per window, ``""`` where nothing is identified (amorphous,
+        unassigned or ambiguous).
+    confidence : ndarray, (n_depth, n_lateral)
+        The winner's probability (0 when unlabelled).
+    probability : ndarray, (n_depth, n_lateral, n_phases)
+        Every candidate's probability, in the order of ``phase_names``; what they leave
+        of 1 is the probability that the window's peaks belong to none of them (all of
+        it where a window shows no peak).
+    phase_names : list of str
+        The candidates, in the order of ``probability``'s last axis.
+    score : ndarray, (n_depth, n_lateral)
+        Share of the window's peak strength the winner's spacings explain.
+    depth_nm, lateral_nm : ndarray
+        Window centres (nm; a Measurement's own coordinates, else from the first
+        pixel's centre at 0).
+    window_nm, step_nm : float
+        The window side and step actually used (whole pixels, nm).
+    """
+
+    labels: np.ndarray
+    confidence: np.ndarray
+    probability: np.ndarray
+    phase_names: list[str]
+    score: np.ndarray
+    depth_nm: np.ndarray
+    lateral_nm: np.ndarray
+    window_nm: float
+    step_nm: float
+
+    def counts(self) -> dict[str, int]:
+        """Labelled windows per phase (phases with none left out)."""
+        labels = np.asarray(self.labels, dtype=object)
+        return {n: int((labels == n).sum()) for n in sorted({str(v) for v in labels.ravel() if v})}
+
+
+@dataclass(frozen=True)
+class _MapSettings:
+    """phase_map's checked arguments, in pixels where the image is sampled."""
+
+    win_px: int
+    step_px: int
+    sigma: float
+    min_peaks: int
+    p_min: float
+    n_peaks: int
+    prominence: float
+
+
+def _map_settings(shape: tuple[int, int], sampling: float, window_nm: Any, step_nm: Any, tolerance: Any,
+                  min_peaks: Any, min_probability: Any, n_peaks: Any, prominence: Any) -> _MapSettings:
+    """Check phase_map's arguments (one message each, naming the argument)."""
+    win_px = int(round(_positive(window_nm, "window_nm") * _ANGSTROM_PER_NM / sampling))
+    step_px = max(1, int(round(_positive(step_nm, "step_nm") * _ANGSTROM_PER_NM / sampling)))
+    ny, nx = shape
+    if win_px > min(ny, nx):
+        raise InterphaseInputError(
+            "window_nm",
+            f"{window_nm} nm ({win_px} px) exceeds the image's shorter side "
+            f"({min(ny, nx) * sampling / _ANGSTROM_PER_NM:g} nm)",
+        )
+    if win_px < _MIN_SIDE:
+        raise InterphaseInputError("window_nm", f"expected at least {_MIN_SIDE} pixels, got {win_px}")
+    sigma = _positive(tolerance, "tolerance")
+    if sigma >= 0.25:
+        raise InterphaseInputError("tolerance", f"expected a relative error in (0, 0.25), got {tolerance!r}")
+    p_min = _positive(min_probability, "min_probability")
+    if isinstance(min_probability, bool) or p_min > 1.0:
+        raise InterphaseInputError("min_probability", f"expected a probability in (0, 1], got {min_probability!r}")
+    prom = _positive(prominence, "prominence")
+    if prom <= 1.0:
+        raise InterphaseInputError("prominence", f"expected a number > 1, got {prominence!r}")
+    return _MapSettings(win_px, step_px, sigma, _count(min_peaks, "min_peaks"), p_min,
+                        _count(n_peaks, "n_peaks"), prom)
+
+
+def _searched_candidates(cands: dict[str, tuple[np.ndarray, np.ndarray]], sampling: float,
+                         d_min_A: float | None, d_max_A: float | None):
+    """(candidates inside the searched spacing range, weights renormalised; lo, hi in Å; log range)."""
+    all_d = np.concatenate([d for d, _ in cands.values()])
+    lo = 0.95 * all_d.min() if d_min_A is None else d_min_A
+    hi = 1.05 * all_d.max() if d_max_A is None else d_max_A
+    lo, hi = _d_range(lo, hi)
+    # unrelated peaks are spread over the searched range in ln d, taken at least one
+    # e-fold wide: a narrow search (one candidate spacing) must not make chance look likely
+    log_range = max(math.log(hi) - math.log(lo), 1.0)
+    searched = {}
+    d_nyquist = 2.0 * sampling / _NYQUIST_FRACTION  # where the peak search stops
+    for name, (ds, ws) in cands.items():
+        inside = (ds >= max(lo, d_nyquist)) & (ds <= hi)
+        w = ws[inside]
+        searched[name] = (ds[inside], w / w.sum() if w.size else w)
+    return searched, lo, hi, log_range
+
+
+def _label_windows(arr: np.ndarray, starts_y: np.ndarray, starts_x: np.ndarray, sampling: float,
+                   cands: dict[str, tuple[np.ndarray, np.ndarray]], ms: _MapSettings,
+                   search: tuple[float, float, float]):
+    """(labels, confidence, probability, score) of every window starting at (starts_y, starts_x)."""
+    lo, hi, log_range = search
+    names = list(cands)
+    labels = np.full((starts_y.size, starts_x.size), "", dtype=object)
+    confidence = np.zeros(labels.shape)
+    score = np.zeros(labels.shape)
+    probability = np.zeros((*labels.shape, len(names)))
+    for a, sy in enumerate(starts_y):
+        for b, sx in enumerate(starts_x):
+            peaks = _peaks(arr[sy : sy + ms.win_px, sx : sx + ms.win_px], sampling, lo, hi, ms.n_peaks,
+                           ms.prominence)
+            if not peaks:
+                continue
+            post, matched, explained = _window_posterior(peaks, cands, ms.sigma, log_range, ms.prominence)
+            probability[a, b] = post
+            order = np.argsort(-post)
+            best = order[0]
+            runner = post[order[1]] if len(order) > 1 else 0.0
+            none = 1.0 - post.sum()
+            if matched[best] < ms.min_peaks or post[best] < ms.p_min or post[best] - max(runner, none) <= 1e-12:
+                continue
+            labels[a, b] = names[best]
+            confidence[a, b] = post[best]
+            score[a, b] = explained[best]
+    return labels, confidence, probability, score
+
+
 def phase_map(
     image: Any,
     sampling_A: float | None = None,
@@ -286,7 +418,7 @@ def phase_map(
     d_max_A: float | None = None,
     prominence: float = 10.0,
     n_peaks: int = 8,
-) -> dict[str, Any]:
+) -> PhaseMap:
     """Label each region of an image with the candidate phase whose spacings it shows.
 
     A square window slides over the image. In each, the diffractogram peaks are matched
@@ -334,89 +466,21 @@ def phase_map(
 
     Returns
     -------
-    dict
-        ``labels``: (ny, nx) array of phase names, ``""`` where nothing is identified
-        (amorphous, unassigned or ambiguous); ``confidence``: (ny, nx), the winner's
-        probability (0 when unlabelled); ``probability``: (ny, nx, n_phases) every
-        phase's probability, in the order of ``phase_names``; what they leave of 1 is the
-        probability that the window's peaks belong to none of the candidates (all of it
-        where a window shows no peak); ``score``: (ny, nx) the share of the window's peak strength the
-        winner's spacings explain; ``x_nm``, ``y_nm``: window centres (nm; a
-        Measurement's own coordinates, else from the first pixel's centre at 0);
-        ``window_nm``, ``step_nm``: the window side and step actually used (whole pixels).
+    PhaseMap
+        Labels, probabilities and window centres (see :class:`PhaseMap`).
     """
     arr, sampling, (y0, x0) = _image_input(image, sampling_A)
-    cands = _candidate_arrays(candidates)
-    win_px = int(round(_positive(window_nm, "window_nm") * _ANGSTROM_PER_NM / sampling))
-    step_px = max(1, int(round(_positive(step_nm, "step_nm") * _ANGSTROM_PER_NM / sampling)))
-    ny, nx = arr.shape
-    if win_px > min(ny, nx):
-        raise InterphaseInputError(
-            "window_nm",
-            f"{window_nm} nm ({win_px} px) exceeds the image's shorter side "
-            f"({min(ny, nx) * sampling / _ANGSTROM_PER_NM:g} nm)",
-        )
-    if win_px < _MIN_SIDE:
-        raise InterphaseInputError("window_nm", f"expected at least {_MIN_SIDE} pixels, got {win_px}")
-    sigma = _positive(tolerance, "tolerance")
-    if sigma >= 0.25:
-        raise InterphaseInputError("tolerance", f"expected a relative error in (0, 0.25), got {tolerance!r}")
-    min_peaks = _count(min_peaks, "min_peaks")
-    p_min = _positive(min_probability, "min_probability")
-    if isinstance(min_probability, bool) or p_min > 1.0:
-        raise InterphaseInputError("min_probability", f"expected a probability in (0, 1], got {min_probability!r}")
-    n_peaks = _count(n_peaks, "n_peaks")
-    prom = _positive(prominence, "prominence")
-    if prom <= 1.0:
-        raise InterphaseInputError("prominence", f"expected a number > 1, got {prominence!r}")
-    all_d = np.concatenate([d for d, _ in cands.values()])
-    lo = 0.95 * all_d.min() if d_min_A is None else d_min_A
-    hi = 1.05 * all_d.max() if d_max_A is None else d_max_A
-    lo, hi = _d_range(lo, hi)
-    # unrelated peaks are spread over the searched range in ln d, taken at least one
-    # e-fold wide: a narrow search (one candidate spacing) must not make chance look likely
-    log_range = max(math.log(hi) - math.log(lo), 1.0)
-    searched = {}
-    d_nyquist = 2.0 * sampling / _NYQUIST_FRACTION  # where the peak search stops
-    for name, (ds, ws) in cands.items():
-        inside = (ds >= max(lo, d_nyquist)) & (ds <= hi)
-        w = ws[inside]
-        searched[name] = (ds[inside], w / w.sum() if w.size else w)
-    cands = searched
-
-    names = list(cands)
-    starts_y = np.arange(0, ny - win_px + 1, step_px)
-    starts_x = np.arange(0, nx - win_px + 1, step_px)
-    labels = np.full((starts_y.size, starts_x.size), "", dtype=object)
-    confidence = np.zeros(labels.shape)
-    score = np.zeros(labels.shape)
-    probability = np.zeros((*labels.shape, len(names)))
-    for a, sy in enumerate(starts_y):
-        for b, sx in enumerate(starts_x):
-            peaks = _peaks(arr[sy : sy + win_px, sx : sx + win_px], sampling, lo, hi, n_peaks, prom)
-            if not peaks:
-                continue
-            post, matched, explained = _window_posterior(peaks, cands, sigma, log_range, prom)
-            probability[a, b] = post
-            order = np.argsort(-post)
-            best = order[0]
-            runner = post[order[1]] if len(order) > 1 else 0.0
-            none = 1.0 - post.sum()
-            if matched[best] < min_peaks or post[best] < p_min or post[best] - max(runner, none) <= 1e-12:
-                continue
-            labels[a, b] = names[best]
-            confidence[a, b] = post[best]
-            score[a, b] = explained[best]
-    centre = (win_px - 1) / 2.0
+    given = _candidate_arrays(candidates)
+    ms = _map_settings(arr.shape, sampling, window_nm, step_nm, tolerance, min_peaks, min_probability,
+                       n_peaks, prominence)
+    cands, lo, hi, log_range = _searched_candidates(given, sampling, d_min_A, d_max_A)
+    starts_y = np.arange(0, arr.shape[0] - ms.win_px + 1, ms.step_px)
+    starts_x = np.arange(0, arr.shape[1] - ms.win_px + 1, ms.step_px)
+    labels, confidence, probability, score = _label_windows(arr, starts_y, starts_x, sampling, cands, ms,
+                                                            (lo, hi, log_range))
+    centre = (ms.win_px - 1) / 2.0
     to_nm = sampling / _ANGSTROM_PER_NM
-    return {
-        "labels": labels,
-        "confidence": confidence,
-        "probability": probability,
-        "phase_names": names,
-        "score": score,
-        "x_nm": x0 + (starts_x + centre) * to_nm,
-        "y_nm": y0 + (starts_y + centre) * to_nm,
-        "window_nm": win_px * to_nm,
-        "step_nm": step_px * to_nm,
-    }
+    return PhaseMap(labels=labels, confidence=confidence, probability=probability, phase_names=list(cands),
+                    score=score, depth_nm=y0 + (starts_y + centre) * to_nm,
+                    lateral_nm=x0 + (starts_x + centre) * to_nm, window_nm=ms.win_px * to_nm,
+                    step_nm=ms.step_px * to_nm)

@@ -24,7 +24,7 @@ def phase_colors(names: Any) -> dict[str, Any]:
 
 
 def _extent(image: Any) -> list[float]:
-    y, x = image.axis("y"), image.axis("x")
+    y, x = image.axis("depth"), image.axis("lateral")
     dy, dx = (y[1] - y[0]) if y.size > 1 else 1.0, (x[1] - x[0]) if x.size > 1 else 1.0
     return [x[0] - dx / 2, x[-1] + dx / 2, y[-1] + dy / 2, y[0] - dy / 2]
 
@@ -83,7 +83,7 @@ def plot_diffractogram(image: Any, ax: Any = None, k_max: float | None = None, t
     return ax
 
 
-def plot_phase_map(image: Any, pm: dict, depth_fractions: Any = None, stack_fractions: Any = None,
+def plot_phase_map(image: Any, pm: Any, depth_fractions: Any = None, stack_fractions: Any = None,
                    fig: Any = None, title: str | None = None) -> Any:
     """The image with each labelled window tinted by its phase, and, when given, the
     labelled fractions along depth (points with binomial errors) beside a stack's (lines).
@@ -97,18 +97,18 @@ def plot_phase_map(image: Any, pm: dict, depth_fractions: Any = None, stack_frac
     axes = fig.subplots(1, cols, squeeze=False)[0]
     ax = axes[0]
     plot_hrtem_image(image, ax=ax, title=title)
-    labels = np.asarray(pm["labels"], dtype=object)
+    labels = np.asarray(pm.labels, dtype=object)
     names = sorted({str(v) for v in labels.ravel() if v})
     listed = [] if depth_fractions is None else [str(n) for n in depth_fractions.axis("phase")]
     colors = phase_colors(sorted(set(names) | set(listed)))  # one colour per phase in both panels
-    xs, ys = np.asarray(pm["x_nm"]), np.asarray(pm["y_nm"])
+    xs, ys = np.asarray(pm.lateral_nm), np.asarray(pm.depth_nm)
     sx = xs[1] - xs[0] if xs.size > 1 else 1.0
     sy = ys[1] - ys[0] if ys.size > 1 else 1.0
     for i, y in enumerate(ys):
         for j, x in enumerate(xs):
             if labels[i, j]:
                 ax.add_patch(Rectangle((x - sx / 2, y - sy / 2), sx, sy, color=colors[labels[i, j]],
-                                       alpha=0.25 + 0.35 * float(pm["confidence"][i, j]), lw=0))
+                                       alpha=0.25 + 0.35 * float(pm.confidence[i, j]), lw=0))
     ax.legend(handles=[Patch(color=colors[n], label=n) for n in names], loc="upper right", fontsize=7,
               framealpha=0.7)
     if depth_fractions is not None:

@@ -94,9 +94,3 @@ class DepthProfile:
         out["6Li"] = self.li6
         out.update({f"phase:{p}": self.fractions[i] for i, p in enumerate(self.phases)})
         return out
-
-    def plot(self, ax: Any = None, **kw: Any) -> Any:
-        """Element densities versus depth (see :func:`interphase_sim.plotting.common.plot_profile`)."""
-        from interphase_sim.plotting.common import plot_profile
-
-        return plot_profile(self, ax=ax, **kw)
