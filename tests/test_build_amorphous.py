@@ -44,16 +44,16 @@ def counts_of(symbols):
 
 def test_composition_within_3_percent(lipon, report):
     c = counts_of(lipon.get_chemical_symbols())
-    assert c == report["counts"]
+    assert c == report.counts
     for el, per_p in LIPON_PER_P.items():
         assert c[el] / c["P"] == pytest.approx(per_p, rel=0.03), el
     assert lipon.info["composition_max_rel_error"] < 0.01
 
 
 def test_density_within_3_percent(lipon, report):
-    assert report["density_g_cm3"] == pytest.approx(2.4, rel=0.03)
+    assert report.density_g_cm3 == pytest.approx(2.4, rel=0.03)
     # the report weighs atoms with ASE's masses, the builder with pymatgen's (the phase's)
-    assert report["density_g_cm3"] == pytest.approx(lipon.info["density_g_cm3"], rel=1e-4)
+    assert report.density_g_cm3 == pytest.approx(lipon.info["density_g_cm3"], rel=1e-4)
     assert lipon.info["density_g_cm3"] == pytest.approx(2.4, rel=0.01)  # the builder's own promise
 
 
@@ -61,13 +61,13 @@ def test_density_follows_the_parameter():
     ph = phases.get("LiPON")
     ph.density_parameter.value = 2.3
     atoms = amorphous(ph, (2.5, 2.5, 2.5), seed=3)
-    assert structure_report(atoms)["density_g_cm3"] == pytest.approx(2.3, rel=0.01)
+    assert structure_report(atoms).density_g_cm3 == pytest.approx(2.3, rel=0.01)
 
 
 def test_no_pair_closer_than_1p4_A_periodic(lipon, report):
     tree = cKDTree(lipon.positions, boxsize=np.diag(lipon.cell[:]))  # independent of the report code
     assert len(tree.query_pairs(1.4)) == 0
-    assert report["min_distance_A"] >= 1.4
+    assert report.min_distance_A >= 1.4
 
 
 def test_atoms_inside_the_cell(lipon):
@@ -77,27 +77,27 @@ def test_atoms_inside_the_cell(lipon):
 
 
 def test_short_range_order(report):
-    assert report["fraction_P_4fold"] >= 0.95
-    assert 1.53 <= report["mean_P_O_A"] <= 1.65
-    assert 1.55 <= report["mean_P_N_A"] <= 1.75
-    assert 1.9 <= report["mean_Li_O_nearest_A"] <= 2.2
-    r = report["r_A"]
-    assert 1.45 < r[np.argmax(report["g_partial"]["P-O"])] < 1.65
-    assert 1.8 < r[np.argmax(report["g_partial"]["Li-O"])] < 2.2
+    assert report.fraction_P_4fold >= 0.95
+    assert 1.53 <= report.mean_P_O_A <= 1.65
+    assert 1.55 <= report.mean_P_N_A <= 1.75
+    assert 1.9 <= report.mean_Li_O_nearest_A <= 2.2
+    r = report.r_A
+    assert 1.45 < r[np.argmax(report.g_partial["P-O"])] < 1.65
+    assert 1.8 < r[np.argmax(report.g_partial["Li-O"])] < 2.2
 
 
 def test_nitrogen_both_bridging_and_apical(lipon, report):
-    assert report["n_N_bridging"] > 0 and report["n_N_apical"] > 0
-    n_total = report["counts"]["N"]
-    assert report["n_N_bridging"] + report["n_N_apical"] == n_total
+    assert report.n_N_bridging > 0 and report.n_N_apical > 0
+    n_total = report.counts["N"]
+    assert report.n_N_bridging + report.n_N_apical == n_total
     # default split: half of the N bridges (the composition allows up to 0.24 per P)
-    assert report["n_N_bridging"] == lipon.info["n_bridging_N"] == pytest.approx(n_total / 2, abs=1)
+    assert report.n_N_bridging == lipon.info["n_bridging_N"] == pytest.approx(n_total / 2, abs=1)
 
 
 def test_bridging_fraction_zero_puts_all_n_apical():
     r = structure_report(amorphous("LiPON", (2, 2, 2), seed=5, n_bridging_fraction=0.0))
-    assert r["n_N_bridging"] == 0 and r["n_N_apical"] == r["counts"]["N"]
-    assert r["fraction_P_4fold"] == 1.0  # the bridges are P-O-P instead
+    assert r.n_N_bridging == 0 and r.n_N_apical == r.counts["N"]
+    assert r.fraction_P_4fold == 1.0  # the bridges are P-O-P instead
 
 
 def test_no_bragg_peaks_but_crystal_has_them(lipon):
@@ -182,17 +182,17 @@ def test_random_packing_without_phosphate():
     atoms = amorphous(ph, (2.5, 2.5, 2.5), seed=1)
     r = structure_report(atoms)
     assert atoms.info["structure_model"] == "random packing"
-    assert r["counts"]["Li"] == 3 * r["counts"]["N"]
-    assert r["density_g_cm3"] == pytest.approx(1.29, rel=0.01)
-    assert r["min_distance_A"] >= 1.85  # Li-N minimum 1.9 Å, within the relaxation tolerance
+    assert r.counts["Li"] == 3 * r.counts["N"]
+    assert r.density_g_cm3 == pytest.approx(1.29, rel=0.01)
+    assert r.min_distance_A >= 1.85  # Li-N minimum 1.9 Å, within the relaxation tolerance
 
 
 def test_amorphous_li3po4_monomers_and_free_oxide():
     a = structure_report(amorphous(Phase.amorphous("a-Li3PO4", "Li3PO4", 2.3), (2, 2, 2), seed=2))
-    assert a["fraction_P_4fold"] == 1.0 and a["n_N_bridging"] == 0
+    assert a.fraction_P_4fold == 1.0 and a.n_N_bridging == 0
     b = amorphous(Phase.amorphous("x", "Li5PO4.5", 2.2), (2, 2, 2), seed=2)  # Li3PO4 + Li2O
     assert b.info["n_free_anions"] == pytest.approx(0.5 * b.info["n_chains"], abs=1)
-    assert structure_report(b)["fraction_P_4fold"] == 1.0
+    assert structure_report(b).fraction_P_4fold == 1.0
 
 
 def test_report_needs_an_orthorhombic_periodic_cell(lipon):
@@ -229,7 +229,7 @@ def test_small_boxes_of_any_shape(edges, seed):
     assert np.allclose(box, 10 * np.array(edges))
     assert np.all((atoms.positions >= 0) & (atoms.positions < box))
     assert len(cKDTree(atoms.positions, boxsize=box).query_pairs(1.4)) == 0
-    assert structure_report(atoms, r_max_A=4.0)["fraction_P_4fold"] >= 0.95
+    assert structure_report(atoms, r_max_A=4.0).fraction_P_4fold >= 0.95
 
 
 @pytest.mark.slow

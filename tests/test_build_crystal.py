@@ -12,13 +12,13 @@ from scipy.spatial.distance import cdist, pdist
 
 from interphase_sim import InterphaseInputError, phases
 from interphase_sim.build.crystal import (
-    MIN_DISTANCE_A,
     crystal_fill,
     crystal_slab,
     lattice_spacings,
     orientation_matrix,
     random_rotation,
 )
+from interphase_sim.core.constants import MIN_DISTANCE_A
 
 AMU_PER_A3_IN_G_CM3 = 1.66053907  # 1 u/Å^3 = 1.66054 g/cm3
 

@@ -32,7 +32,7 @@ def model():
 
 
 def layer_atoms(atoms, name):
-    names = atoms.info["layer_names"].split(",")
+    names = list(atoms.info["layer_names"])
     return atoms.arrays["layer"] == names.index(name)
 
 
@@ -63,7 +63,7 @@ def test_each_layer_has_its_composition_and_density(model, layer, z_range):
 def test_mosaic_phase_fractions_follow_the_layer(model):
     stack = three_layers()
     sel = layer_atoms(model, "SEI")
-    names = model.info["phase_names"].split(",")
+    names = list(model.info["phase_names"])
     grains = np.unique(model.arrays["grain"][sel])
     assert (grains >= 0).sum() >= 20
     nd = {p: phases.get(p).total_number_density() for p in ("Li2O", "Li3N", "LiPON")}
@@ -127,7 +127,7 @@ def test_cross_section_orientation_and_extxyz_round_trip(model, tmp_path):
 
 def test_lnmo_lipon_interface_exposes_a_crystal_under_glass():
     atoms = lnmo_lipon_interface((3.0, 3.0), lnmo_nm=2.0, lipon_nm=2.0, facet=(1, 1, 1), seed=0)
-    names = atoms.info["phase_names"].split(",")
+    names = list(atoms.info["phase_names"])
     syms = np.array(atoms.get_chemical_symbols())
     lnmo = atoms.arrays["phase"] == names.index("LNMO")
     assert set(syms[lnmo]) == {"Li", "Mn", "Ni", "O"} and "P" in set(syms[~lnmo])
@@ -208,3 +208,69 @@ def test_density_scale_of_an_amorphous_layer_scales_its_atoms():
         return int(layer_atoms(atoms, "glass").sum())
 
     assert build(0.8) / build(1.0) == pytest.approx(0.8, rel=0.01)
+
+
+def _b_site_direction_share(atoms, phase, n_dirs):
+    """Share of the Ni/Mn-Ni/Mn nearest-neighbour vectors (< 3.1 Å) of ``phase`` along its
+    ``n_dirs`` most common directions (sign ignored, 8° tolerance): close to 1 for one
+    crystal, spread over many more directions for several orientations."""
+    names = list(atoms.info["phase_names"])
+    sel = (atoms.arrays["phase"] == names.index(phase)) & np.isin(atoms.get_chemical_symbols(), ["Ni", "Mn"])
+    pos = atoms.get_positions()[sel]
+    pairs = cKDTree(pos).query_pairs(3.1, output_type="ndarray")  # not periodic: no seam pairs
+    v = pos[pairs[:, 1]] - pos[pairs[:, 0]]
+    v /= np.linalg.norm(v, axis=1)[:, None]
+    dirs, counts = [], []
+    for u in v:
+        for i, d in enumerate(dirs):
+            if abs(u @ d) > np.cos(np.radians(8.0)):
+                counts[i] += 1
+                break
+        else:
+            dirs.append(u)
+            counts.append(1)
+    return sum(sorted(counts, reverse=True)[:n_dirs]) / len(v)
+
+
+def test_grains_larger_than_the_box_give_one_crystal_across_it():
+    # the shipped LNMO has 100 nm grains; a 3 x 3 nm box across the LiPON | LNMO
+    # interface (1500 nm deep) holds one LNMO grain: a single crystal, not a refusal
+    stack = samples.load("lnmo_lipon")
+    assert stack["LNMO"].grain_size_nm.value == 100
+    atoms = atoms_from_stack(stack, (3.0, 3.0), seed=0, depth_range_nm=(1490.0, 1510.0))
+    names = list(atoms.info["phase_names"])
+    syms = np.array(atoms.get_chemical_symbols())
+    lnmo = atoms.arrays["phase"] == names.index("LNMO")
+    assert lnmo.sum() > 3000 and (atoms.arrays["phase"] == names.index("LiPON")).sum() > 3000
+    assert np.unique(atoms.arrays["grain"][lnmo]).tolist() == [0]  # one grain id
+    assert atoms.info["n_grains"] == {"LNMO": 1}
+    assert atoms.info["achieved_fractions"]["LNMO"]["achieved"] == {"LNMO": 1.0}
+    # one orientation: the spinel's B-site (Ni, Mn) nearest neighbours lie along the six
+    # <110> directions of that one crystal
+    assert _b_site_direction_share(atoms, "LNMO", 6) > 0.9
+    # LiNi0.5Mn1.5O4 composition
+    got = {el: np.mean(syms[lnmo] == el) for el in ("Li", "Ni", "Mn", "O")}
+    for el, n in {"Li": 1.0, "Ni": 0.5, "Mn": 1.5, "O": 4.0}.items():
+        assert got[el] == pytest.approx(n / 7.0, rel=0.05), el
+    # the check discriminates: 2.5 nm grains in a 5 nm box are several orientations
+    mosaic = atoms_from_stack(Stack([Layer("m", {"LNMO": 1.0}, 6.0, grain_size_nm=2.5)]), (5.0, 5.0), seed=0)
+    assert len(np.unique(mosaic.arrays["grain"])) > 1
+    assert _b_site_direction_share(mosaic, "LNMO", 6) < 0.5
+
+
+def test_info_holds_plain_values_that_survive_extxyz(model, tmp_path):
+    import ase.io
+
+    info = model.info
+    assert info["layer_names"] == ["LiPON", "SEI", "Li"]
+    assert info["phase_names"] == list(three_layers().phases)
+    assert isinstance(info["seed"], int) and isinstance(info["depth_nm"], float)
+    fr = info["achieved_fractions"]["SEI"]
+    assert set(fr) == {"target", "achieved"} and sum(fr["achieved"].values()) == pytest.approx(1.0)
+    assert info["n_grains"]["SEI"] >= 20
+    write_structure(model, tmp_path / "m.extxyz")
+    assert model.info is info  # the writer leaves the model alone
+    back = ase.io.read(tmp_path / "m.extxyz")
+    assert back.info["phase_names"] == info["phase_names"]
+    assert back.info["achieved_fractions"] == info["achieved_fractions"]
+    assert back.info["n_grains"] == info["n_grains"]

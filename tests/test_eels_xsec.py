@@ -18,6 +18,7 @@ from hypothesis import strategies as hst
 from scipy import integrate
 
 from interphase_sim import InterphaseInputError
+from interphase_sim.core.constants import ELECTRON_REST_ENERGY_EV, RYDBERG_EV
 from interphase_sim.eels import xsec as xs
 
 K_EDGES = [n for n, e in xs.EDGES.items() if e.shell == "K"]
@@ -114,20 +115,20 @@ def _brute_force_convergent(name, e0, beta_mrad, alpha_mrad, window):
     uniformly filled illumination disc and collected by the aperture (overlap of discs)."""
     e = xs.edge(name)
     gamma, t = xs._kinematics(e0)
-    p02 = gamma**2 * t / xs._RYD_EV
+    p02 = gamma**2 * t / RYDBERG_EV
     gos_fn = xs._gos_k if e.shell == "K" else xs._gos_l
     theta = np.concatenate([[0.0], np.geomspace(1e-8, (alpha_mrad + beta_mrad) * 1e-3, 6000)])
     weight = _disc_overlap(theta, alpha_mrad * 1e-3, beta_mrad * 1e-3) / (math.pi * (alpha_mrad * 1e-3) ** 2)
     energies = e.onset_eV + np.linspace(0.0, window, 41)
     dsigma = []
     for energy in energies:
-        pp2 = p02 - energy / xs._RYD_EV * (gamma - energy / (2 * xs._MC2_EV))
+        pp2 = p02 - energy / RYDBERG_EV * (gamma - energy / (2 * ELECTRON_REST_ENERGY_EV))
         k0, k1 = math.sqrt(p02), math.sqrt(pp2)
         q2 = (k0 - k1) ** 2 + 4 * k0 * k1 * np.sin(theta / 2) ** 2
         # d ln q^2 = k0 k1 dOmega / (pi q^2): the GOS per steradian
         per_sr = gos_fn(np.array([[energy]]), q2[None, :], e)[0] * k0 * k1 / (math.pi * q2)
         collected = integrate.trapezoid(per_sr * weight * 2 * math.pi * np.sin(theta), theta)
-        dsigma.append(xs._FOUR_PI_A0SQ_BARN * xs._RYD_EV**2 / (energy * t) * collected)
+        dsigma.append(xs._FOUR_PI_A0SQ_BARN * RYDBERG_EV**2 / (energy * t) * collected)
     return integrate.simpson(np.array(dsigma), x=energies)
 
 

@@ -177,6 +177,26 @@ def test_inversion_bad_input():
         spectrum_to_depth(meas, "Unobtainium")
 
 
+def test_inversion_takes_the_same_settings_from_a_model_or_keywords():
+    stack = Stack([Layer("LiPON", {"LiPON": 1}, 800), Layer("sub", {"Si": 1}, "inf")])
+    kw = dict(detector_angle_deg=10.0, acceptance_half_angle_deg=2.0, fluence=3e12, area_cm2=0.5, background=2.0,
+              low_energy_cutoff_keV=200.0)
+    m = model(stack, particles=["alpha"], dead_layers=[("Au", 30.0)], **kw)
+    spec = m.simulate()
+    a = spectrum_to_depth(spec, "LiPON", "alpha", model=m)
+    b = spectrum_to_depth(spec, "LiPON", "alpha", dead_layers=[("Au", 30.0)], **kw)
+    np.testing.assert_array_equal(a.values, b.values)
+    np.testing.assert_array_equal(a.axis("depth"), b.axis("depth"))
+    assert a.metadata["dead_layers"] == [{"material": "Au", "thickness_nm": 30.0}]
+
+
+def test_inversion_and_forward_model_share_one_energy_grid():
+    from interphase_sim.ndp import _kernels
+    from interphase_sim.ndp import model as ndp_model
+
+    assert ndp_model.N_GRID == _kernels.N_GRID
+
+
 # -- settings and bad input ----------------------------------------------------------------
 def test_settings_load_from_the_sample_file_with_parameters():
     text = """

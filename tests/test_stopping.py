@@ -15,6 +15,7 @@ from hypothesis import strategies as hst
 from scipy.integrate import quad, solve_ivp
 
 from interphase_sim import InterphaseInputError, phases
+from interphase_sim.core.constants import ELECTRON_REST_ENERGY_EV
 from interphase_sim.ndp import stopping as st
 
 DATA = Path(__file__).parent / "data"
@@ -157,8 +158,9 @@ def test_bethe_continuation_above_the_fits():
     # Far above the limits the stopping approaches the plain Bethe formula.
     e = 90000.0
     beta2 = 1 - 1 / (1 + e / (1.007276467 * 931494.10242)) ** 2
-    w = 2 * 510998.95 * beta2 / (1 - beta2)
-    bethe = 4 * math.pi * 2.8179403262e-13**2 * 510998.95 * 1e15 * 14 / beta2 * (math.log(w / 173.0) - beta2)
+    w = 2 * ELECTRON_REST_ENERGY_EV * beta2 / (1 - beta2)
+    k_bethe = 4 * math.pi * 2.8179403262e-13**2 * ELECTRON_REST_ENERGY_EV * 1e15
+    bethe = k_bethe * 14 / beta2 * (math.log(w / 173.0) - beta2)
     assert st.stopping_cross_section("proton", e, "Si", nuclear=False) == pytest.approx(bethe, rel=0.01)
 
 

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from interphase_sim.build.assemble import atoms_from_stack, cross_section, estimate_atoms, lnmo_lipon_interface
+from interphase_sim.build.results import DepthProfile, MosaicFill, PhaseFractions, StructureReport
 
 __all__ = [
+    "DepthProfile",
+    "MosaicFill",
+    "PhaseFractions",
+    "StructureReport",
     "amorphous",
     "atoms_from_stack",
     "cross_section",
@@ -35,16 +42,42 @@ def __getattr__(name: str) -> Any:
 
 
 def write_structure(atoms: Any, path: Any, format: str | None = None) -> None:
-    """Write a model with ASE (extxyz keeps the per-atom arrays; also cif, lammps-data),
-    to a temporary name first, then renamed."""
+    """Write a model with ASE, to a temporary name first, then renamed.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The model (e.g. from :func:`atoms_from_stack`); left unchanged.
+    path : str or path-like
+        Output file; its suffix picks the format when ``format`` is None (``.xyz`` and
+        ``.extxyz``: extended XYZ, ``.cif``, ``.lmp`` / ``.data``: LAMMPS data; anything
+        else: extended XYZ).
+    format : str, optional
+        An ASE format name (``"extxyz"``, ``"cif"``, ``"lammps-data"``, ...).
+
+    Notes
+    -----
+    extxyz keeps the per-atom arrays (``layer``, ``phase``, ``grain``) and ``atoms.info``:
+    scalars and arrays as ASE writes them, lists and dicts as ASE's JSON values (read
+    back as lists and dicts by ``ase.io.read``). Numpy values nested in lists or dicts
+    are converted to plain numbers here, at write time, so that nothing is dropped.
+    """
     import ase.io
 
     from interphase_sim.core.fileio import atomic_path
+    from interphase_sim.core.model import plain
 
     fmt = format or {"xyz": "extxyz", "extxyz": "extxyz", "cif": "cif", "lmp": "lammps-data",
                      "data": "lammps-data"}.get(str(path).rsplit(".", 1)[-1].lower(), "extxyz")
-    with atomic_path(path) as tmp:
-        if fmt == "lammps-data":
-            ase.io.write(tmp, atoms, format=fmt, masses=True, specorder=sorted(set(atoms.get_chemical_symbols())))
-        else:
-            ase.io.write(tmp, atoms, format=fmt)
+    info = atoms.info
+    try:
+        # plain values for the writer, on the caller's object only while writing
+        atoms.info = {str(k): v if isinstance(v, np.ndarray) else plain(v) for k, v in info.items()}
+        with atomic_path(path) as tmp:
+            if fmt == "lammps-data":
+                ase.io.write(tmp, atoms, format=fmt, masses=True,
+                             specorder=sorted(set(atoms.get_chemical_symbols())))
+            else:
+                ase.io.write(tmp, atoms, format=fmt)
+    finally:
+        atoms.info = info

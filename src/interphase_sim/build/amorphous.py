@@ -32,15 +32,19 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from interphase_sim.build._packing import SKIN_A, TOL_A, relax, rsa, wrap
+from interphase_sim.build.results import StructureReport
 from interphase_sim.core.constants import MIN_DISTANCE_A
 from interphase_sim.core.errors import InterphaseInputError
 
-__all__ = ["amorphous", "amorphous_fill", "structure_report", "structure_factor", "pair_minimum_table"]
+if TYPE_CHECKING:
+    import ase
+
+__all__ = ["StructureReport", "amorphous", "amorphous_fill", "pair_minimum_table", "structure_factor", "structure_report"]
 
 P_O_TERMINAL_A, P_O_BRIDGING_A, P_N_A = 1.55, 1.60, 1.65  # bridging P-O ~0.05 Å longer
 LI_ANION_START_A = 2.0  # middle of Li-O 1.9-2.1 Å (docs/references.md)
@@ -118,6 +122,20 @@ def pair_minimum_table(elements: Sequence[str], floor_A: float = MIN_DISTANCE_A,
     network, where P-O/P-N bonds are constraints), others 0.85 x the sum of covalent
     radii (ASE's table: Cordero et al., Dalton Trans. 2008, 2832), anion pairs at least
     2.4 Å; nothing below ``floor_A`` + 0.02 Å (the relaxation's tolerance).
+
+    Parameters
+    ----------
+    elements : sequence of str
+        Element symbols, in the order of the table's rows and columns.
+    floor_A : float
+        Smallest minimum allowed (Å).
+    network : bool
+        Whether P-O/P-N bonds are constraints (a phosphate network).
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Minimum distances (Å).
     """
     from ase.data import atomic_numbers, covalent_radii
 
@@ -310,7 +328,7 @@ def _build(phase, cell_A: np.ndarray, seed, floor_A: float, max_atoms: int, n_br
 
 
 def amorphous(phase: Any, box_nm: Sequence[float], seed: int | None, min_distance_A: float | None = None,
-              max_atoms: int = 5_000_000, n_bridging_fraction: float = 0.5):
+              max_atoms: int = 5_000_000, n_bridging_fraction: float = 0.5) -> ase.Atoms:
     """A periodic orthorhombic box of an amorphous phase, as an ``ase.Atoms``.
 
     Parameters
@@ -411,48 +429,73 @@ def amorphous_fill(phase: Any, cell_A: Sequence[float], inside: Callable[[np.nda
     cell, floor = _check_inputs(cell_A, "cell_A", 1.0, "Å", min_distance_A, max_atoms, n_bridging_fraction)
     if not callable(inside):
         raise InterphaseInputError("inside", "expected a function of positions (N, 3) Å returning a bool mask (N,)")
-    if tile_nm is not None and np.any(cell > 10.0 * tile_nm):
-        reps = np.maximum(np.ceil(cell / (10.0 * tile_nm)).astype(int), 1)
-        tile = cell / reps  # divides the cell exactly: the repeat stays periodic
-        t_sym, t_pos, t_unit, _ = _build(phase, tile, seed, floor, max_atoms, n_bridging_fraction, "cell_A")
-        shifts = np.array([[i, j, k] for i in range(reps[0]) for j in range(reps[1]) for k in range(reps[2])]) * tile
-        symbols = np.tile(t_sym, len(shifts))
-        pos = (t_pos[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
-        unit = (t_unit[None, :] + (int(t_unit.max()) + 1) * np.arange(len(shifts))[:, None]).reshape(-1)
-    else:
-        symbols, pos, unit, _ = _build(phase, cell, seed, floor, max_atoms, n_bridging_fraction, "cell_A")
+    if rule not in ("whole", "centroid"):
+        raise InterphaseInputError("rule", f"choose 'whole' or 'centroid', got {rule!r}")
+    symbols, pos, unit = _build_tiled(phase, cell, seed, floor, max_atoms, n_bridging_fraction, tile_nm)
     mask = np.asarray(inside(pos.copy()))
     if mask.shape != (len(pos),) or mask.dtype != bool:
         raise InterphaseInputError(
             "inside", f"must return a bool array of shape ({len(pos)},), got {mask.dtype} {mask.shape}")
     n_units = int(unit.max()) + 1
     if rule == "centroid":
-        first = np.full(n_units, len(pos))
-        np.minimum.at(first, unit, np.arange(len(pos)))
-        d = pos - pos[first[unit]]
-        d -= cell * np.round(d / cell)  # minimum image within each unit
-        counts = np.bincount(unit, minlength=n_units)[:, None]
-        mean = np.stack([np.bincount(unit, weights=d[:, k], minlength=n_units) for k in range(3)], axis=1) / counts
-        centroid = (pos[first] + mean) % cell
-        # a unit's atoms are returned next to its centroid (unwrapped), not wrapped round
-        pos = centroid[unit] + (d - mean[unit])
-        pos[:, :2] %= cell[:2]
-        small = counts[:, 0] <= 12  # PO4 and P2O7-like units; long chains are cut per atom
-        keep = np.where(small[unit], np.asarray(inside(centroid))[unit], mask)
-    elif rule == "whole":
-        keep = np.bincount(unit[~mask], minlength=n_units)[unit] == 0
+        pos, keep = _keep_by_centroid(pos, unit, cell, inside, mask)
     else:
-        raise InterphaseInputError("rule", f"choose 'whole' or 'centroid', got {rule!r}")
-    is_p = symbols == "P"
-    if balance and is_p.any():
-        rng = np.random.default_rng(None if seed is None else [int(seed), 1])
-        single = np.bincount(unit, minlength=n_units)[unit] == 1
-        for el in np.unique(symbols[single]):
-            cand = np.flatnonzero(keep & single & (symbols == el))
-            want = int(round(np.sum(single & (symbols == el)) * np.sum(keep & is_p) / np.sum(is_p)))
-            if len(cand) > want:
-                keep[rng.choice(cand, size=len(cand) - want, replace=False)] = False
+        keep = np.bincount(unit[~mask], minlength=n_units)[unit] == 0
+    if balance and (symbols == "P").any():
+        keep = _balance_single_atoms(symbols, unit, keep, seed)
     return [str(s) for s in symbols[keep]], pos[keep]
+
+
+def _build_tiled(phase, cell: np.ndarray, seed, floor: float, max_atoms: int, n_bridging_fraction: float,
+                 tile_nm: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Symbols, positions (Å) and unit ids of the whole box: one periodic build, or a
+    tile of at most ``tile_nm`` that divides the box, repeated (units renumbered)."""
+    if tile_nm is None or not np.any(cell > 10.0 * tile_nm):
+        symbols, pos, unit, _ = _build(phase, cell, seed, floor, max_atoms, n_bridging_fraction, "cell_A")
+        return symbols, pos, unit
+    reps = np.maximum(np.ceil(cell / (10.0 * tile_nm)).astype(int), 1)
+    tile = cell / reps  # divides the cell exactly: the repeat stays periodic
+    t_sym, t_pos, t_unit, _ = _build(phase, tile, seed, floor, max_atoms, n_bridging_fraction, "cell_A")
+    shifts = np.array([[i, j, k] for i in range(reps[0]) for j in range(reps[1]) for k in range(reps[2])]) * tile
+    symbols = np.tile(t_sym, len(shifts))
+    pos = (t_pos[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    unit = (t_unit[None, :] + (int(t_unit.max()) + 1) * np.arange(len(shifts))[:, None]).reshape(-1)
+    return symbols, pos, unit
+
+
+def _keep_by_centroid(pos: np.ndarray, unit: np.ndarray, cell: np.ndarray, inside: Callable[[np.ndarray], np.ndarray],
+                      mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions with each unit's atoms next to its centroid (x, y wrapped), and which
+    atoms to keep: small units by their centroid, long chains atom by atom (``mask``)."""
+    n_units = int(unit.max()) + 1
+    first = np.full(n_units, len(pos))
+    np.minimum.at(first, unit, np.arange(len(pos)))
+    d = pos - pos[first[unit]]
+    d -= cell * np.round(d / cell)  # minimum image within each unit
+    counts = np.bincount(unit, minlength=n_units)[:, None]
+    mean = np.stack([np.bincount(unit, weights=d[:, k], minlength=n_units) for k in range(3)], axis=1) / counts
+    centroid = (pos[first] + mean) % cell
+    # a unit's atoms are returned next to its centroid (unwrapped), not wrapped round
+    pos = centroid[unit] + (d - mean[unit])
+    pos[:, :2] %= cell[:2]
+    small = counts[:, 0] <= 12  # PO4 and P2O7-like units; long chains are cut per atom
+    return pos, np.where(small[unit], np.asarray(inside(centroid))[unit], mask)
+
+
+def _balance_single_atoms(symbols: np.ndarray, unit: np.ndarray, keep: np.ndarray, seed) -> np.ndarray:
+    """Drop kept single-atom units at random (seeded) so that each element's count per
+    kept P is the whole box's."""
+    keep = keep.copy()
+    is_p = symbols == "P"
+    n_units = int(unit.max()) + 1
+    rng = np.random.default_rng(None if seed is None else [int(seed), 1])
+    single = np.bincount(unit, minlength=n_units)[unit] == 1
+    for el in np.unique(symbols[single]):
+        cand = np.flatnonzero(keep & single & (symbols == el))
+        want = int(round(np.sum(single & (symbols == el)) * np.sum(keep & is_p) / np.sum(is_p)))
+        if len(cand) > want:
+            keep[rng.choice(cand, size=len(cand) - want, replace=False)] = False
+    return keep
 
 
 # -- analysis ---------------------------------------------------------------------------------
@@ -486,7 +529,7 @@ def _rdf(pos, box, centres, others, edges) -> np.ndarray:
     return hist / (len(centres) * len(others) / float(np.prod(box)) * shell)
 
 
-def structure_report(atoms, r_max_A: float = 8.0, bins: int = 160) -> dict[str, Any]:
+def structure_report(atoms: ase.Atoms, r_max_A: float = 8.0, bins: int = 160) -> StructureReport:
     """Radial distribution, bond lengths, coordination, density and composition.
 
     Parameters
@@ -498,8 +541,8 @@ def structure_report(atoms, r_max_A: float = 8.0, bins: int = 160) -> dict[str, 
 
     Returns
     -------
-    dict
-        ``r_A`` (bin centres), ``g_total``, ``g_partial`` (``"P-O"``, ``"P-N"``,
+    StructureReport
+        ``r_A`` (bin centres, Å), ``g_total``, ``g_partial`` (``"P-O"``, ``"P-N"``,
         ``"Li-O"``: g of the second element around the first), ``mean_P_O_A`` and
         ``mean_P_N_A`` (bonds shorter than 2.0 Å), ``mean_Li_O_nearest_A`` (each Li's
         nearest O), ``P_coordination`` (histogram of O+N within 2.0 Å of P),
@@ -543,10 +586,10 @@ def structure_report(atoms, r_max_A: float = 8.0, bins: int = 160) -> dict[str, 
     out["counts"] = counts = {e: len(i) for e, i in idx.items()}
     ref = "P" if n_p else max(counts, key=counts.get)
     out["formula"] = " ".join(f"{e}{c / counts[ref]:.4g}" for e, c in counts.items())
-    return out
+    return StructureReport(**out)
 
 
-def structure_factor(atoms, q_max_inv_A: float = 6.0, nq: int = 300, r_max_A: float | None = None,
+def structure_factor(atoms: ase.Atoms, q_max_inv_A: float = 6.0, nq: int = 300, r_max_A: float | None = None,
                      dr_A: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
     """Isotropic structure factor S(q) from the total g(r) (unit scattering lengths).
 

@@ -4,32 +4,54 @@ Coordinates are Å (ASE): x and y lateral, z the depth below the top surface (z 
 as in :meth:`interphase_sim.Stack.profile` (which is in nm). Each layer is built in its
 own region: a single crystalline phase as an oriented crystal cut to the region, a
 single amorphous phase with the amorphous builder, and a mixture (or any layer with a
-grain size) as a Voronoi mosaic of crystallites in an amorphous matrix. Rough
-interfaces are random height fields of the layer's roughness (Gaussian, periodic,
-lateral correlation length ``correlation_nm``). Atoms closer than 1.4 Å where regions
-meet are pushed apart, and removed only if that fails (:mod:`.contacts`).
+grain size) as a Voronoi mosaic of crystallites in an amorphous matrix; grains wider
+than the box span it, one grain across (e.g. 100 nm LNMO grains in a lamella a few nm
+wide: a single crystal). Rough interfaces are random height fields of the layer's
+roughness (Gaussian, periodic, lateral correlation length ``correlation_nm``). Atoms
+closer than ``MIN_DISTANCE_A`` = 1.4 Å where regions meet are pushed apart, and removed
+only if that fails (:mod:`.contacts`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from interphase_sim.core.constants import MIN_DISTANCE_A
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.sample.stack import Stack
 
-__all__ = ["atoms_from_stack", "cross_section", "estimate_atoms", "height_field", "lnmo_lipon_interface"]
+if TYPE_CHECKING:
+    import ase
 
-MIN_DISTANCE_A = 1.4  # docs/references.md: the shortest sensible distance (P-O bonds)
+__all__ = ["atoms_from_stack", "cross_section", "estimate_atoms", "height_field", "lnmo_lipon_interface"]
 
 
 def estimate_atoms(stack: Stack, lateral_nm: tuple[float, float], depth_nm: float, start_nm: float = 0.0) -> int:
-    """Atoms a model of the stack will hold, from the depth profile (before allocating)."""
+    """Atoms a model of the stack will hold, from the depth profile (before allocating).
+
+    Parameters
+    ----------
+    stack : Stack
+    lateral_nm : (float, float)
+        Lateral box (nm).
+    depth_nm : float
+        Depth of the model (nm), from ``start_nm`` down.
+    start_nm : float
+        Depth of the model's top below the stack's surface (nm).
+
+    Returns
+    -------
+    int
+        The integral of the stack's atom density (atoms/nm³) over the box.
+    """
     z = np.linspace(start_nm, start_nm + depth_nm, 2001)
     prof = stack.profile(z)
     return int(np.trapezoid(prof.total_density(), z) * lateral_nm[0] * lateral_nm[1])
@@ -39,7 +61,23 @@ def height_field(shape: tuple[int, int], sigma_A: float, correlation_px: float, 
     """A periodic Gaussian random field with standard deviation ``sigma_A``.
 
     White noise filtered in Fourier space by a Gaussian of ``correlation_px`` grid
-    steps, then scaled to the requested standard deviation (Å).
+    steps, then scaled to the requested standard deviation.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Grid points along x and y (periodic).
+    sigma_A : float
+        Standard deviation of the heights (Å); <= 0 gives a flat field.
+    correlation_px : float
+        Lateral correlation length (grid steps): the correlation is
+        ``exp(-r^2 / correlation^2)``.
+    rng : numpy Generator
+
+    Returns
+    -------
+    ndarray, shape ``shape``
+        Heights (Å) about 0 (zero mean).
     """
     if sigma_A <= 0:
         return np.zeros(shape)
@@ -84,7 +122,7 @@ def atoms_from_stack(
     correlation_nm: float = 3.0,
     max_atoms: int = 5_000_000,
     default_grain_nm: float = 5.0,
-):
+) -> ase.Atoms:
     """Build the stack as one ase.Atoms (Å; z = depth below the top surface).
 
     Parameters
@@ -114,20 +152,66 @@ def atoms_from_stack(
     Returns
     -------
     ase.Atoms
-        With per-atom integer arrays ``layer`` and ``phase`` (lookups in
-        ``atoms.info["layer_names"]`` / ``["phase_names"]``, comma-separated), and
-        ``grain`` (-1 outside mosaic grains); ``atoms.info`` records the seed, what was
-        achieved per layer, and the build time.
+        With per-atom integer arrays ``layer`` and ``phase`` (indices into the lists
+        ``atoms.info["layer_names"]`` / ``["phase_names"]``), and ``grain`` (-1 outside
+        mosaic grains). ``atoms.info`` also records ``seed`` (-1 for None), ``depth_nm``
+        and ``depth_start_nm`` (nm), ``removed_at_interfaces``, ``build_time_s`` (s),
+        ``achieved_fractions`` ({layer: {"target": {phase: f}, "achieved": {phase: f}}}
+        for mosaic layers) and ``n_grains`` ({layer: grains built}).
+
+    Notes
+    -----
+    A layer with a grain size is a mosaic; when its grains are wider than the lateral
+    box, one grain spans the box laterally (a single, randomly oriented crystal of a
+    one-phase layer, periodic with the box), and a window less than about 1.5 grains
+    deep holds exactly one grain of it.
     """
-    import ase
-
-    import functools
-
-    from interphase_sim.build.amorphous import amorphous_fill as _amorphous_fill
-    from interphase_sim.build.crystal import crystal_fill, orientation_matrix
-    from interphase_sim.build.mosaic import mosaic_fill
-
     t_start = time.perf_counter()
+    plan = _plan_build(stack, lateral_nm, seed, max_depth_nm, semi_infinite_nm, depth_range_nm, orientations,
+                       max_atoms, default_grain_nm)
+    rng = np.random.default_rng(seed)
+    frame = _Interfaces.of(stack, plan, correlation_nm, rng)
+    parts: list[_LayerAtoms] = []
+    grain_offset = 0
+    for i, lay in enumerate(stack.layers):
+        region = frame.region(i)
+        if region is None:
+            continue  # entirely above the window
+        if region is _BELOW:
+            break
+        kind = _content(lay, stack)
+        layer_seed = int(rng.integers(2**31))
+        if kind == "crystal":
+            part = _crystal_layer(stack, lay, region, plan, layer_seed)
+        elif kind == "amorphous":
+            part = _amorphous_layer(stack, lay, region, plan, layer_seed)
+        else:
+            part = _mosaic_layer(stack, lay, region, plan, layer_seed, default_grain_nm, grain_offset)
+            grain_offset = int(part.grain.max(initial=grain_offset - 1)) + 1
+        parts.append(part)
+    return _package_model(stack, parts, plan, rng, seed, t_start)
+
+
+# -- parse ------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class _BuildPlan:
+    """The checked request: lateral box (nm), depth window (nm), orientations, names."""
+
+    lx_nm: float
+    ly_nm: float
+    depth_nm: float  # built depth, from the window's top
+    start_nm: float  # the window's top below the stack's surface
+    orientations: dict[str, tuple[int, int, int]]
+    phase_names: list[str]
+
+    @property
+    def cell_A(self) -> np.ndarray:
+        return np.array([self.lx_nm, self.ly_nm, self.depth_nm]) * 10.0
+
+
+def _plan_build(stack: Stack, lateral_nm: Any, seed: Any, max_depth_nm: Any, semi_infinite_nm: float,
+                depth_range_nm: Any, orientations: Any, max_atoms: int, default_grain_nm: float) -> _BuildPlan:
+    """Check every argument of :func:`atoms_from_stack` before anything is allocated."""
     if not isinstance(stack, Stack):
         raise InterphaseInputError("stack", f"expected a Stack, got {type(stack).__name__}")
     try:
@@ -136,6 +220,29 @@ def atoms_from_stack(
         raise InterphaseInputError("lateral_nm", f"expected (x, y) in nm, got {lateral_nm!r}") from None
     if not (math.isfinite(lx) and math.isfinite(ly) and lx > 0 and ly > 0):
         raise InterphaseInputError("lateral_nm", f"both lateral sizes must be > 0 nm, got {lateral_nm!r}")
+    start, depth = _depth_window(stack, max_depth_nm, semi_infinite_nm, depth_range_nm)
+    n_est = estimate_atoms(stack, (lx, ly), depth, start)
+    if n_est > max_atoms:
+        raise InterphaseInputError(
+            "max_atoms", f"the model would hold about {n_est:,} atoms, more than max_atoms = {max_atoms:,}; "
+            "reduce lateral_nm or max_depth_nm, or raise max_atoms"
+        )
+    orientations = dict(orientations or {})
+    names_ = [lay.name for lay in stack.layers]
+    for name in orientations:
+        if name not in names_:
+            raise InterphaseInputError("orientations", f"no layer named {name!r}; layers: {', '.join(names_)}")
+        if _content(stack[name], stack) != "crystal":
+            raise InterphaseInputError(f"orientations.{name}", "only a single-crystal layer takes an orientation")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise InterphaseInputError("seed", f"an integer is required, got {seed!r}")
+    _check_unit_cells(stack, lx, ly, default_grain_nm)
+    return _BuildPlan(lx, ly, depth, start, orientations, list(stack.phases))
+
+
+def _depth_window(stack: Stack, max_depth_nm: Any, semi_infinite_nm: float,
+                  depth_range_nm: Any) -> tuple[float, float]:
+    """(start, depth) of the built window in nm: its top, and its depth from there."""
     finite = stack.finite_depth_nm()
     depth = finite + (semi_infinite_nm if stack.semi_infinite else 0.0)
     if max_depth_nm is not None:
@@ -157,156 +264,223 @@ def atoms_from_stack(
     depth -= start
     if depth <= 0:
         raise InterphaseInputError("max_depth_nm", "the model would be empty")
-    n_est = estimate_atoms(stack, (lx, ly), depth, start)
-    if n_est > max_atoms:
-        raise InterphaseInputError(
-            "max_atoms", f"the model would hold about {n_est:,} atoms, more than max_atoms = {max_atoms:,}; "
-            "reduce lateral_nm or max_depth_nm, or raise max_atoms"
-        )
-    orientations = dict(orientations or {})
-    names_ = [lay.name for lay in stack.layers]
-    for name in orientations:
-        if name not in names_:
-            raise InterphaseInputError("orientations", f"no layer named {name!r}; layers: {', '.join(names_)}")
-        if _content(stack[name], stack) != "crystal":
-            raise InterphaseInputError(f"orientations.{name}", "only a single-crystal layer takes an orientation")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise InterphaseInputError("seed", f"an integer is required, got {seed!r}")
+    return start, depth
+
+
+def _check_unit_cells(stack: Stack, lx: float, ly: float, default_grain_nm: float) -> None:
+    """A crystal built across the whole box (a single-crystal layer, or a grain wider than
+    the box) needs at least one unit cell of it laterally."""
     for lay in stack.layers:
-        if _content(lay, stack) == "crystal":
-            ph = stack.phases[lay.phase_names[0]]
+        kind = _content(lay, stack)
+        grain = lay.grain_size_nm.value if lay.grain_size_nm is not None else default_grain_nm
+        wide = kind == "mosaic" and grain > min(lx, ly)
+        if kind != "crystal" and not wide:
+            continue
+        for name in lay.phase_names:
+            ph = stack.phases[name]
+            if ph.amorphous:
+                continue
             a = max(ph.structure.lattice.abc) / 10.0
             if min(lx, ly) < a:
                 raise InterphaseInputError(
                     "lateral_nm", f"layer {lay.name}: the box ({lx:g} x {ly:g} nm) is smaller than a unit cell of "
                     f"{ph.name} ({a:.3g} nm); use at least {a:.3g} nm")
-    # whole units kept by their centroid: unbiased density and composition at boundaries
-    amorphous_fill = functools.partial(_amorphous_fill, rule="centroid")
-    rng = np.random.default_rng(seed)
-    cell = np.array([lx, ly, depth]) * 10.0  # Å
-    grid = (max(int(lx * 4), 8), max(int(ly * 4), 8))  # about 2.5 Å height-field pixels
-    corr_px = correlation_nm * 10.0 * grid[0] / cell[0]
-    bottoms = (stack.interfaces_nm() - start) * 10.0  # Å below the window's top
-    tops = np.concatenate(([-start * 10.0], bottoms[:-1]))
-    fields = [height_field(grid, lay.roughness_nm.value * 10.0, corr_px, rng) for lay in stack.layers]
 
-    layer_names = [lay.name for lay in stack.layers]
-    phase_names = list(stack.phases)
-    symbols: list[np.ndarray] = []
-    positions: list[np.ndarray] = []
-    layer_id: list[np.ndarray] = []
-    phase_id: list[np.ndarray] = []
-    grain_id: list[np.ndarray] = []
-    achieved: dict[str, Any] = {}
-    grain_offset = 0
-    # interface surfaces (Å); the running maximum keeps them from crossing, so a layer
-    # thinner than its neighbours' roughness pinches out instead of overlapping them
-    surf = np.array([bottoms[i] + fields[i] if math.isfinite(bottoms[i]) else np.full(grid, np.inf)
-                     for i in range(len(stack.layers))])
-    surf = np.maximum.accumulate(surf, axis=0)
-    for i, lay in enumerate(stack.layers):
-        z_top, z_bot = tops[i], min(bottoms[i], cell[2])
-        upper_min = z_top if i == 0 else float(surf[i - 1].min())
-        lower_max = float(surf[i].max())
+
+# -- compute ----------------------------------------------------------------------------
+_BELOW = object()  # a layer region that starts below the window: no later layer is in it
+
+
+@dataclass(frozen=True, eq=False)
+class _Region:
+    """Where one layer is built (Å, in the window's frame): ``z_top`` its nominal top,
+    ``bottom`` its nominal bottom (inf for a semi-infinite one), ``(lo, hi)`` the depths
+    its rough interfaces can reach inside the window."""
+
+    index: int
+    z_top: float
+    bottom: float
+    z_bot: float  # the nominal bottom, cut at the window's end
+    lo: float
+    hi: float
+    cell: np.ndarray
+    upper: np.ndarray | None  # interface height field above (None for the first layer)
+    lower: np.ndarray
+
+    def inside(self, pos: np.ndarray) -> np.ndarray:
+        """Whether positions (N, 3) Å lie between the layer's rough interfaces."""
+        xy = pos[:, :2]
+        cell = self.cell
+        upper = _sample_field(self.upper, (cell[0], cell[1]), xy) if self.upper is not None else self.z_top
+        lower = _sample_field(self.lower, (cell[0], cell[1]), xy) if np.isfinite(self.lower).all() else np.inf
+        return (pos[:, 2] >= np.maximum(upper, 0.0)) & (pos[:, 2] < np.minimum(lower, cell[2]))
+
+    @property
+    def box_A(self) -> np.ndarray:
+        """The box a layer builder fills: the model's lateral edges, down to ``hi``."""
+        return np.array([self.cell[0], self.cell[1], self.hi])
+
+
+@dataclass(frozen=True, eq=False)
+class _Interfaces:
+    """The window's cell (Å), nominal interface depths (Å) and rough interface surfaces."""
+
+    cell: np.ndarray
+    tops: np.ndarray
+    bottoms: np.ndarray
+    surf: np.ndarray  # (n_layers, nx, ny) bottom surface of each layer (Å)
+
+    @classmethod
+    def of(cls, stack: Stack, plan: _BuildPlan, correlation_nm: float, rng: np.random.Generator) -> _Interfaces:
+        cell = plan.cell_A
+        grid = (max(int(plan.lx_nm * 4), 8), max(int(plan.ly_nm * 4), 8))  # about 2.5 Å height-field pixels
+        corr_px = correlation_nm * 10.0 * grid[0] / cell[0]
+        bottoms = (stack.interfaces_nm() - plan.start_nm) * 10.0  # Å below the window's top
+        tops = np.concatenate(([-plan.start_nm * 10.0], bottoms[:-1]))
+        fields = [height_field(grid, lay.roughness_nm.value * 10.0, corr_px, rng) for lay in stack.layers]
+        # interface surfaces (Å); the running maximum keeps them from crossing, so a layer
+        # thinner than its neighbours' roughness pinches out instead of overlapping them
+        surf = np.array([bottoms[i] + fields[i] if math.isfinite(bottoms[i]) else np.full(grid, np.inf)
+                         for i in range(len(stack.layers))])
+        return cls(cell, tops, bottoms, np.maximum.accumulate(surf, axis=0))
+
+    def region(self, i: int) -> _Region | object | None:
+        """Layer ``i``'s region; None when it lies above the window, ``_BELOW`` below it."""
+        cell, z_top = self.cell, float(self.tops[i])
+        upper_min = z_top if i == 0 else float(self.surf[i - 1].min())
+        lower_max = float(self.surf[i].max())
         if upper_min >= cell[2]:
-            break
+            return _BELOW
         if lower_max <= 0.0:
-            continue  # entirely above the window
-        lo, hi = max(upper_min, 0.0), min(lower_max, cell[2])
+            return None
+        return _Region(i, z_top, float(self.bottoms[i]), min(float(self.bottoms[i]), cell[2]),
+                       max(upper_min, 0.0), min(lower_max, cell[2]), cell,
+                       self.surf[i - 1] if i > 0 else None, self.surf[i])
 
-        def inside(pos: np.ndarray, i=i, z_top=z_top) -> np.ndarray:
-            xy = pos[:, :2]
-            upper = _sample_field(surf[i - 1], (cell[0], cell[1]), xy) if i > 0 else z_top
-            lower = (_sample_field(surf[i], (cell[0], cell[1]), xy) if np.isfinite(surf[i]).all()
-                     else np.inf)
-            return (pos[:, 2] >= np.maximum(upper, 0.0)) & (pos[:, 2] < np.minimum(lower, cell[2]))
 
-        kind = _content(lay, stack)
-        sub = np.array([cell[0], cell[1], hi])
-        layer_seed = int(rng.integers(2**31))
-        if kind == "crystal":
-            ph = stack.phases[lay.phase_names[0]]
-            if lay.density_scale.value != 1.0:
-                warnings.warn(f"layer {lay.name}: a crystal's density cannot be scaled; density_scale ignored",
-                              UserWarning, stacklevel=2)
-            rot = orientation_matrix(ph, normal=orientations.get(lay.name, (0, 0, 1)), seed=layer_seed)
-            sym, pos = crystal_fill(ph, sub, rot, inside=inside, origin_A=np.array([0.0, 0.0, z_top]))
-            ph_idx = np.full(len(sym), phase_names.index(ph.name))
-            grains = np.full(len(sym), -1)
-        elif kind == "amorphous":
-            ph = stack.phases[lay.phase_names[0]]
-            scale = lay.density_scale.value
-            if scale != 1.0:  # a porous or densified glass: same composition, scaled density
-                ph = ph.copy()
-                dp, rho = ph.density_parameter, ph.density * scale
-                dp.bounds = (min(dp.bounds[0], rho), max(dp.bounds[1], rho))  # a fit prior, not a limit
-                dp.value = rho
-            sub[2] = max(sub[2], 10.0)  # the amorphous builder needs at least 1 nm of box
-            sym, pos = amorphous_fill(ph, sub, inside, layer_seed)
-            ph_idx = np.full(len(sym), phase_names.index(ph.name))
-            grains = np.full(len(sym), -1)
-        else:
-            if lay.density_scale.value != 1.0:
-                warnings.warn(f"layer {lay.name}: a mosaic's crystals cannot be scaled; density_scale ignored",
-                              UserWarning, stacklevel=2)
-            grain = lay.grain_size_nm.value if lay.grain_size_nm is not None else default_grain_nm
-            out = mosaic_fill(
-                {k: stack.phases[k] for k in lay.phase_names},
-                lay.normalized_fractions("top"), lay.normalized_fractions("bottom"),
-                sub, (lo, hi), grain, layer_seed,
-                # fractions follow the layer's nominal extent, also when the window cuts it
-                gradient_range_A=(z_top, bottoms[i] if math.isfinite(bottoms[i]) else max(z_bot, z_top + 1.0)),
-                # the matrix keeps a small part of its box: build 4 nm tiles and repeat them
-                amorphous_fill=functools.partial(_amorphous_fill, rule="centroid", tile_nm=4.0),
-            )
-            keep = inside(np.asarray(out["positions"]))
-            sym = list(np.asarray(out["symbols"])[keep])
-            pos = np.asarray(out["positions"])[keep]
-            ph_idx = np.array([phase_names.index(p) for p in np.asarray(out["phase"])[keep]], dtype=int)
-            grains = np.asarray(out["grain"])[keep] + grain_offset
-            grain_offset = int(grains.max(initial=grain_offset - 1)) + 1
-            achieved[lay.name] = {"target": out.get("target_fractions"), "achieved": out.get("achieved_fractions")}
-        symbols.append(np.asarray(sym, dtype=object))
-        positions.append(np.asarray(pos, dtype=float).reshape(-1, 3))
-        layer_id.append(np.full(len(sym), i))
-        phase_id.append(ph_idx)
-        grain_id.append(grains)
+@dataclass(frozen=True, eq=False)
+class _LayerAtoms:
+    """One layer's atoms: symbols, positions (Å), phase index, grain id (-1: none)."""
 
-    sym = np.concatenate(symbols) if symbols else np.array([], dtype=object)
-    pos = np.concatenate(positions) if positions else np.zeros((0, 3))
-    # units kept by centroid may poke out of the model's top or bottom face: cut them there
-    inside_cell = (pos[:, 2] >= 0.0) & (pos[:, 2] < cell[2])
-    sym, pos = sym[inside_cell], pos[inside_cell]
-    layer_id = [np.concatenate(layer_id)[inside_cell]]
-    phase_id = [np.concatenate(phase_id)[inside_cell]]
-    grain_id = [np.concatenate(grain_id)[inside_cell]]
-    lid = np.concatenate(layer_id)
-    pid = np.concatenate(phase_id)
-    gid = np.concatenate(grain_id)
-    # Contacts across interfaces: pushed apart, and deleted only if that fails.
+    index: int
+    symbols: np.ndarray
+    positions: np.ndarray
+    phase: np.ndarray
+    grain: np.ndarray
+    fractions: dict[str, Any] | None = None  # target and achieved, for a mosaic
+    n_grains: int | None = None
+
+
+def _crystal_layer(stack: Stack, lay: Any, region: _Region, plan: _BuildPlan, layer_seed: int) -> _LayerAtoms:
+    """A single-crystal layer: the oriented crystal cut to the layer's region."""
+    from interphase_sim.build.crystal import crystal_fill, orientation_matrix
+
+    ph = stack.phases[lay.phase_names[0]]
+    if lay.density_scale.value != 1.0:
+        warnings.warn(f"layer {lay.name}: a crystal's density cannot be scaled; density_scale ignored",
+                      UserWarning, stacklevel=3)  # the caller of atoms_from_stack
+    rot = orientation_matrix(ph, normal=plan.orientations.get(lay.name, (0, 0, 1)), seed=layer_seed)
+    sym, pos = crystal_fill(ph, region.box_A, rot, inside=region.inside, origin_A=np.array([0.0, 0.0, region.z_top]))
+    return _uniform_layer(region, sym, pos, plan.phase_names.index(ph.name))
+
+
+def _amorphous_layer(stack: Stack, lay: Any, region: _Region, plan: _BuildPlan, layer_seed: int) -> _LayerAtoms:
+    """A single amorphous phase (its density times the layer's ``density_scale``)."""
+    from interphase_sim.build.amorphous import amorphous_fill
+
+    ph = stack.phases[lay.phase_names[0]]
+    scale = lay.density_scale.value
+    if scale != 1.0:  # a porous or densified glass: same composition, scaled density
+        ph = ph.copy()
+        dp, rho = ph.density_parameter, ph.density * scale
+        dp.bounds = (min(dp.bounds[0], rho), max(dp.bounds[1], rho))  # a fit prior, not a limit
+        dp.value = rho
+    sub = region.box_A
+    sub[2] = max(sub[2], 10.0)  # the amorphous builder needs at least 1 nm of box
+    # whole units kept by their centroid: unbiased density and composition at boundaries
+    sym, pos = amorphous_fill(ph, sub, region.inside, layer_seed, rule="centroid")
+    return _uniform_layer(region, sym, pos, plan.phase_names.index(ph.name))
+
+
+def _uniform_layer(region: _Region, sym: Any, pos: Any, phase_index: int) -> _LayerAtoms:
+    return _LayerAtoms(region.index, np.asarray(sym, dtype=object), np.asarray(pos, dtype=float).reshape(-1, 3),
+                       np.full(len(sym), phase_index), np.full(len(sym), -1))
+
+
+def _mosaic_layer(stack: Stack, lay: Any, region: _Region, plan: _BuildPlan, layer_seed: int,
+                  default_grain_nm: float, grain_offset: int) -> _LayerAtoms:
+    """A Voronoi mosaic of the layer's phases (grain ids from ``grain_offset`` on)."""
+    from interphase_sim.build.amorphous import amorphous_fill
+    from interphase_sim.build.mosaic import mosaic_fill
+
+    if lay.density_scale.value != 1.0:
+        warnings.warn(f"layer {lay.name}: a mosaic's crystals cannot be scaled; density_scale ignored",
+                      UserWarning, stacklevel=3)  # the caller of atoms_from_stack
+    grain = lay.grain_size_nm.value if lay.grain_size_nm is not None else default_grain_nm
+    bottom = region.bottom if math.isfinite(region.bottom) else max(region.z_bot, region.z_top + 1.0)
+    out = mosaic_fill(
+        {k: stack.phases[k] for k in lay.phase_names},
+        lay.normalized_fractions("top"), lay.normalized_fractions("bottom"),
+        region.box_A, (region.lo, region.hi), grain, layer_seed,
+        # fractions follow the layer's nominal extent, also when the window cuts it
+        gradient_range_A=(region.z_top, bottom),
+        # the matrix keeps a small part of its box: build 4 nm tiles and repeat them
+        amorphous_fill=functools.partial(amorphous_fill, rule="centroid", tile_nm=4.0),
+        # grains wider than the box: one grain (a single crystal) across it
+        wide_grains="span",
+    )
+    keep = region.inside(np.asarray(out.positions_A))
+    return _LayerAtoms(
+        region.index,
+        np.asarray(list(np.asarray(out.symbols)[keep]), dtype=object),
+        np.asarray(out.positions_A)[keep].reshape(-1, 3),
+        np.array([plan.phase_names.index(p) for p in np.asarray(out.atom_phase)[keep]], dtype=int),
+        np.asarray(out.atom_grain)[keep] + grain_offset,
+        fractions={"target": out.target_fractions, "achieved": out.achieved_fractions},
+        n_grains=out.n_grains,
+    )
+
+
+# -- package ----------------------------------------------------------------------------
+def _package_model(stack: Stack, parts: list[_LayerAtoms], plan: _BuildPlan, rng: np.random.Generator,
+                   seed: int | None, t_start: float) -> ase.Atoms:
+    """One ase.Atoms of all layers: contacts across interfaces resolved, provenance in
+    ``info`` as plain values (lists, numbers, dicts)."""
+    import ase
+
     from interphase_sim.build.contacts import resolve_contacts
 
+    cell = plan.cell_A
+    sym = np.concatenate([p.symbols for p in parts]) if parts else np.array([], dtype=object)
+    pos = np.concatenate([p.positions for p in parts]) if parts else np.zeros((0, 3))
+    lid = np.concatenate([np.full(len(p.symbols), p.index) for p in parts]) if parts else np.zeros(0, dtype=int)
+    pid = np.concatenate([p.phase for p in parts]) if parts else np.zeros(0, dtype=int)
+    gid = np.concatenate([p.grain for p in parts]) if parts else np.zeros(0, dtype=int)
+    # units kept by centroid may poke out of the model's top or bottom face: cut them there
+    inside_cell = (pos[:, 2] >= 0.0) & (pos[:, 2] < cell[2])
+    sym, pos, lid, pid, gid = sym[inside_cell], pos[inside_cell], lid[inside_cell], pid[inside_cell], gid[inside_cell]
+    # Contacts across interfaces: pushed apart, and deleted only if that fails.
     wrapped, keep = resolve_contacts(pos, cell[:2], rng, MIN_DISTANCE_A, z_bounds=(0.0, cell[2]))
-    drop = ~keep
     atoms = ase.Atoms(symbols=list(sym[keep]), positions=wrapped[keep], cell=cell, pbc=(True, True, False))
     atoms.set_array("layer", lid[keep].astype(int))
     atoms.set_array("phase", pid[keep].astype(int))
     atoms.set_array("grain", gid[keep].astype(int))
-    elapsed = time.perf_counter() - t_start
+    names = [lay.name for lay in stack.layers]
     atoms.info.update(
-        layer_names=",".join(layer_names),
-        phase_names=",".join(phase_names),
+        layer_names=names,
+        phase_names=list(plan.phase_names),
         seed=-1 if seed is None else int(seed),
-        depth_nm=float(depth),
-        depth_start_nm=float(start),
-        removed_at_interfaces=int(drop.sum()),
-        build_time_s=float(elapsed),
+        depth_nm=float(plan.depth_nm),
+        depth_start_nm=float(plan.start_nm),
+        removed_at_interfaces=int((~keep).sum()),
+        build_time_s=float(time.perf_counter() - t_start),
+        achieved_fractions={names[p.index]: p.fractions for p in parts if p.fractions is not None},
+        n_grains={names[p.index]: int(p.n_grains) for p in parts if p.n_grains is not None},
     )
-    atoms.info["achieved_fractions"] = repr(achieved)
     return atoms
 
 
-def cross_section(atoms: Any, vacuum_nm: float = 1.0) -> Any:
+def cross_section(atoms: ase.Atoms, vacuum_nm: float = 1.0) -> ase.Atoms:
     """The model oriented for cross-section imaging (abTEM's beam along z).
 
     The model's lateral x becomes the beam direction; depth becomes the image's y axis
@@ -345,8 +519,28 @@ def cross_section(atoms: Any, vacuum_nm: float = 1.0) -> Any:
 
 
 def lnmo_lipon_interface(lateral_nm: tuple[float, float] = (6.0, 6.0), lnmo_nm: float = 4.0, lipon_nm: float = 4.0,
-                         facet: tuple[int, int, int] = (1, 1, 1), roughness_nm: float = 0.3, seed: int | None = None):
-    """Amorphous LiPON on an LNMO crystal exposing ``facet`` (the cathode interface)."""
+                         facet: tuple[int, int, int] = (1, 1, 1), roughness_nm: float = 0.3,
+                         seed: int | None = None) -> ase.Atoms:
+    """Amorphous LiPON on an LNMO crystal exposing ``facet`` (the cathode interface).
+
+    Parameters
+    ----------
+    lateral_nm : (float, float)
+        Lateral box (nm).
+    lnmo_nm, lipon_nm : float
+        Thickness of the LNMO crystal and of the LiPON above it (nm).
+    facet : (h, k, l)
+        The LNMO plane facing the LiPON (its normal along depth).
+    roughness_nm : float
+        Rms roughness of the LiPON | LNMO interface (nm).
+    seed : int, optional
+        Every random choice.
+
+    Returns
+    -------
+    ase.Atoms
+        As :func:`atoms_from_stack` (Å; z = depth below the LiPON surface).
+    """
     from interphase_sim.sample.stack import Layer
 
     stack = Stack([Layer("LiPON", {"LiPON": 1.0}, lipon_nm, roughness_nm=roughness_nm),

@@ -24,7 +24,22 @@ def _pairs(pos: np.ndarray, box_xy: np.ndarray, z_span: float, d_min: float) -> 
 
 
 def pairs_in(pos: np.ndarray, box_xy: np.ndarray, z_span: float, d_min: float) -> np.ndarray:
-    """Close pairs among ``pos`` (same conventions as the full search)."""
+    """Close pairs among ``pos`` (same conventions as the full search).
+
+    Parameters
+    ----------
+    pos : (N, 3) array
+        Positions (Å); periodic in x and y with edges ``box_xy`` (Å), open in z.
+    z_span : float
+        Depth range (Å) the periodic search box must hold (at least that of ``pos``).
+    d_min : float
+        Pair distance (Å).
+
+    Returns
+    -------
+    ndarray, shape (M, 2)
+        Index pairs ``i < j`` closer than ``d_min``.
+    """
     return _pairs(pos, box_xy, max(z_span, float(np.ptp(pos[:, 2]))), d_min)
 
 

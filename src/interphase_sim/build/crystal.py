@@ -15,22 +15,23 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from interphase_sim.core.constants import MIN_DISTANCE_A
 from interphase_sim.core.errors import InterphaseInputError
 
+if TYPE_CHECKING:
+    import ase
+
 __all__ = [
-    "MIN_DISTANCE_A",
     "crystal_fill",
     "crystal_slab",
     "lattice_spacings",
     "orientation_matrix",
     "random_rotation",
 ]
-
-MIN_DISTANCE_A = 1.4  # docs/references.md: the shortest sensible interatomic distance (P-O bonds)
 
 # Half-open box test [0, L) with this slack (Å), so atoms that sit exactly on a face of a
 # commensurate box are counted once despite rounding in the rotation.
@@ -41,7 +42,20 @@ _CHUNK_POINTS = 2_000_000
 
 # -- inputs -----------------------------------------------------------------------------
 def structure_of(obj: Any, field: str = "phase") -> tuple[Any, str]:
-    """(pymatgen Structure, name) of a crystalline Phase or a Structure."""
+    """(pymatgen Structure, name) of a crystalline Phase or a Structure.
+
+    Parameters
+    ----------
+    obj : Phase or pymatgen Structure
+        A crystalline phase; an amorphous one is refused.
+    field : str
+        The argument's name in error messages.
+
+    Returns
+    -------
+    (Structure, str)
+        The structure (lengths in Å) and the phase's name (a Structure's reduced formula).
+    """
     if hasattr(obj, "lattice") and hasattr(obj, "frac_coords"):
         return obj, obj.composition.reduced_formula
     if getattr(obj, "amorphous", False) or (hasattr(obj, "name") and getattr(obj, "structure", None) is None):
@@ -260,9 +274,24 @@ def crystal_fill(
     origin = np.zeros(3) if origin_A is None else _vector3(origin_A, "origin_A", positive=False)
     lattice = np.asarray(structure.lattice.matrix, dtype=float)
     frac, site_symbols, mixed = _site_table(structure)
+    pos, site = _sites_in_box(lattice, frac, rot, origin, cell)
+    if inside is not None and len(pos):
+        mask = np.asarray(inside(pos), dtype=bool).reshape(-1)
+        if mask.shape != (len(pos),):
+            raise InterphaseInputError("inside", f"must return one bool per position ({len(pos)}), got {mask.shape}")
+        pos, site = pos[mask], site[mask]
+    sym = np.array(site_symbols, dtype=object)[site]
+    if any(m is not None for m in mixed):
+        pos, sym = _occupy_mixed_sites(pos, sym, site, mixed, _rng(seed))
+    return sym.tolist(), pos
+
+
+def _sites_in_box(lattice: np.ndarray, frac: np.ndarray, rot: np.ndarray, origin: np.ndarray,
+                  cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (Å) in ``[0, cell)`` of every site of the rotated, shifted crystal, and
+    the index of the basis site each one is."""
     basis_box = (frac @ lattice) @ rot.T  # basis offsets, rotated into the box frame
     inv_lat = np.linalg.inv(lattice)
-
     corners = np.array(list(itertools.product(*[(0.0, c) for c in cell])))
     f = ((corners - origin) @ rot) @ inv_lat  # box corners in fractional coordinates
     lo = np.floor(f.min(axis=0)).astype(int) - 1
@@ -295,27 +324,24 @@ def crystal_fill(
     pos = np.concatenate(pos_parts) if pos_parts else np.zeros((0, 3))
     site = np.concatenate(site_parts) if site_parts else np.zeros(0, dtype=int)
     np.clip(pos, 0.0, None, out=pos)  # -1e-16 from rounding is the face itself
-    if inside is not None and len(pos):
-        mask = np.asarray(inside(pos), dtype=bool).reshape(-1)
-        if mask.shape != (len(pos),):
-            raise InterphaseInputError("inside", f"must return one bool per position ({len(pos)}), got {mask.shape}")
-        pos, site = pos[mask], site[mask]
+    return pos, site
 
-    sym = np.array(site_symbols, dtype=object)[site]
-    if any(m is not None for m in mixed):
-        rng = _rng(seed)
-        keep = np.ones(len(pos), dtype=bool)
-        for s, entry in enumerate(mixed):
-            if entry is None:
-                continue
-            idx = np.flatnonzero(site == s)
-            names, cum = entry
-            choice = np.searchsorted(cum, rng.random(len(idx)), side="right")
-            vacant = choice >= len(names)
-            sym[idx[~vacant]] = np.array(names, dtype=object)[choice[~vacant]]
-            keep[idx[vacant]] = False
-        pos, sym = pos[keep], sym[keep]
-    return sym.tolist(), pos
+
+def _occupy_mixed_sites(pos: np.ndarray, sym: np.ndarray, site: np.ndarray,
+                        mixed: list[tuple[list[str], np.ndarray] | None],
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Species of partially occupied sites drawn by occupancy; a vacancy drops the atom."""
+    keep = np.ones(len(pos), dtype=bool)
+    for s, entry in enumerate(mixed):
+        if entry is None:
+            continue
+        idx = np.flatnonzero(site == s)
+        names, cum = entry
+        choice = np.searchsorted(cum, rng.random(len(idx)), side="right")
+        vacant = choice >= len(names)
+        sym[idx[~vacant]] = np.array(names, dtype=object)[choice[~vacant]]
+        keep[idx[vacant]] = False
+    return pos[keep], sym[keep]
 
 
 def _periodic_mismatch(lattice: np.ndarray, rot: np.ndarray, vec_box: np.ndarray) -> float:
@@ -337,7 +363,7 @@ def crystal_slab(
     in_plane_deg: float | None = 0.0,
     origin_A: Sequence[float] | None = None,
     max_atoms: int = 5_000_000,
-):
+) -> ase.Atoms:
     """A crystal slab in an orthogonal cell: x, y lateral (periodic), z along the normal.
 
     Parameters
@@ -358,7 +384,7 @@ def crystal_slab(
         partially occupied sites.
     in_plane_deg : float or None
         Rotation about z of the fixed orientation (shortest in-plane lattice vector along
-        x); None draws it at random from ``seed``.
+        x, degrees); None draws it at random from ``seed``.
     origin_A : (3,) float, optional
         Lattice origin in the box (Å); default (0, 0, 0).
     max_atoms : int
@@ -370,15 +396,44 @@ def crystal_slab(
         Cell ``diag(x, y, thickness)`` in Å, ``pbc = (True, True, False)``: periodic
         laterally, free surfaces at z = 0 and z = thickness. ``atoms.info`` holds
         ``phase``, ``normal``, ``strain`` (always 0: the crystal is cut, not strained),
-        ``removed_at_boundary`` (atoms dropped because they came closer than 1.4 Å to an
-        atom across the periodic x/y seam), ``mismatch_A`` and ``mismatch`` (x, y: the
-        distance from the box vector to the nearest lattice translation, in Å and
-        relative to the box edge; 0 means the lattice repeats exactly with the box).
+        ``removed_at_boundary`` (atoms dropped because they came closer than
+        ``MIN_DISTANCE_A`` = 1.4 Å to an atom across the periodic x/y seam),
+        ``mismatch_A`` and ``mismatch`` (x, y: the distance from the box vector to the
+        nearest lattice translation, in Å and relative to the box edge; 0 means the
+        lattice repeats exactly with the box).
     """
     import ase
-    from scipy.spatial import cKDTree
 
     structure, name = structure_of(phase)
+    cell = _slab_cell_A(structure, name, lateral_nm, thickness_nm, max_atoms)
+    if orientation is not None:
+        rot = _rotation(orientation, "orientation")
+    else:
+        rot = orientation_matrix(
+            structure, normal, seed=seed if in_plane_deg is None else None,
+            in_plane_deg=0.0 if in_plane_deg is None else in_plane_deg,
+        )
+    symbols, pos = crystal_fill(structure, cell, rot, origin_A=origin_A, seed=0 if seed is None else seed)
+    pos, symbols, removed = _drop_seam_clashes(pos, symbols, cell)
+    lattice = np.asarray(structure.lattice.matrix, dtype=float)
+    mis = [_periodic_mismatch(lattice, rot, np.array([cell[0], 0.0, 0.0])),
+           _periodic_mismatch(lattice, rot, np.array([0.0, cell[1], 0.0]))]
+    atoms = ase.Atoms(symbols=symbols, positions=pos, cell=np.diag(cell), pbc=(True, True, False))
+    hkl = None if orientation is not None else tuple(int(v) for v in _miller(normal))
+    atoms.info.update(
+        phase=name,
+        normal=hkl if hkl is not None else "explicit orientation",
+        strain=0.0,
+        removed_at_boundary=removed,
+        mismatch_A=np.array(mis),
+        mismatch=np.array([mis[0] / cell[0], mis[1] / cell[1]]),
+        seed=-1 if seed is None else int(seed) if isinstance(seed, (int, np.integer)) else -1,
+    )
+    return atoms
+
+
+def _slab_cell_A(structure: Any, name: str, lateral_nm: Any, thickness_nm: Any, max_atoms: int) -> np.ndarray:
+    """The slab's box edges (Å), after checking the sizes (nm) and the atom budget."""
     try:
         lx, ly = (float(v) for v in lateral_nm)
     except (TypeError, ValueError):
@@ -405,59 +460,52 @@ def crystal_slab(
         raise InterphaseInputError(
             "max_atoms", f"the slab would hold about {n_est:,} atoms, more than max_atoms = {max_atoms:,}"
         )
-    if orientation is not None:
-        rot = _rotation(orientation, "orientation")
-    else:
-        rot = orientation_matrix(
-            structure, normal, seed=seed if in_plane_deg is None else None,
-            in_plane_deg=0.0 if in_plane_deg is None else in_plane_deg,
-        )
-    cell = np.array([lx, ly, tz]) * 10.0
-    symbols, pos = crystal_fill(structure, cell, rot, origin_A=origin_A, seed=0 if seed is None else seed)
+    return np.array([lx, ly, tz]) * 10.0
 
-    # Seam clashes: pairs closer than MIN_DISTANCE_A only through the periodic boundary
-    # (pairs inside the crystal are left alone: a user's crystal may have short bonds).
-    removed = 0
-    if len(pos) > 1:
-        tree = cKDTree(pos, boxsize=[cell[0], cell[1], 2.0 * cell[2] + 10.0])
-        pairs = tree.query_pairs(MIN_DISTANCE_A, output_type="ndarray")
-        if len(pairs):
-            d = pos[pairs[:, 1]] - pos[pairs[:, 0]]
-            across_x = np.abs(d[:, 0]) > 0.5 * cell[0]
-            across_y = np.abs(d[:, 1]) > 0.5 * cell[1]
-            across = across_x | across_y
-            a, b = pairs[across, 0], pairs[across, 1]
-            axis = np.where(across_x[across], 0, 1)
-            # drop the atom at the upper (+x or +y) edge of the box
-            upper = np.where(pos[a, axis] > pos[b, axis], a, b)
-            drop = np.zeros(len(pos), dtype=bool)
-            drop[upper] = True
-            removed = int(drop.sum())
-            pos = pos[~drop]
-            symbols = [s for s, dr in zip(symbols, drop) if not dr]
-    lattice = np.asarray(structure.lattice.matrix, dtype=float)
-    mis = [_periodic_mismatch(lattice, rot, np.array([cell[0], 0.0, 0.0])),
-           _periodic_mismatch(lattice, rot, np.array([0.0, cell[1], 0.0]))]
-    atoms = ase.Atoms(symbols=symbols, positions=pos, cell=np.diag(cell), pbc=(True, True, False))
-    hkl = None if orientation is not None else tuple(int(v) for v in _miller(normal))
-    atoms.info.update(
-        phase=name,
-        normal=hkl if hkl is not None else "explicit orientation",
-        strain=0.0,
-        removed_at_boundary=removed,
-        mismatch_A=np.array(mis),
-        mismatch=np.array([mis[0] / cell[0], mis[1] / cell[1]]),
-        seed=-1 if seed is None else int(seed) if isinstance(seed, (int, np.integer)) else -1,
-    )
-    return atoms
+
+def _drop_seam_clashes(pos: np.ndarray, symbols: list[str],
+                       cell: np.ndarray) -> tuple[np.ndarray, list[str], int]:
+    """Remove one atom of every pair closer than ``MIN_DISTANCE_A`` only through the
+    periodic x/y boundary (the one at the upper +x or +y edge); pairs inside the crystal
+    are left alone (a user's crystal may have short bonds). Returns the kept positions,
+    symbols and the number removed."""
+    from scipy.spatial import cKDTree
+
+    if len(pos) < 2:
+        return pos, symbols, 0
+    tree = cKDTree(pos, boxsize=[cell[0], cell[1], 2.0 * cell[2] + 10.0])
+    pairs = tree.query_pairs(MIN_DISTANCE_A, output_type="ndarray")
+    if not len(pairs):
+        return pos, symbols, 0
+    d = pos[pairs[:, 1]] - pos[pairs[:, 0]]
+    across_x = np.abs(d[:, 0]) > 0.5 * cell[0]
+    across_y = np.abs(d[:, 1]) > 0.5 * cell[1]
+    across = across_x | across_y
+    a, b = pairs[across, 0], pairs[across, 1]
+    axis = np.where(across_x[across], 0, 1)
+    upper = np.where(pos[a, axis] > pos[b, axis], a, b)
+    drop = np.zeros(len(pos), dtype=bool)
+    drop[upper] = True
+    return pos[~drop], [s for s, dr in zip(symbols, drop) if not dr], int(drop.sum())
 
 
 # -- lattice spacings -------------------------------------------------------------------
 def reflection_grid(lattice: np.ndarray, d_min_A: float) -> tuple[np.ndarray, np.ndarray]:
     """Every reflection ``(h, k, l) != 0`` of a lattice with spacing >= ``d_min_A``.
 
-    ``lattice`` holds the real-space vectors as rows (Å, pymatgen's ``lattice.matrix``).
-    Returns the integer indices (n, 3) and their spacings ``d = 1/|g|`` (Å), unsorted.
+    Parameters
+    ----------
+    lattice : (3, 3) array
+        Real-space lattice vectors as rows (Å, pymatgen's ``lattice.matrix``).
+    d_min_A : float
+        Smallest spacing kept (Å).
+
+    Returns
+    -------
+    hkl : ndarray of int, shape (n, 3)
+        The reflections' indices, unsorted.
+    d_A : ndarray, shape (n,)
+        Their spacings ``d = 1/|g|`` (Å).
     """
     recip = np.linalg.inv(lattice).T
     abc = np.linalg.norm(lattice, axis=1)
@@ -474,9 +522,23 @@ def structure_factors(structure: Any, hkl: np.ndarray, scattering: Callable[[str
                       d_A: np.ndarray) -> np.ndarray:
     """``F(hkl) = sum_j occ_j f_j(d) exp(2 pi i hkl . r_j)`` over a pymatgen structure's sites.
 
-    ``scattering(symbol, d_A)`` gives an element's scattering factor at the spacings
-    ``d_A`` (Å) of the reflections ``hkl`` (n, 3): a constant such as the atomic number,
-    or an electron or X-ray form factor.
+    Parameters
+    ----------
+    structure : pymatgen Structure
+        Sites with (partial) occupancies.
+    hkl : (n, 3) int array
+        Reflections.
+    scattering : callable
+        ``scattering(symbol, d_A)``: an element's scattering factor at the spacings
+        ``d_A`` (Å), e.g. a constant such as the atomic number, or an electron or X-ray
+        form factor.
+    d_A : (n,) array
+        Spacings of the reflections (Å).
+
+    Returns
+    -------
+    ndarray of complex, shape (n,)
+        ``F(hkl)``, in the unit of ``scattering``.
     """
     amp = np.zeros(len(hkl), dtype=complex)
     for site in structure:
@@ -536,6 +598,18 @@ def spacing_groups(d: np.ndarray, rtol: float = 1e-6) -> np.ndarray:
 
     Sorting and splitting where neighbours differ by more than ``rtol`` keeps a family
     together even when its spacing sits on a rounding boundary.
+
+    Parameters
+    ----------
+    d : (n,) array
+        Spacings (any length unit, e.g. Å).
+    rtol : float
+        Relative difference below which two neighbouring spacings are equal.
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+        The group of each spacing, 0 for the largest.
     """
     d = np.asarray(d, dtype=float)
     order = np.argsort(-d, kind="stable")
@@ -548,7 +622,19 @@ def spacing_groups(d: np.ndarray, rtol: float = 1e-6) -> np.ndarray:
 
 
 def family_label(members: np.ndarray) -> tuple[int, int, int]:
-    """The representative of a family of reflections: non-negative indices if any, largest first."""
+    """The representative of a family of reflections: non-negative indices if any, largest first.
+
+    Parameters
+    ----------
+    members : (m, 3) int array
+        The family's reflections (h, k, l).
+
+    Returns
+    -------
+    (int, int, int)
+        The largest (lexicographically) member with non-negative indices, else the
+        largest member.
+    """
     nonneg = members[np.all(members >= 0, axis=1)]
     pool = nonneg if len(nonneg) else members
     return tuple(int(v) for v in max(map(tuple, pool.tolist())))

@@ -21,14 +21,17 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from interphase_sim.build.crystal import crystal_fill, random_rotation
+from interphase_sim.build.results import DepthProfile, MosaicFill, PhaseFractions
+from interphase_sim.core.constants import MIN_DISTANCE_A
 from interphase_sim.core.errors import InterphaseInputError
-from interphase_sim.build.crystal import MIN_DISTANCE_A, crystal_fill, random_rotation
 
-__all__ = ["assign_phases", "grain_seeds", "mosaic_fill"]
+__all__ = ["DepthProfile", "MosaicFill", "PhaseFractions", "assign_phases", "grain_seeds", "mosaic_fill"]
 
 # Relative std of Voronoi cell volumes (x) reached by a Gaussian jitter of the seed grid
 # of std y grid spacings (measured once on an 8x8x8 periodic grid, 3 repeats, cells
@@ -138,20 +141,21 @@ def assign_phases(
     z_range: Sequence[float],
     grain_volumes: Sequence[float],
     rng: Any = None,
-) -> tuple[list[str], dict[str, Any]]:
+) -> tuple[list[str], PhaseFractions]:
     """One phase per grain, so that volume fractions follow a linear depth gradient.
 
     Parameters
     ----------
     seeds_z : (N,) float
-        Depth of each grain (its seed or centroid, same units as ``z_range``).
+        Depth of each grain (its seed or centroid; any length unit, the same as
+        ``z_range``, e.g. Å).
     fractions_top, fractions_bottom : mapping {phase: fraction}
         Volume fractions at ``z_range[0]`` and ``z_range[1]`` (normalized here; any
         non-negative weights with a positive sum). ``fractions_bottom`` None: uniform.
     z_range : (float, float)
-        Top and bottom of the region.
+        Top and bottom of the region (same unit as ``seeds_z``).
     grain_volumes : (N,) float
-        Grain volumes (any unit), > 0.
+        Grain volumes (any unit, e.g. Å³), > 0.
     rng : numpy Generator, int or None
         Breaks ties between grains at the same depth and drives the refinement.
 
@@ -159,9 +163,9 @@ def assign_phases(
     -------
     phases : list of str
         The phase of each grain.
-    report : dict
-        ``target`` and ``achieved`` (volume fractions over the region), ``max_abs_error``
-        (largest |achieved - target|), ``n_grains``.
+    report : PhaseFractions
+        ``target_fractions`` and ``achieved_fractions`` (volume fractions over the
+        region), ``max_abs_error`` (largest |achieved - target|), ``n_grains``.
 
     Notes
     -----
@@ -172,8 +176,37 @@ def assign_phases(
     and overall. A phase never goes where its target fraction is zero.
     """
     gen = _rng(rng)
-    z = np.asarray(seeds_z, dtype=float).reshape(-1)
     vol = np.asarray(grain_volumes, dtype=float).reshape(-1)
+    names, t, want = _grain_targets(seeds_z, fractions_top, fractions_bottom, z_range, vol)
+    n = len(vol)
+    order = np.lexsort((gen.random(n), t))
+    assign = _diffuse_errors(order, vol, want)
+    assign = _refine_assignment(assign, order, vol, want, gen)
+    vtot = vol.sum()
+    target = (vol[:, None] * want).sum(axis=0) / vtot
+    achieved = np.bincount(assign, weights=vol, minlength=len(names)) / vtot
+    report = PhaseFractions(
+        target_fractions={k: float(v) for k, v in zip(names, target)},
+        achieved_fractions={k: float(v) for k, v in zip(names, achieved)},
+        max_abs_error=float(np.max(np.abs(achieved - target))),
+        n_grains=int(n),
+    )
+    return [names[k] for k in assign], report
+
+
+def _depth_parameter(seeds_z: Sequence[float], z_range: Sequence[float]) -> np.ndarray:
+    """Each grain's position along the gradient, 0 at its top and 1 at its bottom."""
+    z = np.asarray(seeds_z, dtype=float).reshape(-1)
+    z0, z1 = (float(v) for v in z_range)
+    return np.clip((z - z0) / (z1 - z0), 0.0, 1.0)
+
+
+def _grain_targets(seeds_z: Sequence[float], fractions_top: Mapping[str, float],
+                   fractions_bottom: Mapping[str, float] | None, z_range: Sequence[float],
+                   vol: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The phase names, each grain's place along the gradient (0-1) and the (N, P)
+    target fractions at its depth, after checking the inputs of :func:`assign_phases`."""
+    z = np.asarray(seeds_z, dtype=float).reshape(-1)
     if z.shape != vol.shape or len(z) == 0:
         raise InterphaseInputError("grain_volumes", f"need one volume per grain ({len(z)}), got {vol.shape}")
     if not np.all(np.isfinite(vol)) or np.any(vol <= 0):
@@ -184,24 +217,37 @@ def assign_phases(
     z0, z1 = (float(v) for v in z_range)
     if not (math.isfinite(z0) and math.isfinite(z1) and z1 > z0):
         raise InterphaseInputError("z_range", f"need finite top < bottom, got {z_range!r}")
-    t = np.clip((z - z0) / (z1 - z0), 0.0, 1.0)
+    t = _depth_parameter(z, (z0, z1))
     ft = np.array([top.get(k, 0.0) for k in names])
     fb = np.array([bot.get(k, 0.0) for k in names])
-    want = (1.0 - t)[:, None] * ft + t[:, None] * fb  # (N, P) target fractions per grain
-    allowed = want > 1e-12
-    n, p = want.shape
+    return names, t, (1.0 - t)[:, None] * ft + t[:, None] * fb
 
-    order = np.lexsort((gen.random(n), t))
-    deficit = np.zeros(p)
-    assign = np.empty(n, dtype=int)
+
+def _diffuse_errors(order: np.ndarray, vol: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """First assignment by error diffusion along depth: each grain (in ``order``) takes
+    the allowed phase with the largest running volume deficit."""
+    allowed = want > 1e-12
+    deficit = np.zeros(want.shape[1])
+    assign = np.empty(len(vol), dtype=int)
     for g in order:
         deficit += vol[g] * want[g]
         k = int(np.argmax(np.where(allowed[g], deficit, -np.inf)))
         assign[g] = k
         deficit[k] -= vol[g]
+    return assign
 
-    # Local search. Depth bands of about equal grain count (about one grain layer each
-    # for a cubic arrangement); band[b, k] = achieved - target volume of phase k in band b.
+
+def _refine_assignment(assign: np.ndarray, order: np.ndarray, vol: np.ndarray, want: np.ndarray,
+                       gen: np.random.Generator) -> np.ndarray:
+    """Local search: reassign a grain, or swap phases of two grains of one depth band,
+    wherever that lowers the summed |achieved - target| volume per band plus the overall
+    mismatch weighted as much as all bands together.
+
+    Depth bands hold about equal grain counts (about one grain layer each for a cubic
+    arrangement); ``dev[b][k]`` is achieved minus target volume of phase k in band b.
+    """
+    n, p = want.shape
+    allowed = want > 1e-12
     n_band = int(np.clip(round(n ** (1.0 / 3.0)), 1, 10))
     band = np.empty(n, dtype=int)
     band[order] = np.arange(n) * n_band // n
@@ -250,18 +296,7 @@ def assign_phases(
                 tot[k_old] += dv
                 tot[k_h] -= dv
                 assign_l[g], assign_l[h] = k_h, k_old
-
-    assign = np.array(assign_l)
-    vtot = vol.sum()
-    target = (vol[:, None] * want).sum(axis=0) / vtot
-    achieved = np.bincount(assign, weights=vol, minlength=p) / vtot
-    report = {
-        "target": {k: float(v) for k, v in zip(names, target)},
-        "achieved": {k: float(v) for k, v in zip(names, achieved)},
-        "max_abs_error": float(np.max(np.abs(achieved - target))),
-        "n_grains": int(n),
-    }
-    return [names[k] for k in assign], report
+    return np.array(assign_l)
 
 
 # -- Voronoi geometry -------------------------------------------------------------------
@@ -350,7 +385,8 @@ def mosaic_fill(
     amorphous_fill: Callable[..., tuple[Any, np.ndarray]] | None = None,
     spread: float = 0.3,
     gradient_range_A: Sequence[float] | None = None,
-) -> dict[str, Any]:
+    wide_grains: str = "refuse",
+) -> MosaicFill:
     """Fill a layer region with a Voronoi mosaic of crystalline and amorphous grains.
 
     Parameters
@@ -367,7 +403,8 @@ def mosaic_fill(
         ``(z_top, z_bottom)`` of the region (Å), ``0 <= z_top < z_bottom <= cell_A[2]``;
         None: the whole box.
     grain_size_nm : float
-        Mean grain spacing (nm); at most the smaller lateral box edge.
+        Mean grain spacing (nm); at most the smaller lateral box edge unless
+        ``wide_grains="span"``.
     seed : int, numpy Generator or None
         Every random choice (seeds, phases, orientations, lattice origins, amorphous).
     amorphous_fill : callable, optional
@@ -375,17 +412,24 @@ def mosaic_fill(
         :func:`interphase_sim.build.amorphous.amorphous_fill` (imported when needed).
     spread : float
         Relative standard deviation of grain volumes (:func:`grain_seeds`).
+    gradient_range_A : (float, float), optional
+        Depths (Å) at which ``fractions_top`` and ``fractions_bottom`` apply, when the
+        region is padded beyond the layer's nominal extent; default ``z_range_A``.
+    wide_grains : {"refuse", "span"}
+        Grains wider than the lateral box: ``"refuse"`` raises; ``"span"`` builds them,
+        one grain across the box laterally (a single crystal, periodic with the box). In
+        depth grains keep their size, so a region less than about 1.5 grains deep holds
+        exactly one grain.
 
     Returns
     -------
-    dict
-        ``symbols`` (list of str), ``positions`` ((N, 3) Å, x and y wrapped into the
-        box), ``phase`` (per-atom phase name), ``grain`` (per-atom grain index),
-        ``achieved_fractions`` and ``target_fractions`` (volume fractions over the region,
-        from the exact Voronoi grain volumes), ``grain_phase``, ``grain_volume_A3``,
-        ``seeds_A``, ``removed_at_boundaries`` (atoms dropped for coming closer than
-        1.4 Å across a grain boundary), and ``depth_profile`` (``z_A`` band centres and
-        per-phase ``achieved`` and ``target`` fractions per band, on a point grid).
+    MosaicFill
+        Per-atom ``symbols``, ``positions_A`` (Å, x and y wrapped into the box),
+        ``atom_phase`` and ``atom_grain``; ``achieved_fractions`` and
+        ``target_fractions`` (volume fractions over the region, from the exact Voronoi
+        grain volumes), per-grain ``grain_phase``, ``grain_volume_A3``,
+        ``grain_rotation`` and ``seeds_A``, ``removed_at_boundaries`` (atoms dropped for
+        coming closer than 1.4 Å across a grain boundary), and ``depth_profile``.
 
     Warns
     -----
@@ -393,6 +437,46 @@ def mosaic_fill(
         When the grains are too few to meet the fractions within 0.05 (or a wanted
         phase gets no grain); the warning states what was achieved.
     """
+    req = _mosaic_request(phases, fractions_top, fractions_bottom, cell_A, z_range_A, grain_size_nm, spread,
+                          gradient_range_A, wide_grains)
+    rng = _rng(seed)
+    geo = _mosaic_geometry(req, rng)
+    grain_phase, fractions = assign_phases(geo.seeds[:, 2], req.top, req.bot, req.gradient_range, geo.vol, rng)
+    parts, rotations = _fill_crystal_grains(req, geo, grain_phase, rng)
+    parts += _fill_amorphous_grains(req, geo, grain_phase, amorphous_fill, rng)
+    return _package_mosaic(req, geo, grain_phase, fractions, rotations, _join_grains(parts, req, rng))
+
+
+@dataclass(frozen=True)
+class _MosaicRequest:
+    """The checked inputs of :func:`mosaic_fill` (lengths in Å)."""
+
+    phases: Mapping[str, Any]
+    known: list[str]
+    top: dict[str, float]
+    bot: dict[str, float]
+    lx: float
+    ly: float
+    z0: float
+    z1: float
+    grain_nm: float
+    spread: float
+    gradient_range: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class _MosaicGeometry:
+    """Seeds (Å), the nearest-seed labeller, and each grain's bounding box (Å) and volume (Å³)."""
+
+    seeds: np.ndarray
+    label: _Labeller
+    lo: np.ndarray
+    hi: np.ndarray
+    vol: np.ndarray
+
+
+def _mosaic_request(phases: Any, fractions_top: Any, fractions_bottom: Any, cell_A: Any, z_range_A: Any,
+                    grain_size_nm: Any, spread: Any, gradient_range_A: Any, wide_grains: str) -> _MosaicRequest:
     if not isinstance(phases, Mapping) or not phases:
         raise InterphaseInputError("phases", f"expected a non-empty mapping {{name: Phase}}, got {phases!r}")
     for name, ph in phases.items():
@@ -408,32 +492,44 @@ def mosaic_fill(
     if cell.shape != (3,) or not np.all(np.isfinite(cell)) or not np.all(cell > 0):
         raise InterphaseInputError("cell_A", f"expected three finite sizes > 0 (Å), got {cell_A!r}")
     lx, ly = float(cell[0]), float(cell[1])
-    if z_range_A is None:
-        z0, z1 = 0.0, float(cell[2])
-    else:
-        try:
-            z0, z1 = (float(v) for v in z_range_A)
-        except (TypeError, ValueError):
-            raise InterphaseInputError("z_range_A", f"expected (z_top, z_bottom) in Å, got {z_range_A!r}") from None
-        tol = 1e-9 * cell[2]
-        if not (math.isfinite(z0) and math.isfinite(z1) and -tol <= z0 < z1 <= cell[2] + tol):
-            raise InterphaseInputError(
-                "z_range_A", f"need 0 <= z_top < z_bottom <= cell_A[2] = {cell[2]:g} Å, got {z_range_A!r}"
-            )
-        z0, z1 = max(z0, 0.0), min(z1, float(cell[2]))
+    z0, z1 = _z_range(z_range_A, float(cell[2]))
     grain_nm = _positive(grain_size_nm, "grain_size_nm")
-    if grain_nm * 10.0 > min(lx, ly):
+    if wide_grains not in ("refuse", "span"):
+        raise InterphaseInputError("wide_grains", f"choose 'refuse' or 'span', got {wide_grains!r}")
+    if grain_nm * 10.0 > min(lx, ly) and wide_grains == "refuse":
         raise InterphaseInputError(
             "grain_size_nm",
             f"{grain_nm:g} nm is larger than the lateral box ({lx / 10:g} x {ly / 10:g} nm); "
             f"use grains of at most {min(lx, ly) / 10:g} nm or a wider box",
         )
-    spread = _non_negative(spread, "spread")
-    rng = _rng(seed)
+    # fractions follow the layer's nominal top-to-bottom gradient even when the region is
+    # padded (for rough interfaces) beyond it
+    g_range = (z0, z1) if gradient_range_A is None else tuple(float(v) for v in gradient_range_A)
+    return _MosaicRequest(phases, known, top, bot, lx, ly, z0, z1, grain_nm, _non_negative(spread, "spread"),
+                          g_range)
 
-    d = grain_nm * 10.0
-    seeds = grain_seeds((lx, ly, z1 - z0), grain_nm, spread, rng) + np.array([0.0, 0.0, z0])
-    n = len(seeds)
+
+def _z_range(z_range_A: Any, depth: float) -> tuple[float, float]:
+    """``(z_top, z_bottom)`` (Å) of the region, checked against the box depth (Å)."""
+    if z_range_A is None:
+        return 0.0, depth
+    try:
+        z0, z1 = (float(v) for v in z_range_A)
+    except (TypeError, ValueError):
+        raise InterphaseInputError("z_range_A", f"expected (z_top, z_bottom) in Å, got {z_range_A!r}") from None
+    tol = 1e-9 * depth
+    if not (math.isfinite(z0) and math.isfinite(z1) and -tol <= z0 < z1 <= depth + tol):
+        raise InterphaseInputError(
+            "z_range_A", f"need 0 <= z_top < z_bottom <= cell_A[2] = {depth:g} Å, got {z_range_A!r}"
+        )
+    return max(z0, 0.0), min(z1, depth)
+
+
+def _mosaic_geometry(req: _MosaicRequest, rng: np.random.Generator) -> _MosaicGeometry:
+    """Seeds, labeller and grain cells; point-grid volumes if the exact Voronoi fails."""
+    lx, ly, z0, z1 = req.lx, req.ly, req.z0, req.z1
+    d = req.grain_nm * 10.0
+    seeds = grain_seeds((lx, ly, z1 - z0), req.grain_nm, req.spread, rng) + np.array([0.0, 0.0, z0])
     label = _Labeller(seeds, lx, ly, z0, z1)
     cells = _voronoi_cells(seeds, lx, ly, z0, z1, margin=3.0 * d)
     if cells is None:  # degenerate geometry: whole-box bounds, volumes from a point grid
@@ -441,120 +537,146 @@ def mosaic_fill(
         hi = seeds + np.array([lx / 2, ly / 2, 0.0])
         lo[:, 2], hi[:, 2] = z0, z1
         gp, _ = _grid(lx, ly, z0, z1, d / 8.0)
-        vol = np.bincount(label(gp), minlength=n) * (lx * ly * (z1 - z0) / len(gp)) + 1e-9
+        vol = np.bincount(label(gp), minlength=len(seeds)) * (lx * ly * (z1 - z0) / len(gp)) + 1e-9
     else:
         lo, hi, vol = cells
-    # fractions follow the layer's nominal top-to-bottom gradient even when the region is
-    # padded (for rough interfaces) beyond it
-    g_range = (z0, z1) if gradient_range_A is None else tuple(float(v) for v in gradient_range_A)
-    grain_phase, report = assign_phases(seeds[:, 2], top, bot, g_range, vol, rng)
-    for k in known:  # phases given but wanted nowhere
-        report["target"].setdefault(k, 0.0)
-        report["achieved"].setdefault(k, 0.0)
+    return _MosaicGeometry(seeds, label, lo, hi, vol)
 
+
+# one grain's atoms: symbols, positions (Å), grain index per atom, phase per atom
+_Part = tuple[list[str], np.ndarray, np.ndarray, np.ndarray]
+
+
+def _fill_crystal_grains(req: _MosaicRequest, geo: _MosaicGeometry, grain_phase: list[str],
+                         rng: np.random.Generator) -> tuple[list[_Part], np.ndarray]:
+    """Each crystalline grain filled with a randomly oriented crystal cut to its cell;
+    also every grain's rotation (NaN for amorphous grains)."""
+    n = len(geo.seeds)
     grain_seed = rng.integers(0, 2**31, n)
-    sym_parts: list[list[str]] = []
-    pos_parts: list[np.ndarray] = []
-    grain_parts: list[np.ndarray] = []
-    phase_parts: list[np.ndarray] = []  # the phase each atom was built as
+    rotations = np.full((n, 3, 3), np.nan)
+    parts: list[_Part] = []
     for g in range(n):
-        ph = phases[grain_phase[g]]
+        ph = req.phases[grain_phase[g]]
         if ph.amorphous:
             continue
         g_rng = np.random.default_rng(int(grain_seed[g]))
         rot = random_rotation(g_rng)
+        rotations[g] = rot
         lattice = np.asarray(ph.structure.lattice.matrix, dtype=float)
         origin = (g_rng.random(3) @ lattice) @ rot.T  # random lattice origin in the grain
-        corner = lo[g]
+        corner = geo.lo[g]
 
         def inside(p: np.ndarray, g: int = g, corner: np.ndarray = corner) -> np.ndarray:
-            return label(p + corner) == g
+            return geo.label(p + corner) == g
 
-        sym, pos = crystal_fill(ph, np.maximum(hi[g] - lo[g], 1e-6), rot, inside=inside,
+        sym, pos = crystal_fill(ph, np.maximum(geo.hi[g] - geo.lo[g], 1e-6), rot, inside=inside,
                                 origin_A=origin, seed=g_rng)
-        pos = pos + corner
-        sym_parts.append(sym)
-        pos_parts.append(pos)
-        grain_parts.append(np.full(len(sym), g))
-        phase_parts.append(np.full(len(sym), grain_phase[g], dtype=object))
+        parts.append((sym, pos + corner, np.full(len(sym), g), np.full(len(sym), grain_phase[g], dtype=object)))
+    return parts, rotations
 
-    amorphous_names = [k for k in known if phases[k].amorphous and k in grain_phase]
-    if amorphous_names:
-        if amorphous_fill is None:
-            try:
-                from interphase_sim.build.amorphous import amorphous_fill as _default_fill
-            except ImportError as exc:
-                raise InterphaseInputError(
-                    "amorphous_fill", f"no amorphous builder is available ({exc}); pass amorphous_fill"
-                ) from None
-            amorphous_fill = _default_fill
-        gp_arr = np.array(grain_phase, dtype=object)
-        for j, name in enumerate(amorphous_names):
-            mine = gp_arr == name
-            # Build only the depth its grains occupy (the builder makes a whole periodic
-            # box and cuts it), at least the 10 Å the amorphous builder needs.
-            za, zb = float(lo[mine, 2].min()), float(hi[mine, 2].max())
-            height = max(zb - za, 10.0 + 1e-6)
 
-            def inside_am(p: np.ndarray, mine: np.ndarray = mine, za: float = za) -> np.ndarray:
-                p = np.asarray(p, dtype=float).reshape(-1, 3) + np.array([0.0, 0.0, za])
-                ok = (p[:, 2] >= z0) & (p[:, 2] < z1)
-                out = np.zeros(len(p), dtype=bool)
-                out[ok] = mine[label(p[ok])]
-                return out
+def _fill_amorphous_grains(req: _MosaicRequest, geo: _MosaicGeometry, grain_phase: list[str],
+                           amorphous_fill: Callable[..., tuple[Any, np.ndarray]] | None,
+                           rng: np.random.Generator) -> list[_Part]:
+    """The grains of each amorphous phase, filled together by one amorphous build."""
+    names = [k for k in req.known if req.phases[k].amorphous and k in grain_phase]
+    if not names:
+        return []
+    if amorphous_fill is None:
+        try:
+            from interphase_sim.build.amorphous import amorphous_fill as _default_fill
+        except ImportError as exc:
+            raise InterphaseInputError(
+                "amorphous_fill", f"no amorphous builder is available ({exc}); pass amorphous_fill"
+            ) from None
+        amorphous_fill = _default_fill
+    z0, z1, label = req.z0, req.z1, geo.label
+    gp_arr = np.array(grain_phase, dtype=object)
+    parts: list[_Part] = []
+    for name in names:
+        mine = gp_arr == name
+        # Build only the depth its grains occupy (the builder makes a whole periodic
+        # box and cuts it), at least the 10 Å the amorphous builder needs.
+        za, zb = float(geo.lo[mine, 2].min()), float(geo.hi[mine, 2].max())
+        height = max(zb - za, 10.0 + 1e-6)
 
-            sym, pos = amorphous_fill(phases[name], np.array([lx, ly, height]), inside_am, int(rng.integers(2**31)))
-            pos = np.asarray(pos, dtype=float).reshape(-1, 3)
-            sym = list(sym)
-            # the builder decides unit by unit (a unit kept for its centroid may reach a
-            # little past its grain: contacts are resolved below); only the region's faces cut
-            keep = (pos[:, 2] + za >= z0) & (pos[:, 2] + za < z1)
-            pos = pos[keep] + np.array([0.0, 0.0, za])
-            sym = [s for s, k in zip(sym, keep) if k]
-            sym_parts.append(sym)
-            pos_parts.append(pos)
-            grain_parts.append(label(pos) if len(pos) else np.zeros(0, dtype=int))
-            phase_parts.append(np.full(len(sym), name, dtype=object))
+        def inside_am(p: np.ndarray, mine: np.ndarray = mine, za: float = za) -> np.ndarray:
+            p = np.asarray(p, dtype=float).reshape(-1, 3) + np.array([0.0, 0.0, za])
+            ok = (p[:, 2] >= z0) & (p[:, 2] < z1)
+            out = np.zeros(len(p), dtype=bool)
+            out[ok] = mine[label(p[ok])]
+            return out
 
-    symbols = np.array([s for part in sym_parts for s in part], dtype=object)
-    pos = np.concatenate(pos_parts) if pos_parts else np.zeros((0, 3))
-    grain = np.concatenate(grain_parts).astype(int) if grain_parts else np.zeros(0, dtype=int)
-    built_as = np.concatenate(phase_parts) if phase_parts else np.zeros(0, dtype=object)
-    pos[:, :2] %= np.array([lx, ly])
+        sym, pos = amorphous_fill(req.phases[name], np.array([req.lx, req.ly, height]), inside_am,
+                                  int(rng.integers(2**31)))
+        pos = np.asarray(pos, dtype=float).reshape(-1, 3)
+        # the builder decides unit by unit (a unit kept for its centroid may reach a
+        # little past its grain: contacts are resolved later); only the region's faces cut
+        keep = (pos[:, 2] + za >= z0) & (pos[:, 2] + za < z1)
+        pos = pos[keep] + np.array([0.0, 0.0, za])
+        sym = [s for s, k in zip(list(sym), keep) if k]
+        parts.append((sym, pos, label(pos) if len(pos) else np.zeros(0, dtype=int),
+                      np.full(len(sym), name, dtype=object)))
+    return parts
+
+
+def _join_grains(parts: list[_Part], req: _MosaicRequest, rng: np.random.Generator):
+    """All grains' atoms in one set of arrays, contacts across grain boundaries pushed
+    apart and what still touches removed: (symbols, positions, grain, phase, removed)."""
+    symbols = np.array([s for part in parts for s in part[0]], dtype=object)
+    pos = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, 3))
+    grain = np.concatenate([p[2] for p in parts]).astype(int) if parts else np.zeros(0, dtype=int)
+    built_as = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, dtype=object)
+    box_xy = np.array([req.lx, req.ly])
+    pos[:, :2] %= box_xy
     removed = 0
     if len(pos) > 1:
         from interphase_sim.build.contacts import resolve_contacts
 
         # push apart what meets across grain boundaries; delete only what still touches
-        pos, keep = resolve_contacts(pos, np.array([lx, ly]), np.random.default_rng(int(rng.integers(2**31))),
-                                     MIN_DISTANCE_A, z_bounds=(z0, z1))  # a push never leaves the region
+        pos, keep = resolve_contacts(pos, box_xy, np.random.default_rng(int(rng.integers(2**31))),
+                                     MIN_DISTANCE_A, z_bounds=(req.z0, req.z1))  # a push never leaves the region
         removed = int((~keep).sum())
         symbols, pos, grain, built_as = symbols[keep], pos[keep], grain[keep], built_as[keep]
+    return symbols, pos, grain, built_as, removed
 
-    if report["max_abs_error"] > FRACTION_TOLERANCE or any(
-        report["target"][k] > FRACTION_TOLERANCE and report["achieved"][k] == 0.0 for k in report["target"]
+
+def _package_mosaic(req: _MosaicRequest, geo: _MosaicGeometry, grain_phase: list[str], fractions: PhaseFractions,
+                    rotations: np.ndarray, joined: tuple) -> MosaicFill:
+    """The :class:`MosaicFill`, after warning when the grains miss the fractions."""
+    symbols, pos, grain, built_as, removed = joined
+    # phases given but wanted nowhere
+    target = {**fractions.target_fractions, **{k: 0.0 for k in req.known if k not in fractions.target_fractions}}
+    achieved = {**fractions.achieved_fractions,
+                **{k: 0.0 for k in req.known if k not in fractions.achieved_fractions}}
+    if fractions.max_abs_error > FRACTION_TOLERANCE or any(
+        target[k] > FRACTION_TOLERANCE and achieved[k] == 0.0 for k in target
     ):
-        got = ", ".join(f"{k} {report['achieved'][k]:.3f} (target {report['target'][k]:.3f})" for k in report["target"])
+        got = ", ".join(f"{k} {achieved[k]:.3f} (target {target[k]:.3f})" for k in target)
         warnings.warn(
-            f"mosaic of {n} grains of {grain_nm:g} nm cannot meet the volume fractions; achieved {got}. "
-            "Use smaller grains or a larger region for finer fractions.",
+            f"mosaic of {len(geo.seeds)} grains of {req.grain_nm:g} nm cannot meet the volume fractions; "
+            f"achieved {got}. Use smaller grains or a larger region for finer fractions.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of mosaic_fill
         )
-    return {
-        "symbols": symbols.tolist(),
-        "positions": pos,
-        # the phase an atom was built as (an amorphous unit reaching past its cell keeps its phase)
-        "phase": built_as,
-        "grain": grain,
-        "achieved_fractions": report["achieved"],
-        "target_fractions": report["target"],
-        "grain_phase": list(grain_phase),
-        "grain_volume_A3": vol,
-        "seeds_A": seeds,
-        "removed_at_boundaries": removed,
-        "depth_profile": _depth_profile(label, grain_phase, known, top, bot, lx, ly, z0, z1, d),
-    }
+    return MosaicFill(
+        symbols=symbols.tolist(),
+        positions_A=pos,
+        atom_phase=built_as,
+        atom_grain=grain,
+        achieved_fractions=achieved,
+        target_fractions=target,
+        max_abs_error=fractions.max_abs_error,
+        grain_phase=tuple(grain_phase),
+        grain_volume_A3=geo.vol,
+        grain_rotation=rotations,
+        seeds_A=geo.seeds,
+        grain_size_nm=req.grain_nm,
+        z_range_A=(req.z0, req.z1),
+        removed_at_boundaries=removed,
+        depth_profile=_depth_profile(geo.label, grain_phase, req.known, req.top, req.bot, req.lx, req.ly,
+                                     req.z0, req.z1, req.grain_nm * 10.0),
+    )
 
 
 def _grid(lx: float, ly: float, z0: float, z1: float, h: float, max_points: int = 400_000):
@@ -568,7 +690,7 @@ def _grid(lx: float, ly: float, z0: float, z1: float, h: float, max_points: int 
 
 
 def _depth_profile(label: _Labeller, grain_phase: list[str], names: list[str], top: dict[str, float],
-                   bot: dict[str, float], lx: float, ly: float, z0: float, z1: float, d: float) -> dict[str, Any]:
+                   bot: dict[str, float], lx: float, ly: float, z0: float, z1: float, d: float) -> DepthProfile:
     """Achieved and target volume fractions in depth bands of about half a grain."""
     pts, zc = _grid(lx, ly, z0, z1, d / 6.0)
     ph_idx = np.array([names.index(p) for p in grain_phase])[label(pts)]
@@ -580,8 +702,8 @@ def _depth_profile(label: _Labeller, grain_phase: list[str], names: list[str], t
     counts /= np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
     centres = 0.5 * (edges[:-1] + edges[1:])
     t = (centres - z0) / (z1 - z0)
-    return {
-        "z_A": centres,
-        "achieved": {k: counts[:, i] for i, k in enumerate(names)},
-        "target": {k: (1 - t) * top.get(k, 0.0) + t * bot.get(k, 0.0) for k in names},
-    }
+    return DepthProfile(
+        z_A=centres,
+        achieved_fractions={k: counts[:, i] for i, k in enumerate(names)},
+        target_fractions={k: (1 - t) * top.get(k, 0.0) + t * bot.get(k, 0.0) for k in names},
+    )

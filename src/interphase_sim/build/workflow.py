@@ -41,8 +41,7 @@ class BuildRun:
 
     def layer_compositions(self) -> list[tuple[str, int, dict[str, int]]]:
         """(layer name, atoms, {element: count}) for every layer with atoms in the model."""
-        names = self.atoms.info["layer_names"]
-        names = names.split(",") if isinstance(names, str) else [str(n) for n in names]
+        names = [str(n) for n in self.atoms.info["layer_names"]]
         symbols = np.array(self.atoms.get_chemical_symbols())
         layer = np.asarray(self.atoms.arrays["layer"])
         out = []

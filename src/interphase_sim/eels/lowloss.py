@@ -83,6 +83,8 @@ def mean_free_path_nm(densities: dict[str, float], beam_energy_eV: float, collec
     zeff = num / den
     em = 7.6 * zeff**0.36
     e0 = beam_energy_eV / 1000.0
+    # relativistic factor with the formula's own rounded coefficients (2 m0c^2 and m0c^2 in
+    # keV, as fitted and published), deliberately not core.constants.ELECTRON_REST_ENERGY_EV
     f = (1 + e0 / 1022.0) / (1 + e0 / 511.0) ** 2
     arg = 2.0 * collection_mrad * e0 / em
     if arg <= 2.0:  # the formula needs beta well above the characteristic angle

@@ -78,6 +78,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from interphase_sim.core.constants import ELECTRON_REST_ENERGY_EV, RYDBERG_EV
 from interphase_sim.core.errors import InterphaseInputError
 
 __all__ = [
@@ -91,9 +92,7 @@ __all__ = [
     "ionization_cross_section",
 ]
 
-# CODATA 2018.
-_RYD_EV = 13.605693122994  # Rydberg energy, eV
-_MC2_EV = 510998.95  # electron rest energy, eV
+# CODATA 2018 (the Rydberg and rest energies: core.constants).
 _A0_CM = 5.29177210903e-9  # Bohr radius, cm
 _FOUR_PI_A0SQ_BARN = 4.0 * math.pi * _A0_CM**2 / 1e-24  # 3.5189e8 barn
 
@@ -287,8 +286,8 @@ def _settings(e: Edge, beam: Any, beta: Any, alpha: Any) -> tuple[float, float, 
 # -- kinematics and the convergence correction ----------------------------------------------
 def _kinematics(e0: float) -> tuple[float, float]:
     """(gamma, T = m0 v^2 / 2 in eV) of an electron of kinetic energy ``e0`` (eV)."""
-    gamma = 1.0 + e0 / _MC2_EV
-    return gamma, 0.5 * _MC2_EV * (1.0 - 1.0 / gamma**2)
+    gamma = 1.0 + e0 / ELECTRON_REST_ENERGY_EV
+    return gamma, 0.5 * ELECTRON_REST_ENERGY_EV * (1.0 - 1.0 / gamma**2)
 
 
 def _theta_e(energy: np.ndarray, e0: float) -> np.ndarray:
@@ -395,18 +394,18 @@ def _gos_k(energy: np.ndarray, qa02: np.ndarray, e: Edge) -> np.ndarray:
     """K-shell df/dE (1/eV) at energy losses ``energy`` (n, 1) and (q a0)^2 ``qa02`` (n, m)."""
     zs, n_el = (e.z - 0.5, 2.0) if e.z > 1 else (1.0, 1.0)
     q = qa02 / zs**2
-    kh2 = energy / (_RYD_EV * zs**2) - 1.0
+    kh2 = energy / (RYDBERG_EV * zs**2) - 1.0
     x = q - kh2 + 1.0
     c, d = _coulomb_factors(kh2, x, 2.0)
     a = (x * x + 4.0 * kh2) ** 3
-    return 128.0 * n_el * energy / (_RYD_EV**2 * zs**4) * (q + kh2 / 3.0 + 1.0 / 3.0) * c / (d * a)
+    return 128.0 * n_el * energy / (RYDBERG_EV**2 * zs**4) * (q + kh2 / 3.0 + 1.0 / 3.0) * c / (d * a)
 
 
 def _gos_l(energy: np.ndarray, qa02: np.ndarray, e: Edge) -> np.ndarray:
     """L2,3-shell df/dE (1/eV) with Egerton's empirical correction; shapes as :func:`_gos_k`."""
     zs = e.z - 0.35 * 7.0 - 1.7
     q = qa02 / zs**2
-    kh2 = energy / (_RYD_EV * zs**2) - 0.25
+    kh2 = energy / (RYDBERG_EV * zs**2) - 0.25
     x = q - kh2 + 0.25
     c, d = _coulomb_factors(kh2, x, 1.0)
     k4 = kh2 * kh2
@@ -424,7 +423,7 @@ def _gos_l(energy: np.ndarray, qa02: np.ndarray, e: Edge) -> np.ndarray:
     l1 = energy > e.l1_onset_eV
     g_over_a = np.where(l1, g_s / base**4, g_p / base**5)
     rf = ((energy + 0.1 - e.onset_eV) / (1.8 * e.z**2)) ** e.xu
-    return rf * 32.0 * energy / (_RYD_EV**2 * zs**4) * g_over_a * c / d
+    return rf * 32.0 * energy / (RYDBERG_EV**2 * zs**4) * g_over_a * c / d
 
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(48)
@@ -433,8 +432,8 @@ _GL_X, _GL_W = np.polynomial.legendre.leggauss(48)
 def _dsigma_hydrogenic(e: Edge, energy: np.ndarray, e0: float, theta_mrad: np.ndarray) -> np.ndarray:
     """dsigma/dE (barn/eV) at energy losses ``energy`` for collection angles ``theta_mrad``."""
     gamma, t = _kinematics(e0)
-    p02 = gamma**2 * t / _RYD_EV  # (k0 a0)^2
-    pp2 = p02 - energy / _RYD_EV * (gamma - energy / (2.0 * _MC2_EV))  # (k1 a0)^2
+    p02 = gamma**2 * t / RYDBERG_EV  # (k0 a0)^2
+    pp2 = p02 - energy / RYDBERG_EV * (gamma - energy / (2.0 * ELECTRON_REST_ENERGY_EV))  # (k1 a0)^2
     k0, k1 = math.sqrt(p02), np.sqrt(pp2)
     qmin2 = ((p02 - pp2) / (k0 + k1)) ** 2  # (k0 - k1)^2 without cancellation
     qmax2 = qmin2 + 4.0 * k0 * k1 * np.sin(theta_mrad * 5e-4) ** 2
@@ -442,14 +441,14 @@ def _dsigma_hydrogenic(e: Edge, energy: np.ndarray, e0: float, theta_mrad: np.nd
     # The GOS is smooth in ln q^2 (flat in the dipole region) apart from the Bethe ridge at
     # (q a0)^2 ~ E / R, sharp far above the onset: 48-point Gauss-Legendre on each side of it
     # matches adaptive quadrature to < 1e-9 for all edges here, 0.5-1000 mrad, 60 keV-1 MeV.
-    ridge = np.clip(np.log(energy / _RYD_EV), lo, hi)
+    ridge = np.clip(np.log(energy / RYDBERG_EV), lo, hi)
     gos_fn = _gos_k if e.shell == "K" else _gos_l
     integral = np.zeros_like(energy)
     for a, b in ((lo, ridge), (ridge, hi)):
         half = 0.5 * (b - a)
         lnq = (0.5 * (a + b))[:, None] + half[:, None] * _GL_X[None, :]
         integral += half * (gos_fn(energy[:, None], np.exp(lnq), e) @ _GL_W)
-    return _FOUR_PI_A0SQ_BARN * _RYD_EV**2 / (energy * t) * integral
+    return _FOUR_PI_A0SQ_BARN * RYDBERG_EV**2 / (energy * t) * integral
 
 
 _edge_arg = edge  # the public functions' parameter named ``edge`` shadows :func:`edge`

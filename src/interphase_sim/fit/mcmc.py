@@ -15,6 +15,7 @@ import numpy as np
 
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.fileio import atomic_write_text
+from interphase_sim.core.params import Parameters
 from interphase_sim.fit.objective import FitError, Objective, as_objectives, free_parameters
 from interphase_sim.fit.optimize import Evaluator, fit
 from interphase_sim.fit.result import FitResult
@@ -164,53 +165,20 @@ def sample(
     objs = as_objectives(objectives)
     params = free_parameters(objs)
     ndim = len(params)
-    if not isinstance(nwalkers, (int, np.integer)) or nwalkers < max(2 * ndim, 4) or nwalkers % 2:
-        raise InterphaseInputError("nwalkers", f"an even number >= {max(2 * ndim, 4)} is required, got {nwalkers}")
-    if not isinstance(nsteps, (int, np.integer)) or nsteps < 10:
-        raise InterphaseInputError("nsteps", f"at least 10 steps are required, got {nsteps}")
-    if not isinstance(thin, (int, np.integer)) or thin < 1:
-        raise InterphaseInputError("thin", f"a positive integer is required, got {thin}")
+    _check_chain(nwalkers, nsteps, thin, ndim)
     if start is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             start = fit(objs)
-    ev = Evaluator(objs, params)
-    plist = list(params.values())
-    failed = {"n": 0}
-
-    def log_prob(x: np.ndarray) -> float:
-        lp = 0.0
-        for p, v in zip(plist, x):
-            lp += p.logprior(v)
-        if not math.isfinite(lp):
-            return -math.inf
-        try:
-            mus = ev.expected(x)
-        except FitError:
-            failed["n"] += 1
-            return -math.inf
-        return lp + sum(o.log_likelihood(m) for o, m in zip(objs, mus))
-
+    log_prob = _LogPosterior(objs, params)
     rng = np.random.default_rng(seed)
-    best = np.array([start.values.get(n, p.value) for n, p in params.items()])
-    bounds = params.bounds_array()
-    span = np.where(np.isfinite(bounds[:, 1] - bounds[:, 0]), bounds[:, 1] - bounds[:, 0], np.abs(best) + 1.0)
-    err = np.array([start.stderr.get(n, math.nan) for n in params])
-    err = np.where(np.isfinite(err) & (err > 0), err, 1e-3 * span)
-    p0 = best + init_scale * err * rng.standard_normal((nwalkers, ndim))
-    p0 = np.clip(p0, bounds[:, 0] + 1e-9 * span, bounds[:, 1] - 1e-9 * span)
+    p0 = _start_ball(params, start, nwalkers, init_scale, rng)
     sampler = emcee.EnsembleSampler(nwalkers, ndim, log_prob)
     sampler.random_state = np.random.RandomState(rng.integers(2**32 - 1)).get_state()
     t0 = time.perf_counter()
     sampler.run_mcmc(p0, nsteps, progress=progress)
     wall = time.perf_counter() - t0
-    chain = sampler.get_chain()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            tau = np.asarray(sampler.get_autocorr_time(tol=0), dtype=float)
-        except Exception:  # emcee raises when the estimate is impossible
-            tau = np.full(ndim, np.nan)
+    tau = _autocorr_time(sampler, ndim)
     tau_max = float(np.nanmax(tau)) if np.any(np.isfinite(tau)) else math.nan
     if not math.isfinite(tau_max) or nsteps < AUTOCORR_FACTOR * tau_max:
         warnings.warn(
@@ -222,10 +190,77 @@ def sample(
         burn = int(min(nsteps // 2, 3 * tau_max)) if math.isfinite(tau_max) else nsteps // 4
     if not 0 <= burn < nsteps:
         raise InterphaseInputError("burn", f"must be in [0, {nsteps}), got {burn}")
-    flat = chain[burn::thin].reshape(-1, ndim)
+    return _summarize(sampler, params, tau, int(burn), int(thin), log_prob.n_failed, wall, start)
+
+
+def _check_chain(nwalkers: Any, nsteps: Any, thin: Any, ndim: int) -> None:
+    """Walkers (even, >= 2 ndim and >= 4), steps (>= 10) and thinning (>= 1) are usable."""
+    if not isinstance(nwalkers, (int, np.integer)) or nwalkers < max(2 * ndim, 4) or nwalkers % 2:
+        raise InterphaseInputError("nwalkers", f"an even number >= {max(2 * ndim, 4)} is required, got {nwalkers}")
+    if not isinstance(nsteps, (int, np.integer)) or nsteps < 10:
+        raise InterphaseInputError("nsteps", f"at least 10 steps are required, got {nsteps}")
+    if not isinstance(thin, (int, np.integer)) or thin < 1:
+        raise InterphaseInputError("thin", f"a positive integer is required, got {thin}")
+
+
+class _LogPosterior:
+    """Log prior plus log likelihood of the free-parameter vector; a model failure counts
+    in ``n_failed`` and gives zero probability."""
+
+    def __init__(self, objectives: list[Objective], params: Parameters) -> None:
+        self.objectives = objectives
+        self.evaluator = Evaluator(objectives, params)
+        self.plist = list(params.values())
+        self.n_failed = 0
+
+    def __call__(self, x: np.ndarray) -> float:
+        lp = 0.0
+        for p, v in zip(self.plist, x):
+            lp += p.logprior(v)
+        if not math.isfinite(lp):
+            return -math.inf
+        try:
+            mus = self.evaluator.expected(x)
+        except FitError:
+            self.n_failed += 1
+            return -math.inf
+        return lp + sum(o.log_likelihood(m) for o, m in zip(self.objectives, mus))
+
+
+def _start_ball(
+    params: Parameters, start: FitResult, nwalkers: int, init_scale: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Walker starts (nwalkers, ndim): ``init_scale`` standard errors around the optimum,
+    kept a hair inside the bounds."""
+    best = np.array([start.values.get(n, p.value) for n, p in params.items()])
+    bounds = params.bounds_array()
+    span = np.where(np.isfinite(bounds[:, 1] - bounds[:, 0]), bounds[:, 1] - bounds[:, 0], np.abs(best) + 1.0)
+    err = np.array([start.stderr.get(n, math.nan) for n in params])
+    err = np.where(np.isfinite(err) & (err > 0), err, 1e-3 * span)
+    p0 = best + init_scale * err * rng.standard_normal((nwalkers, best.size))
+    return np.clip(p0, bounds[:, 0] + 1e-9 * span, bounds[:, 1] - 1e-9 * span)
+
+
+def _autocorr_time(sampler: Any, ndim: int) -> np.ndarray:
+    """emcee's integrated autocorrelation times (steps), NaN where they cannot be estimated."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return np.asarray(sampler.get_autocorr_time(tol=0), dtype=float)
+        except Exception:  # emcee raises when the estimate is impossible
+            return np.full(ndim, np.nan)
+
+
+def _summarize(
+    sampler: Any, params: Parameters, tau: np.ndarray, burn: int, thin: int, n_failed: int, wall: float,
+    start: FitResult,
+) -> SampleResult:
+    """Posterior summaries after ``burn`` steps, thinned; the Parameters are set to the medians."""
+    chain = sampler.get_chain()
+    flat = chain[burn::thin].reshape(-1, chain.shape[2])
     q = np.percentile(flat, [2.5, 16, 50, 84, 97.5], axis=0)
     names = list(params)
-    for p, m in zip(plist, q[2]):
+    for p, m in zip(params.values(), q[2]):
         p.value = float(m)
     return SampleResult(
         names=names,
@@ -233,13 +268,13 @@ def sample(
         log_prob=sampler.get_log_prob(),
         acceptance_fraction=np.asarray(sampler.acceptance_fraction),
         autocorr_time=tau,
-        burn=int(burn),
-        thin=int(thin),
+        burn=burn,
+        thin=thin,
         samples=flat,
         median={n: float(v) for n, v in zip(names, q[2])},
         interval68={n: (float(a), float(b)) for n, a, b in zip(names, q[1], q[3])},
         interval95={n: (float(a), float(b)) for n, a, b in zip(names, q[0], q[4])},
-        n_failed=failed["n"],
+        n_failed=n_failed,
         wall_time_s=wall,
         start=start,
     )

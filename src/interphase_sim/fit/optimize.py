@@ -144,45 +144,12 @@ def fit(
     params = free_parameters(objs)
     bounds = params.bounds_array()
     x0 = params.get_values()
-    for (name, p), x in zip(params.items(), x0):
-        lo, hi = p.bounds
-        if not lo <= x <= hi:
-            raise InterphaseInputError(name, f"start value {x} is outside its bounds [{lo}, {hi}]")
-    if method == "differential_evolution":
-        unbounded = [n for n, (lo, hi) in zip(params, bounds) if not (math.isfinite(lo) and math.isfinite(hi))]
-        if unbounded:
-            raise InterphaseInputError(
-                unbounded[0], "differential_evolution needs finite min and max on every free parameter"
-            )
+    _check_start(params, bounds, x0, method)
     ev = Evaluator(objs, params)
     # Fail early and clearly if the start point itself cannot be evaluated.
     ev.residuals(x0)
     t0 = time.perf_counter()
-    if method == "least_squares":
-        res = scipy.optimize.least_squares(
-            ev.residuals, x0, bounds=(bounds[:, 0], bounds[:, 1]), x_scale="jac",
-            max_nfev=max_nfev, **options,
-        )
-        x, success, message = res.x, bool(res.success), str(res.message)
-    elif method == "lbfgsb":
-        res = scipy.optimize.minimize(
-            ev.statistic, x0, method="L-BFGS-B", bounds=[tuple(b) for b in bounds],
-            options={"maxfun": max_nfev or 15000, **options},
-        )
-        x, success, message = res.x, bool(res.success), str(res.message)
-    else:
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        res = scipy.optimize.differential_evolution(
-            ev.statistic, [tuple(b) for b in bounds], seed=rng, polish=False,
-            maxiter=options.pop("maxiter", 200), **options,
-        )
-        polish = scipy.optimize.least_squares(
-            ev.residuals, res.x, bounds=(bounds[:, 0], bounds[:, 1]), x_scale="jac", max_nfev=max_nfev,
-        )
-        better = polish.cost * 2 <= res.fun
-        x = polish.x if better else res.x
-        success = bool(res.success or polish.success)
-        message = f"{res.message}; polish: {polish.message}"
+    x, success, message = _minimize(ev, method, x0, bounds, seed, max_nfev, options)
     ev.set(x)
     stats = [o.statistic(m) for o, m in zip(objs, ev.expected(x))]
     cov, fisher = fisher_covariance(ev, x)
@@ -200,3 +167,47 @@ def fit(
         warnings.warn(f"{name} ended at a bound ({result.values[name]:.6g}); its error is unreliable",
                       UserWarning, stacklevel=2)
     return result
+
+
+def _check_start(params: Parameters, bounds: np.ndarray, x0: np.ndarray, method: str) -> None:
+    """Start values inside their bounds; finite bounds everywhere for the global method."""
+    for (name, p), x in zip(params.items(), x0):
+        lo, hi = p.bounds
+        if not lo <= x <= hi:
+            raise InterphaseInputError(name, f"start value {x} is outside its bounds [{lo}, {hi}]")
+    if method == "differential_evolution":
+        unbounded = [n for n, (lo, hi) in zip(params, bounds) if not (math.isfinite(lo) and math.isfinite(hi))]
+        if unbounded:
+            raise InterphaseInputError(
+                unbounded[0], "differential_evolution needs finite min and max on every free parameter"
+            )
+
+
+def _minimize(
+    ev: Evaluator, method: str, x0: np.ndarray, bounds: np.ndarray, seed: Any, max_nfev: int | None,
+    options: dict[str, Any],
+) -> tuple[np.ndarray, bool, str]:
+    """Run one of :data:`METHODS` from ``x0`` within ``bounds`` (P, 2): (best x, success, message)."""
+    if method == "least_squares":
+        res = scipy.optimize.least_squares(
+            ev.residuals, x0, bounds=(bounds[:, 0], bounds[:, 1]), x_scale="jac",
+            max_nfev=max_nfev, **options,
+        )
+        return res.x, bool(res.success), str(res.message)
+    if method == "lbfgsb":
+        res = scipy.optimize.minimize(
+            ev.statistic, x0, method="L-BFGS-B", bounds=[tuple(b) for b in bounds],
+            options={"maxfun": max_nfev or 15000, **options},
+        )
+        return res.x, bool(res.success), str(res.message)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    res = scipy.optimize.differential_evolution(
+        ev.statistic, [tuple(b) for b in bounds], seed=rng, polish=False,
+        maxiter=options.pop("maxiter", 200), **options,
+    )
+    polish = scipy.optimize.least_squares(
+        ev.residuals, res.x, bounds=(bounds[:, 0], bounds[:, 1]), x_scale="jac", max_nfev=max_nfev,
+    )
+    better = polish.cost * 2 <= res.fun
+    x = polish.x if better else res.x
+    return x, bool(res.success or polish.success), f"{res.message}; polish: {polish.message}"

@@ -14,6 +14,7 @@ from scipy import fft as sp_fft
 from scipy import ndimage
 
 from interphase_sim.core.constants import ANGSTROM_PER_NM, ELECTRON_REST_ENERGY_EV, HC_EV_A
+from interphase_sim.core import validate as V
 from interphase_sim.core.errors import InterphaseInputError
 
 # Smallest image side (pixels) for which a power spectrum means anything.
@@ -34,16 +35,12 @@ NYQUIST_FRACTION = 0.95
 # --------------------------------------------------------------------------- inputs
 
 
+_POSITIVE = V.Range(0.0, math.inf, low_open=True)
+
+
 def positive_number(value: Any, field: str) -> float:
-    if isinstance(value, bool):
-        raise InterphaseInputError(field, f"expected a positive number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InterphaseInputError(field, f"expected a positive number, got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise InterphaseInputError(field, f"expected a finite number > 0, got {value!r}")
-    return v
+    """A finite number > 0 (the one vocabulary: :func:`interphase_sim.core.validate.number`)."""
+    return V.number(value, field, _POSITIVE)
 
 
 def axis_step_A(values: np.ndarray, units: str, field: str) -> tuple[float, float]:
@@ -100,9 +97,8 @@ def check_d_range(d_min_A: Any, d_max_A: Any) -> tuple[float, float]:
 
 
 def count_number(value: Any, field: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InterphaseInputError(field, f"expected an integer >= {minimum}, got {value!r}")
-    return int(value)
+    """An integer >= ``minimum`` (:func:`interphase_sim.core.validate.integer`)."""
+    return V.integer(value, field, low=minimum)
 
 
 # --------------------------------------------------------------------------- spectra

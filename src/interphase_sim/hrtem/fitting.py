@@ -450,8 +450,7 @@ def phase_map_truth(pm: PhaseMap, atoms: Any, window_nm: float, depth_offset_nm:
     """
     from scipy.spatial import cKDTree
 
-    names = atoms.info["phase_names"]
-    names = names.split(",") if isinstance(names, str) else [str(n) for n in names]
+    names = [str(n) for n in atoms.info["phase_names"]]
     pos = atoms.positions[:, :2] / 10.0
     ph = np.asarray(atoms.arrays["phase"])
     tree = cKDTree(pos)

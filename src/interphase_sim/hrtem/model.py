@@ -520,22 +520,6 @@ def build_lamella(stack: Any, lateral_nm: float = 10.0, thickness_nm: float = 5.
         depth_range_nm = resolve_hrtem_settings(stack).get("depth_range_nm")
     else:
         depth_range_nm = _read("depth_range_nm", depth_range_nm)
-    # where each layer can reach: its nominal extent widened by 4 sigma of the rough
-    # interfaces above and below it (a layer's roughness is that of its bottom interface)
-    bottoms = stack.interfaces_nm()
-    tops = np.concatenate([[0.0], bottoms[:-1]])
-    sigma = np.array([float(lay.roughness_nm.value) for lay in stack.layers])
-    reach_top = tops - 4.0 * np.concatenate([[0.0], sigma[:-1]])
-    reach_bottom = bottoms + 4.0 * sigma
-    for lay, top, bottom in zip(stack.layers, reach_top, reach_bottom):
-        g = None if lay.grain_size_nm is None else float(lay.grain_size_nm.value)
-        outside = depth_range_nm is not None and (bottom <= depth_range_nm[0] or top >= depth_range_nm[1])
-        if g is not None and g > min(lat, thick) and not outside:
-            raise InterphaseInputError(
-                "thickness_nm" if thick < lat else "lateral_nm",
-                f"the lamella ({lat:g} nm wide, {thick:g} nm thick) must be at least as large as the "
-                f"{g:g} nm grains of layer {lay.name!r}, which the depth range reaches: the mosaic is periodic "
-                f"across it (image a depth range that avoids the layer, or a larger lamella)")
     opts = dict(build_options or {})
     if depth_range_nm is not None and stack.semi_infinite:  # build the substrate down to the window's end
         opts.setdefault("semi_infinite_nm", max(5.0, float(depth_range_nm[1]) - stack.finite_depth_nm()))

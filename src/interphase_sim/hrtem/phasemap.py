@@ -44,9 +44,9 @@ from typing import Any
 
 import numpy as np
 
+from interphase_sim.core.constants import ANGSTROM_PER_NM as _ANGSTROM_PER_NM
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.hrtem._spectra import (
-    ANGSTROM_PER_NM as _ANGSTROM_PER_NM,
     MIN_SIDE as _MIN_SIDE,
     NYQUIST_FRACTION as _NYQUIST_FRACTION,
     count_number as _count,

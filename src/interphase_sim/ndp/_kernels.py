@@ -33,7 +33,12 @@ __all__ = [
     "dead_layer_map",
     "birth_points",
     "particle_spectrum",
+    "N_GRID",
 ]
+
+#: Nodes of the u = sqrt(E) grid (``E_i = (i du)^2`` keV, ``du = sqrt(1.02 E_max) / (N_GRID - 1)``)
+#: of the range tables, exit maps and dead-layer maps, in the forward model and the inversion.
+N_GRID = 256
 
 _FAST = dict(cache=True, nogil=True, error_model="numpy")
 

@@ -12,7 +12,8 @@ and what a forward fit (:class:`~interphase_sim.ndp.model.NDPModel`) is compared
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from interphase_sim.ndp import _kernels as K
 from interphase_sim.core.measurement import Axis, Measurement, bin_edges
 from interphase_sim.core.errors import InterphaseInputError
-from interphase_sim.ndp.geometry import cone_nodes, get_particle, solid_angle_fraction
+from interphase_sim.ndp.geometry import Particle, cone_nodes, get_particle, solid_angle_fraction
 
 __all__ = ["spectrum_to_depth"]
 
@@ -80,107 +81,202 @@ def spectrum_to_depth(
         Density (atoms/nm3) on a ``depth`` axis (nm), increasing depth, with 1-sigma
         Poisson uncertainties; metadata record the assumptions.
     """
-    from interphase_sim.ndp.model import NDPModel, resolve_material
+    from interphase_sim.ndp.model import resolve_material
 
     if not isinstance(measurement, Measurement) or measurement.values.ndim != 1:
         raise InterphaseInputError("measurement", "a 1-D Measurement with an energy axis (keV) is required")
     part = get_particle(particle)
     if model is not None:
+        cfg = _Settings.from_model(model)
+    else:
+        cfg = _Settings(
+            detector_angle_deg, acceptance_half_angle_deg, tuple(dead_layers), fluence, area_cm2, scale, background,
+            low_energy_cutoff_keV, stopping,
+        )
+    cfg = _checked(cfg)
+    phase = resolve_material(matrix, "matrix")
+    species = _check_species(species, part.parent, li6_abundance)
+    dead = [(resolve_material(m, f"dead_layers[{i}].material"), float(t)) for i, (m, t) in enumerate(cfg.dead_layers)]
+
+    depth, e0, prob = _depth_scale(part, phase, dead, cfg)
+    energy = measurement.axis("energy")
+    z_c, dz, ok = _channel_depths(depth, energy, cfg.low_energy_cutoff_keV, part.name)
+    dens, err = _densities(measurement, ok, dz, part, prob, cfg, li6_abundance if species == "Li" else None)
+    return _package(z_c[ok], dens, err, species, phase, part.name, e0, dead, cfg)
+
+
+# -- parse ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Settings:
+    """Geometry, absolute scale and stopping source of one inversion (keyword units)."""
+
+    detector_angle_deg: float
+    acceptance_half_angle_deg: float
+    dead_layers: tuple[Any, ...]  # (material, thickness_nm), materials not yet resolved
+    fluence: float  # neutrons/cm2
+    area_cm2: float
+    scale: float
+    background: float  # counts per channel
+    low_energy_cutoff_keV: float
+    stopping: Any
+
+    @classmethod
+    def from_model(cls, model: Any) -> _Settings:
+        """The settings of an :class:`~interphase_sim.ndp.model.NDPModel`."""
+        from interphase_sim.ndp.model import NDPModel
+
         if not isinstance(model, NDPModel):
             raise InterphaseInputError("model", f"expected an NDPModel, got {type(model).__name__}")
-        detector_angle_deg = model.detector_angle_deg.value
-        acceptance_half_angle_deg = model.acceptance_half_angle_deg.value
-        dead_layers = [(ph, t.value) for ph, t in model.dead_layers]
-        fluence, area_cm2, scale = model.fluence.value, model.area_cm2.value, model.scale.value
-        background = model.background.value
-        low_energy_cutoff_keV = model.low_energy_cutoff_keV.value
-        stopping = model.stopping
-    for name, v, lo in (("fluence", fluence, 0.0), ("area_cm2", area_cm2, 0.0), ("scale", scale, 0.0)):
+        return cls(
+            detector_angle_deg=model.detector_angle_deg.value,
+            acceptance_half_angle_deg=model.acceptance_half_angle_deg.value,
+            dead_layers=tuple((ph, t.value) for ph, t in model.dead_layers),
+            fluence=model.fluence.value,
+            area_cm2=model.area_cm2.value,
+            scale=model.scale.value,
+            background=model.background.value,
+            low_energy_cutoff_keV=model.low_energy_cutoff_keV.value,
+            stopping=model.stopping,
+        )
+
+
+def _checked(cfg: _Settings) -> _Settings:
+    """``cfg`` validated, with the default stopping source (ICRU 49) filled in."""
+    for name in ("fluence", "area_cm2", "scale"):
+        v, lo = getattr(cfg, name), 0.0
         if not (math.isfinite(v) and v > lo):
             raise InterphaseInputError(name, f"must be a finite number > {lo}, got {v}")
-    if not 0.0 <= detector_angle_deg < 89.0:
-        raise InterphaseInputError("detector_angle_deg", f"must be in [0, 89), got {detector_angle_deg}")
-    if not 0.0 < acceptance_half_angle_deg < 89.0:
-        raise InterphaseInputError("acceptance_half_angle_deg", f"must be in (0, 89), got {acceptance_half_angle_deg}")
-    if stopping is None:
+    if not 0.0 <= cfg.detector_angle_deg < 89.0:
+        raise InterphaseInputError("detector_angle_deg", f"must be in [0, 89), got {cfg.detector_angle_deg}")
+    if not 0.0 < cfg.acceptance_half_angle_deg < 89.0:
+        raise InterphaseInputError(
+            "acceptance_half_angle_deg", f"must be in (0, 89), got {cfg.acceptance_half_angle_deg}"
+        )
+    if cfg.stopping is None:
         from interphase_sim.ndp.stopping import ICRU49
 
-        stopping = ICRU49()
-    phase = resolve_material(matrix, "matrix")
+        cfg = replace(cfg, stopping=ICRU49())
+    return cfg
+
+
+def _check_species(species: str | None, parent: str, li6_abundance: float | None) -> str:
+    """The reported species (default from the particle's parent isotope ``parent``)."""
     if species is None:
-        species = "6Li" if part.parent == "6Li" else "10B"
+        species = "6Li" if parent == "6Li" else "10B"
     if species not in ("6Li", "Li", "10B"):
         raise InterphaseInputError("species", f"choose 6Li, Li or 10B, got {species!r}")
     if species == "Li":
         if li6_abundance is None or not 0.0 < li6_abundance <= 1.0:
             raise InterphaseInputError("li6_abundance", "give the 6Li atom fraction (0, 1] to report total Li")
+    return species
 
-    energy = measurement.axis("energy")
-    counts = measurement.values
-    edges = bin_edges(energy)
+
+# -- compute --------------------------------------------------------------------------------
+def _stopping_rows(stopping: Any, ion: str, eg: np.ndarray, materials: list[Any]) -> np.ndarray:
+    """Linear stopping (keV/nm) of each material on the grid ``eg`` (keV), shape (M, G).
+
+    The ``E = 0`` node takes the value of the first node (the range integrand is finite
+    there, see :func:`~interphase_sim.ndp._kernels.range_tables`).
+    """
+    s = np.empty((len(materials), eg.size))
+    for i, ph in enumerate(materials):
+        s[i, 1:] = stopping.linear_stopping(ion, eg[1:], ph)
+        s[i, 0] = s[i, 1]
+    return s
+
+
+def _depth_scale(
+    part: Particle, phase: Any, dead: list[tuple[Any, float]], cfg: _Settings
+) -> tuple[Callable[[np.ndarray], np.ndarray], float, float]:
+    """Birth depth (nm, NaN above the surface energy) of a detected energy (keV).
+
+    Returns the map, the birth energy (keV) of the particle's main branch and that
+    branch's probability.
+    """
     e0, prob = max(part.branches, key=lambda b: b[1])
-    u_max = math.sqrt(1.02 * part.max_energy_keV)
-    du = u_max / 399
-    eg = (np.arange(400) * du) ** 2
-    s = np.empty(400)
-    s[1:] = stopping.linear_stopping(part.ion, eg[1:], phase)
-    s[0] = s[1]
-    r_m = K.range_tables(s[None, :], du)[0]
-    _, _, k_det = cone_nodes(float(detector_angle_deg), float(acceptance_half_angle_deg), 1)
-    dead = [(resolve_material(m, f"dead_layers[{i}].material"), float(t)) for i, (m, t) in enumerate(dead_layers)]
+    n = K.N_GRID  # the nodes of the forward model (NDPModel), so both see the same range tables
+    du = math.sqrt(1.02 * part.max_energy_keV) / (n - 1)
+    u_grid = np.arange(n) * du
+    eg = u_grid**2
+    r_m = K.range_tables(_stopping_rows(cfg.stopping, part.ion, eg, [phase]), du)[0]
+    _, _, k_det = cone_nodes(float(cfg.detector_angle_deg), float(cfg.acceptance_half_angle_deg), 1)
     if dead:
-        s_dead = np.empty((len(dead), 400))
-        for i, (ph, _) in enumerate(dead):
-            s_dead[i, 1:] = stopping.linear_stopping(part.ion, eg[1:], ph)
-            s_dead[i, 0] = s_dead[i, 1]
-        g0 = K.dead_layer_map(K.range_tables(s_dead, du), np.array([t for _, t in dead]), k_det, du, 400)
+        s_dead = _stopping_rows(cfg.stopping, part.ion, eg, [ph for ph, _ in dead])
+        g0 = K.dead_layer_map(K.range_tables(s_dead, du), np.array([t for _, t in dead]), k_det, du, n)
     else:
         g0 = eg.copy()
-    alive = g0 > 0
-    first = max(int(np.argmax(alive)) - 1, 0)
-    # surface energy for each detected energy: invert the (increasing) dead-layer map
-    surface = lambda e: np.interp(e, g0[first:], eg[first:], right=np.inf)  # noqa: E731
-    k = 1.0 / math.cos(math.radians(detector_angle_deg))
-    u_grid = np.arange(400) * du
+    first = max(int(np.argmax(g0 > 0)) - 1, 0)
+    k = 1.0 / math.cos(math.radians(cfg.detector_angle_deg))
     r0 = float(np.interp(math.sqrt(e0), u_grid, r_m))
 
     def depth(e_det: np.ndarray) -> np.ndarray:
-        es = surface(e_det)
+        # surface energy for each detected energy: invert the (increasing) dead-layer map
+        es = np.interp(e_det, g0[first:], eg[first:], right=np.inf)
         r = np.interp(np.sqrt(np.minimum(es, eg[-1])), u_grid, r_m)
         return np.where(es < e0, (r0 - r) / k, np.nan)
 
+    return depth, e0, prob
+
+
+def _channel_depths(
+    depth: Callable[[np.ndarray], np.ndarray], energy: np.ndarray, cutoff_keV: float, particle_name: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Depths (nm) of the channel centres, depth widths (nm) of the converted channels,
+    and which channels (above the cutoff, below the surface energy) are converted."""
+    edges = bin_edges(energy)
     z_c, z_lo, z_hi = depth(energy), depth(edges[:-1]), depth(edges[1:])
     z_hi = np.where(np.isnan(z_hi), 0.0, z_hi)  # a channel straddling the surface edge
-    ok = (energy >= low_energy_cutoff_keV) & np.isfinite(z_c) & np.isfinite(z_lo) & (z_lo > z_hi)
+    ok = (energy >= cutoff_keV) & np.isfinite(z_c) & np.isfinite(z_lo) & (z_lo > z_hi)
     if not np.any(ok):
         raise InterphaseInputError(
-            "measurement", f"no channel between the cutoff ({low_energy_cutoff_keV} keV) and the {part.name} surface energy"
+            "measurement", f"no channel between the cutoff ({cutoff_keV} keV) and the {particle_name} surface energy"
         )
-    dz = (z_lo - z_hi)[ok]
-    omega = solid_angle_fraction(acceptance_half_angle_deg)
-    yield_per_atom_nm2 = scale * fluence * area_cm2 * part.cross_section_b * 1e-24 * omega * prob * 1e14
-    c = counts[ok] - background
-    sig = measurement.uncertainties[ok] if measurement.uncertainties is not None else np.sqrt(np.maximum(counts[ok], 1.0))
+    return z_c, (z_lo - z_hi)[ok], ok
+
+
+def _densities(
+    measurement: Measurement, ok: np.ndarray, dz: np.ndarray, part: Particle, prob: float, cfg: _Settings,
+    li6_abundance: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parent density (atoms/nm3) and its 1-sigma error in the converted channels ``ok``;
+    divided by ``li6_abundance`` (to total Li) when given."""
+    omega = solid_angle_fraction(cfg.acceptance_half_angle_deg)
+    yield_per_atom_nm2 = cfg.scale * cfg.fluence * cfg.area_cm2 * part.cross_section_b * 1e-24 * omega * prob * 1e14
+    counts = measurement.values
+    c = counts[ok] - cfg.background
+    if measurement.uncertainties is not None:
+        sig = measurement.uncertainties[ok]
+    else:
+        sig = np.sqrt(np.maximum(counts[ok], 1.0))
     dens = c / (yield_per_atom_nm2 * dz)
     err = sig / (yield_per_atom_nm2 * dz)
-    if species == "Li":
+    if li6_abundance is not None:
         dens, err = dens / li6_abundance, err / li6_abundance
-    order = np.argsort(z_c[ok])
+    return dens, err
+
+
+# -- package --------------------------------------------------------------------------------
+def _package(
+    z: np.ndarray, dens: np.ndarray, err: np.ndarray, species: str, phase: Any, particle_name: str, e0: float,
+    dead: list[tuple[Any, float]], cfg: _Settings,
+) -> Measurement:
+    """The density profile on increasing depth ``z`` (nm), with the assumptions as metadata."""
+    order = np.argsort(z)
     return Measurement(
         values=dens[order],
-        axes=[Axis("depth", "nm", z_c[ok][order])],
+        axes=[Axis("depth", "nm", z[order])],
         uncertainties=err[order],
         quantity=f"{species}_atoms_per_nm3",
         metadata={
             "analysis": "NDP spectrum to depth (no deconvolution)",
             "matrix": phase.name,
             "matrix_density_g_cm3": phase.density,
-            "particle": part.name,
+            "particle": particle_name,
             "birth_energy_keV": e0,
-            "detector_angle_deg": detector_angle_deg,
-            "acceptance_half_angle_deg": acceptance_half_angle_deg,
+            "detector_angle_deg": cfg.detector_angle_deg,
+            "acceptance_half_angle_deg": cfg.acceptance_half_angle_deg,
             "dead_layers": [{"material": ph.name, "thickness_nm": t} for ph, t in dead],
-            "background_per_channel": background,
+            "background_per_channel": cfg.background,
             "species": species,
         },
     )

@@ -40,7 +40,7 @@ from interphase_sim.sample.stack import Stack
 
 __all__ = ["NDPModel", "PARTICLES", "resolve_material"]
 
-N_GRID = 256  # nodes of the sqrt(E) grid for range tables and exit maps
+N_GRID = K.N_GRID  # nodes of the sqrt(E) grid for range tables and exit maps (shared with the inversion)
 ROUGH_SLABS = (-1.5, -0.5, 0.5, 1.5)  # sub-slab edges across a rough interface, in sigma (symmetric:
 # the energy lost crossing the interface is then exact to first order)
 GRADIENT_SLABS = 6  # sub-slabs through a layer with a phase gradient

@@ -58,6 +58,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from interphase_sim.sample import phases
+from interphase_sim.core.constants import ELECTRON_REST_ENERGY_EV
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.sample.phases import Phase, parse_composition
 
@@ -79,10 +80,9 @@ __all__ = [
 MAX_ENERGY_KEV = 1.0e5  # 100 MeV: the Bethe continuation has no density or Bloch/Mott terms
 AVOGADRO = 6.02214076e23  # 1/mol (exact)
 _EV15_TO_MEV_CM2_MOL = AVOGADRO * 1e-21  # eV/(1e15 atoms/cm2) -> MeV cm2/g, times g/mol
-_ME_EV = 510998.95  # electron rest energy, eV (CODATA 2018)
 _U_KEV = 931494.10242  # atomic mass unit, keV (CODATA 2018)
 # 4 pi r_e^2 m_e c^2 in eV cm2, times 1e15 atoms/cm2: Bethe prefactor per atom.
-_K_BETHE = 4.0 * math.pi * (2.8179403262e-13) ** 2 * _ME_EV * 1e15
+_K_BETHE = 4.0 * math.pi * (2.8179403262e-13) ** 2 * ELECTRON_REST_ENERGY_EV * 1e15
 
 # Ion name -> (Z1, nuclear mass in u (CODATA 2018), which ICRU 49 table).
 IONS: dict[str, tuple[int, float, str]] = {
@@ -182,9 +182,9 @@ def _bethe(z2: np.ndarray, i_ev: np.ndarray, e_kev: np.ndarray, mass_u: float, z
     mc2 = mass_u * _U_KEV
     gamma = 1.0 + e_kev / mc2
     b2 = 1.0 - 1.0 / gamma**2
-    r = _ME_EV * 1e-3 / mc2
-    wmax = 2.0 * _ME_EV * b2 * gamma**2 / (1.0 + 2.0 * gamma * r + r * r)
-    stopping_number = 0.5 * np.log(2.0 * _ME_EV * b2 * gamma**2 * wmax / i_ev**2) - b2
+    r = ELECTRON_REST_ENERGY_EV * 1e-3 / mc2
+    wmax = 2.0 * ELECTRON_REST_ENERGY_EV * b2 * gamma**2 / (1.0 + 2.0 * gamma * r + r * r)
+    stopping_number = 0.5 * np.log(2.0 * ELECTRON_REST_ENERGY_EV * b2 * gamma**2 * wmax / i_ev**2) - b2
     return _K_BETHE * z1 * z1 * z2 / b2 * stopping_number
 
 

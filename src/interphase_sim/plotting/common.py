@@ -268,7 +268,7 @@ def plot_model_slice(atoms: Any, stack: Any = None, slab_nm: float = 1.0, fig: A
         fig = plt.figure(figsize=(12, 2.0 + 6.0 * min(cell[0] / cell[2], 1.0) + 3.0))
     ax1, ax2 = fig.subplots(2, 1, sharex=True,
                             gridspec_kw={"height_ratios": (max(cell[0] / cell[2] * 12, 1.2), 3.0)})
-    names = str(atoms.info.get("phase_names", "")).split(",")
+    names = [str(n) for n in atoms.info.get("phase_names", [])]
     phase = atoms.arrays["phase"]
     sel = np.abs(pos[:, 1] - cell[1] / 2) < slab_nm / 2
     for i, name in enumerate(names):

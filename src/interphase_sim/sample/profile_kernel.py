@@ -39,7 +39,13 @@ _ERF_CUTOFF = 6.0
 _SHARP_BELOW_NM = 1e-9  # widths below this (1e-8 Å) are treated as sharp
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "arcp", "nsz"})
+# Options of every kernel below. The helpers of _profile_sorted are also inlined into it
+# (numba IR inlining, ``inline="always"``): no call overhead on small grids, and the erf
+# windows compile with the same fastmath flags as the rows they are added to.
+_NJIT = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "arcp", "nsz"})
+
+
+@numba.njit(**_NJIT)
 def _profile_sorted(z, tops, thick, sigma, top, bot, jump, first_fraction, out):
     """Fill ``out`` (Q, N) on an ascending grid ``z``.
 
@@ -50,58 +56,9 @@ def _profile_sorted(z, tops, thick, sigma, top, bot, jump, first_fraction, out):
     n = z.shape[0]
     n_layers = tops.shape[0]
     n_q = top.shape[1]
-    z0 = np.searchsorted(z, 0.0, side="left")  # vacuum above the top surface
-    seg_a = np.empty(n_layers, np.int64)
-    seg_b = np.empty(n_layers, np.int64)
-    for i in range(n_layers):
-        seg_a[i] = np.searchsorted(z, tops[i], side="left")
-        if math.isinf(thick[i]):
-            seg_b[i] = n
-        else:
-            seg_b[i] = np.searchsorted(z, tops[i] + thick[i], side="left")
-    end = seg_b[n_layers - 1]  # vacuum below a finite stack
-    # windows of the rough interfaces and their erf corrections, computed once
-    win_lo = np.zeros(n_layers + 1, np.int64)
-    win_hi = np.zeros(n_layers + 1, np.int64)
-    win_off = np.zeros(n_layers + 2, np.int64)
-    inv_sqrt2 = 1.0 / math.sqrt(2.0)
-    for k in range(1, n_layers + 1):
-        sg = sigma[k]
-        if sg > 0.0:
-            zk = tops[k - 1] + thick[k - 1]
-            win_lo[k] = max(np.searchsorted(z, zk - _ERF_CUTOFF * sg, side="left"), z0)
-            win_hi[k] = max(np.searchsorted(z, zk + _ERF_CUTOFF * sg, side="right"), win_lo[k])
-        win_off[k + 1] = win_off[k] + win_hi[k] - win_lo[k]
-    corr = np.empty(win_off[n_layers + 1])
-    for k in range(1, n_layers + 1):
-        if win_hi[k] > win_lo[k]:
-            zk = tops[k - 1] + thick[k - 1]
-            sg = sigma[k]
-            c = corr[win_off[k]:win_off[k + 1]]
-            zz = z[win_lo[k]:win_hi[k]]
-            scale = inv_sqrt2 / sg
-            for j in range(c.shape[0]):
-                step = 1.0 if zz[j] >= zk else 0.0
-                c[j] = 0.5 * (1.0 + math.erf((zz[j] - zk) * scale)) - step
-                # what would lie above the (sharp) top surface is reflected into the sample
-                fold = (-zz[j] - zk) * scale
-                if fold > -_ERF_CUTOFF * inv_sqrt2:
-                    c[j] += 0.5 * (1.0 + math.erf(fold))
-    # union of the windows as disjoint intervals (where clipping may be needed)
-    order = np.argsort(win_lo)
-    m_lo = np.empty(n_layers + 1, np.int64)
-    m_hi = np.empty(n_layers + 1, np.int64)
-    n_m = 0
-    for idx in range(n_layers + 1):
-        k = order[idx]
-        if win_hi[k] <= win_lo[k]:
-            continue
-        if n_m > 0 and win_lo[k] <= m_hi[n_m - 1]:
-            m_hi[n_m - 1] = max(m_hi[n_m - 1], win_hi[k])
-        else:
-            m_lo[n_m] = win_lo[k]
-            m_hi[n_m] = win_hi[k]
-            n_m += 1
+    z0, end, seg_a, seg_b = _layer_segments(z, tops, thick)
+    win_lo, win_hi, win_off, corr = _erf_windows(z, tops, thick, sigma, z0)
+    m_lo, m_hi, n_m = _window_union(win_lo, win_hi)
     tot = np.zeros(n) if n_m > 0 else np.zeros(0)
     # Loops run over slices from index 0 so numba can drop negative-index wraparound
     # checks and vectorize (about 6x faster than indexing with range(a, b)).
@@ -137,6 +94,86 @@ def _profile_sorted(z, tops, thick, sigma, top, bot, jump, first_fraction, out):
             if tot[j] > 1.0:
                 for e in range(first_fraction, n_q):
                     out[e, j] /= tot[j]
+
+
+@numba.njit(inline="always", **_NJIT)
+def _layer_segments(z, tops, thick):
+    """Grid index ranges on ascending ``z`` (nm): ``(z0, end, seg_a, seg_b)``.
+
+    ``z[:z0]`` is vacuum above the top surface, ``z[end:]`` vacuum below a finite stack,
+    and layer ``i`` covers ``z[seg_a[i]:seg_b[i]]``.
+    """
+    n = z.shape[0]
+    n_layers = tops.shape[0]
+    z0 = np.searchsorted(z, 0.0, side="left")
+    seg_a = np.empty(n_layers, np.int64)
+    seg_b = np.empty(n_layers, np.int64)
+    for i in range(n_layers):
+        seg_a[i] = np.searchsorted(z, tops[i], side="left")
+        if math.isinf(thick[i]):
+            seg_b[i] = n
+        else:
+            seg_b[i] = np.searchsorted(z, tops[i] + thick[i], side="left")
+    return z0, seg_b[n_layers - 1], seg_a, seg_b
+
+
+@numba.njit(inline="always", **_NJIT)
+def _erf_windows(z, tops, thick, sigma, z0):
+    """Windows of the rough interfaces on ascending ``z`` and their erf corrections.
+
+    Interface ``k`` (1..L) acts on ``z[win_lo[k]:win_hi[k]]`` (within +/- 6 sigma, below
+    the top surface index ``z0``), where its correction ``Phi - H`` per unit jump is
+    ``corr[win_off[k]:win_off[k + 1]]``. Returns ``(win_lo, win_hi, win_off, corr)``.
+    """
+    n_layers = tops.shape[0]
+    win_lo = np.zeros(n_layers + 1, np.int64)
+    win_hi = np.zeros(n_layers + 1, np.int64)
+    win_off = np.zeros(n_layers + 2, np.int64)
+    inv_sqrt2 = 1.0 / math.sqrt(2.0)
+    for k in range(1, n_layers + 1):
+        sg = sigma[k]
+        if sg > 0.0:
+            zk = tops[k - 1] + thick[k - 1]
+            win_lo[k] = max(np.searchsorted(z, zk - _ERF_CUTOFF * sg, side="left"), z0)
+            win_hi[k] = max(np.searchsorted(z, zk + _ERF_CUTOFF * sg, side="right"), win_lo[k])
+        win_off[k + 1] = win_off[k] + win_hi[k] - win_lo[k]
+    corr = np.empty(win_off[n_layers + 1])
+    for k in range(1, n_layers + 1):
+        if win_hi[k] > win_lo[k]:
+            zk = tops[k - 1] + thick[k - 1]
+            sg = sigma[k]
+            c = corr[win_off[k]:win_off[k + 1]]
+            zz = z[win_lo[k]:win_hi[k]]
+            scale = inv_sqrt2 / sg
+            for j in range(c.shape[0]):
+                step = 1.0 if zz[j] >= zk else 0.0
+                c[j] = 0.5 * (1.0 + math.erf((zz[j] - zk) * scale)) - step
+                # what would lie above the (sharp) top surface is reflected into the sample
+                fold = (-zz[j] - zk) * scale
+                if fold > -_ERF_CUTOFF * inv_sqrt2:
+                    c[j] += 0.5 * (1.0 + math.erf(fold))
+    return win_lo, win_hi, win_off, corr
+
+
+@numba.njit(inline="always", **_NJIT)
+def _window_union(win_lo, win_hi):
+    """The union of the windows as ``n_m`` disjoint intervals ``[m_lo, m_hi)`` (where
+    clipping may be needed): ``(m_lo, m_hi, n_m)``."""
+    order = np.argsort(win_lo)
+    m_lo = np.empty(win_lo.shape[0], np.int64)
+    m_hi = np.empty(win_lo.shape[0], np.int64)
+    n_m = 0
+    for idx in range(win_lo.shape[0]):
+        k = order[idx]
+        if win_hi[k] <= win_lo[k]:
+            continue
+        if n_m > 0 and win_lo[k] <= m_hi[n_m - 1]:
+            m_hi[n_m - 1] = max(m_hi[n_m - 1], win_hi[k])
+        else:
+            m_lo[n_m] = win_lo[k]
+            m_hi[n_m] = win_hi[k]
+            n_m += 1
+    return m_lo, m_hi, n_m
 
 
 def layer_profile(
