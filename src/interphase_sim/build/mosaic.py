@@ -29,6 +29,7 @@ import numpy as np
 from interphase_sim.build.crystal import crystal_fill, random_rotation
 from interphase_sim.build.results import DepthProfile, MosaicFill, PhaseFractions
 from interphase_sim.core.constants import MIN_DISTANCE_A
+from interphase_sim.core import validate as V
 from interphase_sim.core.errors import InterphaseInputError
 
 __all__ = ["DepthProfile", "MosaicFill", "PhaseFractions", "assign_phases", "grain_seeds", "mosaic_fill"]
@@ -75,8 +76,8 @@ def grain_seeds(box_A: Sequence[float], grain_size_nm: float, spread: float = 0.
     box = np.asarray(box_A, dtype=float).reshape(-1)
     if box.shape != (3,) or not np.all(np.isfinite(box)) or not np.all(box > 0):
         raise InterphaseInputError("box_A", f"expected three sizes > 0 (Å), got {box_A!r}")
-    d = _positive(grain_size_nm, "grain_size_nm") * 10.0
-    spread = _non_negative(spread, "spread")
+    d = V.positive(grain_size_nm, "grain_size_nm") * 10.0
+    spread = V.non_negative(spread, "spread")
     gen = _rng(rng)
     counts = np.maximum(1, np.round(box / d)).astype(int)
     step = box / counts
@@ -96,27 +97,6 @@ def grain_seeds(box_A: Sequence[float], grain_size_nm: float, spread: float = 0.
     return seeds
 
 
-def _positive(value: Any, field: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InterphaseInputError(field, f"expected a number > 0, got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise InterphaseInputError(field, f"must be finite and > 0, got {value!r}")
-    return v
-
-
-def _non_negative(value: Any, field: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InterphaseInputError(field, f"expected a number >= 0, got {value!r}") from None
-    if not (math.isfinite(v) and v >= 0):
-        raise InterphaseInputError(field, f"must be finite and >= 0, got {value!r}")
-    return v
-
-
-# -- phase assignment -------------------------------------------------------------------
 def _fractions(fr: Any, field: str, known: Sequence[str] | None = None) -> dict[str, float]:
     if not isinstance(fr, Mapping) or not fr:
         raise InterphaseInputError(field, f"expected a non-empty mapping {{phase: volume fraction}}, got {fr!r}")
@@ -126,7 +106,7 @@ def _fractions(fr: Any, field: str, known: Sequence[str] | None = None) -> dict[
             raise InterphaseInputError(
                 f"{field}.{name}", f"unknown phase {name!r}; the phases given are {', '.join(known)}"
             )
-        v = _non_negative(getattr(v, "value", v), f"{field}.{name}")
+        v = V.non_negative(getattr(v, "value", v), f"{field}.{name}")
         out[str(name)] = v
     total = math.fsum(out.values())
     if not total > 0:
@@ -493,7 +473,7 @@ def _mosaic_request(phases: Any, fractions_top: Any, fractions_bottom: Any, cell
         raise InterphaseInputError("cell_A", f"expected three finite sizes > 0 (Å), got {cell_A!r}")
     lx, ly = float(cell[0]), float(cell[1])
     z0, z1 = _z_range(z_range_A, float(cell[2]))
-    grain_nm = _positive(grain_size_nm, "grain_size_nm")
+    grain_nm = V.positive(grain_size_nm, "grain_size_nm")
     if wide_grains not in ("refuse", "span"):
         raise InterphaseInputError("wide_grains", f"choose 'refuse' or 'span', got {wide_grains!r}")
     if grain_nm * 10.0 > min(lx, ly) and wide_grains == "refuse":
@@ -505,7 +485,7 @@ def _mosaic_request(phases: Any, fractions_top: Any, fractions_bottom: Any, cell
     # fractions follow the layer's nominal top-to-bottom gradient even when the region is
     # padded (for rough interfaces) beyond it
     g_range = (z0, z1) if gradient_range_A is None else tuple(float(v) for v in gradient_range_A)
-    return _MosaicRequest(phases, known, top, bot, lx, ly, z0, z1, grain_nm, _non_negative(spread, "spread"),
+    return _MosaicRequest(phases, known, top, bot, lx, ly, z0, z1, grain_nm, V.non_negative(spread, "spread"),
                           g_range)
 
 

@@ -92,6 +92,20 @@ def number(value: Any, field: str, rng: Range = Range(), allow_inf: bool = False
     return v
 
 
+POSITIVE = Range(0.0, math.inf, low_open=True)
+NON_NEGATIVE = Range(0.0, math.inf)
+
+
+def positive(value: Any, field: str) -> float:
+    """A finite number > 0."""
+    return number(value, field, POSITIVE)
+
+
+def non_negative(value: Any, field: str) -> float:
+    """A finite number >= 0."""
+    return number(value, field, NON_NEGATIVE)
+
+
 def integer(value: Any, field: str, low: int | None = None, high: int | None = None) -> int:
     """An int (a whole float is not accepted: a count is written as one) in ``[low, high]``."""
     text = ("an integer" + (f" >= {low}" if low is not None and high is None else "")

@@ -78,8 +78,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from interphase_sim.core import validate as V
 from interphase_sim.core.constants import ELECTRON_REST_ENERGY_EV, RYDBERG_EV
 from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.core.settings import BEAM_ENERGY_EV, COLLECTION_MRAD, CONVERGENCE_MRAD
 
 __all__ = [
     "EDGES",
@@ -96,9 +98,8 @@ __all__ = [
 _A0_CM = 5.29177210903e-9  # Bohr radius, cm
 _FOUR_PI_A0SQ_BARN = 4.0 * math.pi * _A0_CM**2 / 1e-24  # 3.5189e8 barn
 
-MAX_BEAM_ENERGY_EV = 1.0e7
-MAX_COLLECTION_MRAD = 1000.0
-MAX_CONVERGENCE_MRAD = 500.0
+# the physical ranges of the beam energy and the angles: one declaration, in core.settings
+MAX_BEAM_ENERGY_EV = BEAM_ENERGY_EV.high
 
 _SOURCE_ONSETS = (
     "onset: Egerton 2011 Appendix D / Gatan EELS Atlas (Ahn & Krivanek 1983), the values of "
@@ -258,28 +259,16 @@ def edges_for(elements: Iterable[str] | str) -> list[str]:
 
 
 # -- input checks ----------------------------------------------------------------------------
-def _number(value: Any, field: str, low: float, high: float, low_open: bool, unit: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InterphaseInputError(field, f"expected a number ({unit}), got {value!r}") from None
-    ok = math.isfinite(v) and (v > low if low_open else v >= low) and v <= high
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise InterphaseInputError(field, f"must be in {bracket}{low:g}, {high:g}] {unit}, got {value!r}")
-    return v
-
-
 def _settings(e: Edge, beam: Any, beta: Any, alpha: Any) -> tuple[float, float, float]:
-    e0 = _number(beam, "beam_energy_eV", 0.0, MAX_BEAM_ENERGY_EV, True, "eV")
+    e0 = V.number(beam, "beam_energy_eV", BEAM_ENERGY_EV)
     if e0 <= 2.0 * e.onset_eV:
         raise InterphaseInputError(
             "beam_energy_eV",
             f"must exceed twice the {e.name} onset ({2 * e.onset_eV:g} eV) and be <= {MAX_BEAM_ENERGY_EV:g} eV; "
             f"got {beam!r} (the model is for fast electrons, E0 >> onset)",
         )
-    b = _number(beta, "collection_mrad", 0.0, MAX_COLLECTION_MRAD, True, "mrad")
-    a = _number(alpha, "convergence_mrad", 0.0, MAX_CONVERGENCE_MRAD, False, "mrad")
+    b = V.number(beta, "collection_mrad", COLLECTION_MRAD)
+    a = V.number(alpha, "convergence_mrad", CONVERGENCE_MRAD)
     return e0, b, a
 
 
@@ -352,18 +341,18 @@ def convergence_correction(
     energy_loss_eV : float or array
         Energy losses (eV), > 0.
     beam_energy_eV : float
-        Beam kinetic energy ``E0`` (eV), in (0, :data:`MAX_BEAM_ENERGY_EV`].
+        Beam kinetic energy ``E0`` (eV), in (1 keV, 10 MeV].
     collection_mrad, convergence_mrad : float
-        Collection semi-angle ``beta`` (> 0) and convergence semi-angle ``alpha`` (>= 0), mrad.
+        Collection semi-angle ``beta`` in (0, 500] and convergence semi-angle ``alpha`` in [0, 200], mrad.
 
     Returns
     -------
     ConvergenceCorrection
         Arrays of the shape of ``energy_loss_eV``; all ones and ``beta`` for ``alpha = 0``.
     """
-    e0 = _number(beam_energy_eV, "beam_energy_eV", 0.0, MAX_BEAM_ENERGY_EV, True, "eV")
-    b = _number(collection_mrad, "collection_mrad", 0.0, MAX_COLLECTION_MRAD, True, "mrad")
-    a = _number(convergence_mrad, "convergence_mrad", 0.0, MAX_CONVERGENCE_MRAD, False, "mrad")
+    e0 = V.number(beam_energy_eV, "beam_energy_eV", BEAM_ENERGY_EV)
+    b = V.number(collection_mrad, "collection_mrad", COLLECTION_MRAD)
+    a = V.number(convergence_mrad, "convergence_mrad", CONVERGENCE_MRAD)
     energy = _energy_axis(energy_loss_eV)
     if np.any(energy <= 0.0):
         raise InterphaseInputError("energy_loss_eV", "must be > 0 eV for the convergence correction")

@@ -35,12 +35,10 @@ NYQUIST_FRACTION = 0.95
 # --------------------------------------------------------------------------- inputs
 
 
-_POSITIVE = V.Range(0.0, math.inf, low_open=True)
-
 
 def positive_number(value: Any, field: str) -> float:
     """A finite number > 0 (the one vocabulary: :func:`interphase_sim.core.validate.number`)."""
-    return V.number(value, field, _POSITIVE)
+    return V.positive(value, field)
 
 
 def axis_step_A(values: np.ndarray, units: str, field: str) -> tuple[float, float]:

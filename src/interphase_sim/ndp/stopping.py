@@ -59,6 +59,7 @@ import numpy as np
 
 from interphase_sim.sample import phases
 from interphase_sim.core.constants import ELECTRON_REST_ENERGY_EV
+from interphase_sim.core import validate as V
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.sample.phases import Phase, parse_composition
 
@@ -123,16 +124,6 @@ def _energies(energy_keV: Any, field: str = "energy_keV") -> tuple[np.ndarray, b
     if bad.any():
         raise InterphaseInputError(field, f"must be finite, > 0 and <= {MAX_ENERGY_KEV:g} keV; got {e[bad].flat[0]!r}")
     return e, e.ndim == 0
-
-
-def _positive(value: Any, field: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InterphaseInputError(field, f"expected a number, got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise InterphaseInputError(field, f"must be finite and > 0, got {value!r}")
-    return v
 
 
 def _out(x: np.ndarray, scalar: bool) -> Any:
@@ -319,7 +310,7 @@ def _material(material: Any, density_g_cm3: Any, field: str) -> tuple[tuple, flo
         # (not comp.reduced_formula: it warns for elements without an electronegativity, e.g. He)
         key, rho, label = _composition_key(comp, field), None, "".join(f"{el}{a:g}" for el, a in comp.get_el_amt_dict().items())
     if density_g_cm3 is not None:
-        rho = _positive(density_g_cm3, "density_g_cm3")
+        rho = V.positive(density_g_cm3, "density_g_cm3")
     return key, rho, label
 
 
@@ -554,7 +545,7 @@ class StoppingTable:
         if not (np.all(np.isfinite(se)) and np.all(se > 0) and np.all(np.isfinite(sn)) and np.all(sn >= 0)):
             raise InterphaseInputError("table.stopping", "electronic stopping must be > 0 and nuclear >= 0, finite")
         self.energy_keV, self.electronic_keV_nm, self.nuclear_keV_nm = e, se, sn
-        self.density_g_cm3 = _positive(density_g_cm3, "density_g_cm3")
+        self.density_g_cm3 = V.positive(density_g_cm3, "density_g_cm3")
         self.name, self.source = name, source
         self.projected_range_nm = None if projected_range_nm is None else np.asarray(projected_range_nm, dtype=float)
         self._lne, self._lnse = np.log(e), np.log(se)
@@ -654,7 +645,7 @@ def _parse_srim(text: str, source: str, density_override: float | None) -> dict[
     else:
         raise InterphaseInputError("srim", f"{where}: {u.group(1).strip()!r} needs the missing 'Multiply Stopping by' table")
     arr = np.array(rows)
-    scale = 1.0 if density_override is None else _positive(density_override, "density_g_cm3") / rho
+    scale = 1.0 if density_override is None else V.positive(density_override, "density_g_cm3") / rho
     k = to_kev_nm * scale
     target = re.search(r"Disk File Name\s*=\s*([^\r\n]+)", text)
     name = target.group(1).strip() if target else None

@@ -67,6 +67,17 @@ def _fraction_dict(
     return fracs, objects
 
 
+#: Physical ranges of a layer's numbers: (low, high, low excluded when declared). A fit may
+#: take a value to a bound, so :meth:`Layer.check_values` re-checks the closed range.
+LAYER_RANGES: dict[str, tuple[float, float, bool]] = {
+    "thickness_nm": (0.0, math.inf, True),
+    "roughness_nm": (0.0, 1e6, False),
+    "grain_size_nm": (0.0, 1e6, True),
+    "density_scale": (0.0, 100.0, True),
+    "li6_abundance": (0.0, 1.0, False),
+}
+
+
 class Layer:
     """One layer of a sample.
 
@@ -125,21 +136,18 @@ class Layer:
         if isinstance(thickness_nm, str) and thickness_nm.strip().lower() in ("inf", "infinity"):
             thickness_nm = math.inf
         self.thickness_nm = as_parameter(thickness_nm, f"{name}.thickness_nm", "nm")
-        check_physical(self.thickness_nm, f + ".thickness_nm", 0.0, math.inf, lo_open=True, allow_inf=True)
         self.roughness_nm = as_parameter(roughness_nm, f"{name}.roughness_nm", "nm")
-        check_physical(self.roughness_nm, f + ".roughness_nm", 0.0, 1e6)
         self.grain_size_nm = (
             None if grain_size_nm is None else as_parameter(grain_size_nm, f"{name}.grain_size_nm", "nm")
         )
-        if self.grain_size_nm is not None:
-            check_physical(self.grain_size_nm, f + ".grain_size_nm", 0.0, 1e6, lo_open=True)
         self.density_scale = as_parameter(density_scale, f"{name}.density_scale")
-        check_physical(self.density_scale, f + ".density_scale", 0.0, 100.0, lo_open=True)
         self.li6_abundance = (
             None if li6_abundance is None else as_parameter(li6_abundance, f"{name}.li6_abundance")
         )
-        if self.li6_abundance is not None:
-            check_physical(self.li6_abundance, f + ".li6_abundance", 0.0, 1.0)
+        for key, (lo, hi, lo_open) in LAYER_RANGES.items():
+            if getattr(self, key) is not None:
+                check_physical(getattr(self, key), f"{f}.{key}", lo, hi, lo_open=lo_open,
+                               allow_inf=key == "thickness_nm")
         if self.semi_infinite and self.fractions_bottom is not None:
             raise InterphaseInputError(
                 f + ".phases_bottom", "a semi-infinite layer has no bottom; remove phases_bottom"
@@ -154,15 +162,12 @@ class Layer:
         """Re-check the current values against their physical ranges (a fit or a user may
         have set them since construction); raises InterphaseInputError naming the field."""
         f = f"layers.{self.name}"
-        t = self.thickness_nm.value
-        if not t >= 0:
-            raise InterphaseInputError(f + ".thickness_nm", f"value {t} is outside the physical range [0, inf]")
-        if not self.roughness_nm.value >= 0:
-            raise InterphaseInputError(f + ".roughness_nm", f"value {self.roughness_nm.value} is negative")
-        if not self.density_scale.value > 0:
-            raise InterphaseInputError(f + ".density_scale", f"value {self.density_scale.value} must be > 0")
-        if self.li6_abundance is not None and not 0 <= self.li6_abundance.value <= 1:
-            raise InterphaseInputError(f + ".li6_abundance", f"value {self.li6_abundance.value} is outside [0, 1]")
+        for key, (lo, hi, _) in LAYER_RANGES.items():
+            # the closed range: a fit may take a value to its bound, and a bound may touch lo
+            p = getattr(self, key)
+            if p is not None and not lo <= p.value <= (math.inf if key == "thickness_nm" else hi):
+                raise InterphaseInputError(f"{f}.{key}", f"value {p.value} is outside the physical range "
+                                           f"[{lo:g}, {hi:g}]")
         for key, table in (("phases", self.fractions), ("phases_bottom", self.fractions_bottom or {})):
             for name, p in table.items():
                 if not p.value >= 0:
