@@ -21,6 +21,10 @@ from interphase_sim.core.errors import InterphaseInputError
 __all__ = ["Parameter", "Parameters", "as_parameter", "check_physical", "value_of"]
 
 
+#: What a Parameter is to a fit's error budget (:attr:`Parameter.role`).
+ROLES = ("physical", "nuisance", "systematic")
+
+
 def _as_float(x: Any, field: str) -> float:
     """Convert ``x`` to float or raise an :class:`InterphaseInputError` naming ``field``."""
     if isinstance(x, bool):
@@ -51,9 +55,16 @@ class Parameter:
         Units of ``value`` (e.g. ``"nm"``, ``"g/cm3"``).
     prior : scipy.stats frozen distribution, optional
         Replaces the uniform prior; still truncated at ``bounds``.
+    role : {"physical", "nuisance", "systematic"}
+        What the parameter is to a fit's error budget: a property of the sample
+        (``physical``, the default), an instrument setting the data constrain
+        (``nuisance``: calibration, resolution, scan origin), or a model uncertainty
+        known only from its prior (``systematic``: a stopping-power or cross-section
+        scale). A fit's statistical error holds the systematic parameters fixed; the
+        total error lets them move within their priors.
     """
 
-    __slots__ = ("_value", "_bounds", "vary", "name", "units", "_prior")
+    __slots__ = ("_value", "_bounds", "vary", "name", "units", "_prior", "_role")
 
     def __init__(
         self,
@@ -63,8 +74,10 @@ class Parameter:
         name: str | None = None,
         units: str | None = None,
         prior: Any = None,
+        role: str = "physical",
     ) -> None:
         self.name = name
+        self.role = role
         self.units = units
         self._bounds = self._check_bounds(bounds)
         self.vary = bool(vary)
@@ -130,6 +143,17 @@ class Parameter:
         self._bounds = new
 
     @property
+    def role(self) -> str:
+        """``"physical"``, ``"nuisance"`` or ``"systematic"`` (see the class docstring)."""
+        return self._role
+
+    @role.setter
+    def role(self, r: str) -> None:
+        if r not in ROLES:
+            raise InterphaseInputError(self._label + ".role", f"choose one of {', '.join(ROLES)}, got {r!r}")
+        self._role = r
+
+    @property
     def has_finite_bounds(self) -> bool:
         """True when both bounds are finite."""
         return math.isfinite(self._bounds[0]) and math.isfinite(self._bounds[1])
@@ -191,6 +215,8 @@ class Parameter:
             parts.append(f"units={self.units!r}")
         if self._prior is not None:
             parts.append("prior=<scipy.stats>")
+        if self._role != "physical":
+            parts.append(f"role={self._role!r}")
         return f"Parameter({', '.join(parts)})"
 
 

@@ -126,6 +126,15 @@ class Objective:
         """log L up to a constant: -deviance/2 (Poisson) or -chi2/2 (Gaussian)."""
         return -0.5 * self.statistic(mu)
 
+    def n_informative(self, mu: np.ndarray | None = None) -> int:
+        """Points that carry information: all of them for a Gaussian loss; for counts, those
+        where the model expects counts or the data have some (a channel that can never
+        have counts is no degree of freedom)."""
+        if self.loss == "gaussian":
+            return self.n_data
+        mu = self.expected() if mu is None else mu
+        return int(np.count_nonzero((mu > 1e-6) | (self._data > 0)))
+
     def fisher_weights(self, mu: np.ndarray) -> np.ndarray:
         """Per-point weights w with Fisher information J^T diag(w) J (J = d mu / d theta)."""
         if self.loss == "gaussian":

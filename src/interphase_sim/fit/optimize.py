@@ -13,10 +13,11 @@ import scipy.optimize
 
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.params import Parameters
+from interphase_sim.fit.budget import error_budget, prior_residuals
 from interphase_sim.fit.objective import FitError, Objective, as_objectives, free_parameters
 from interphase_sim.fit.result import FitResult
 
-__all__ = ["fit", "fisher_covariance", "Evaluator"]
+__all__ = ["fit", "fisher_covariance", "fisher_matrix", "Evaluator"]
 
 METHODS = ("least_squares", "differential_evolution", "lbfgsb")
 
@@ -28,11 +29,12 @@ class Evaluator:
     :class:`FitError` naming the parameter values where it happened.
     """
 
-    def __init__(self, objectives: list[Objective], params: Parameters) -> None:
+    def __init__(self, objectives: list[Objective], params: Parameters, priors: bool = True) -> None:
         self.objectives = objectives
         self.params = params
         self.names = list(params)
         self.nfev = 0
+        self.priors = bool(priors)  # the explicit priors as residuals (budget module)
 
     def set(self, x: np.ndarray) -> None:
         for p, v in zip(self.params.values(), x, strict=True):
@@ -53,22 +55,24 @@ class Evaluator:
             raise FitError(f"the model rejected the parameters ({exc}) at {self.where()}") from None
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
+        """Every objective's residuals, then one per explicit prior."""
         mus = self.expected(x)
-        return np.concatenate([o.residuals(m) for o, m in zip(self.objectives, mus)])
+        parts = [o.residuals(m) for o, m in zip(self.objectives, mus)]
+        if self.priors:
+            parts.append(prior_residuals(list(self.params.values()), np.asarray(x, dtype=float)))
+        return np.concatenate(parts)
 
     def statistic(self, x: np.ndarray) -> float:
         r = self.residuals(x)
         return float(r @ r)
 
 
-def fisher_covariance(ev: Evaluator, x: np.ndarray, rel_step: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
-    """Covariance of the free parameters at ``x``: the inverse Fisher information.
+def fisher_matrix(ev: Evaluator, x: np.ndarray, rel_step: float = 1e-4) -> np.ndarray:
+    """The data's Fisher information about the free parameters at ``x``.
 
     ``I = sum_objectives J^T diag(w) J`` with ``J = d mu / d theta`` by central differences
     (so the deviance's kinks at zero counts do not matter) and ``w = 1/mu`` (Poisson) or
-    ``1/sigma^2`` (Gaussian). Returns (covariance, Fisher matrix); a singular matrix gives a
-    pseudo-inverse. Finite bounds add their uniform-prior precision ``12 / width^2``, which
-    keeps an unidentifiable direction finite (at the prior's width) instead of singular.
+    ``1/sigma^2`` (Gaussian). The priors are added by :func:`~interphase_sim.fit.budget.error_budget`.
     """
     n = x.size
     lo = np.array([p.bounds[0] for p in ev.params.values()])
@@ -89,19 +93,20 @@ def fisher_covariance(ev: Evaluator, x: np.ndarray, rel_step: float = 1e-4) -> t
     for o, m, j in zip(ev.objectives, mus0, jac):
         w = o.fisher_weights(m)
         fisher += j.T @ (j * w[:, None])
-    # The bounds are the prior: a uniform prior of width w has variance w^2 / 12. Adding
-    # that precision changes nothing for a well-constrained parameter (sigma << w) and
-    # keeps the inverse finite along a direction the data cannot see (e.g. thickness x
-    # density), where it then shows the full prior width and a correlation near -1/+1.
-    width = hi - lo
-    prior_precision = np.where(np.isfinite(width), 12.0 / np.where(np.isfinite(width), width, 1.0) ** 2, 0.0)
-    try:
-        cov = np.linalg.inv(fisher + np.diag(prior_precision))
-        if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) < 0):
-            raise np.linalg.LinAlgError
-    except np.linalg.LinAlgError:
-        cov = np.linalg.pinv(fisher)
-    return cov, fisher
+    return fisher
+
+
+def fisher_covariance(ev: Evaluator, x: np.ndarray, rel_step: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """(total covariance, Fisher matrix) of the free parameters at ``x``.
+
+    The covariance is the inverse of the Fisher information plus the priors' precisions:
+    an explicit prior's ``1 / std^2``, else finite bounds' uniform ``12 / width^2``. That
+    changes nothing for a well-constrained parameter (sigma << width) and keeps the
+    inverse finite along a direction the data cannot see (e.g. thickness x density),
+    where it then shows the prior's width and a correlation near -1/+1.
+    """
+    fisher = fisher_matrix(ev, x, rel_step)
+    return error_budget(ev.names, list(ev.params.values()), fisher).covariance, fisher
 
 
 def fit(
@@ -151,17 +156,20 @@ def fit(
     t0 = time.perf_counter()
     x, success, message = _minimize(ev, method, x0, bounds, seed, max_nfev, options)
     ev.set(x)
-    stats = [o.statistic(m) for o, m in zip(objs, ev.expected(x))]
-    cov, fisher = fisher_covariance(ev, x)
-    n_data = sum(o.n_data for o in objs)
-    dof = n_data - x.size
+    mus = ev.expected(x)
+    stats = [o.statistic(m) for o, m in zip(objs, mus)]
+    fisher = fisher_matrix(ev, x)
+    # degrees of freedom: informative points (a channel that can never have counts is none)
+    dof = sum(o.n_informative(m) for o, m in zip(objs, mus)) - x.size
     reduced = sum(stats) / dof if dof > 0 else math.nan
     if scale_covar and dof > 0:
-        cov = cov * reduced
+        fisher = fisher / reduced
+    budget = error_budget(list(params), list(params.values()), fisher)
     wall = time.perf_counter() - t0
     result = FitResult.build(
-        objectives=objs, params=params, x=x, cov=cov, fisher=fisher, statistics=stats, dof=dof,
+        objectives=objs, params=params, x=x, budget=budget, fisher=fisher, statistics=stats, dof=dof,
         success=success, message=message, nfev=ev.nfev, wall_time_s=wall, method=method,
+        prior_penalty=float(np.sum(prior_residuals(list(params.values()), x) ** 2)),
     )
     for name in result.at_bounds:
         warnings.warn(f"{name} ended at a bound ({result.values[name]:.6g}); its error is unreliable",

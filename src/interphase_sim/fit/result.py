@@ -12,6 +12,7 @@ import numpy as np
 
 from interphase_sim.core.fileio import atomic_write_text
 from interphase_sim.core.params import Parameters
+from interphase_sim.fit.budget import ErrorBudget, at_bound, phase_fractions
 
 __all__ = ["FitResult", "DEGENERATE_CORRELATION"]
 
@@ -27,7 +28,12 @@ class FitResult:
     names : list of str
         Dotted names of the free parameters.
     values, stderr : dict
-        Best value and standard error (1 sigma, from the inverse Fisher information).
+        Best value and total standard error (1 sigma: the inverse of the Fisher
+        information plus the priors' precisions; systematic parameters free within their
+        priors).
+    stat_err, sys_err : dict
+        The statistical error (systematic parameters held) and what the systematics add
+        in quadrature (:mod:`interphase_sim.fit.budget`); NaN for a systematic parameter.
     bounds : dict
         (min, max) of each free parameter.
     covariance, correlation : ndarray
@@ -39,7 +45,14 @@ class FitResult:
     success, message : bool, str
         The optimizer's convergence flag and message.
     at_bounds : list of str
-        Parameters that ended on a bound (their errors are unreliable).
+        Parameters that ended on a bound, judged on their own scale (errors unreliable).
+    not_constrained : list of str
+        Parameters whose error is mostly their prior's: the data do not constrain them.
+    phase_fractions : dict
+        ``{"LAYER.phases.PHASE": {"fraction", "error"}}``: normalised volume fractions of
+        every layer with a free phase weight.
+    prior_penalty : float
+        Sum of the squared prior residuals at the best values (not in ``statistic``).
     degenerate_pairs : list of (str, str, float)
         Pairs with |correlation| > 0.95: only a combination of them is constrained.
     condition_number : float
@@ -67,25 +80,26 @@ class FitResult:
     wall_time_s: float
     method: str
     objectives: list[Any] = field(default_factory=list, repr=False)
+    stat_err: dict[str, float] = field(default_factory=dict)
+    sys_err: dict[str, float] = field(default_factory=dict)
+    not_constrained: list[str] = field(default_factory=list)
+    phase_fractions: dict[str, dict[str, float]] = field(default_factory=dict)
+    prior_penalty: float = 0.0
 
     @classmethod
-    def build(cls, *, objectives: list[Any], params: Parameters, x: np.ndarray, cov: np.ndarray,
+    def build(cls, *, objectives: list[Any], params: Parameters, x: np.ndarray, budget: ErrorBudget,
               fisher: np.ndarray, statistics: list[float], dof: int, success: bool, message: str,
-              nfev: int, wall_time_s: float, method: str) -> FitResult:
+              nfev: int, wall_time_s: float, method: str, prior_penalty: float = 0.0) -> FitResult:
         """Assemble a result from the optimizer's output (see :func:`interphase_sim.fit.fit`)."""
         names = list(params)
-        var = np.diag(cov).copy()
-        err = np.sqrt(np.where(var > 0, var, np.nan))
+        cov = budget.covariance
+        err = np.where(budget.total > 0, budget.total, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             corr = cov / np.outer(err, err)
         corr = np.clip(np.nan_to_num(corr, nan=0.0), -1.0, 1.0)
         np.fill_diagonal(corr, 1.0)
-        at_bounds = []
-        for name, p, v in zip(names, params.values(), x):
-            lo, hi = p.bounds
-            span = hi - lo if math.isfinite(hi - lo) else max(abs(v), 1.0)
-            if (math.isfinite(lo) and v - lo <= 1e-6 * span) or (math.isfinite(hi) and hi - v <= 1e-6 * span):
-                at_bounds.append(name)
+        fractions = phase_fractions(objectives, names, cov)
+        at_bounds = at_bound(names, list(params.values()), x, budget.total, fractions)
         pairs = [
             (names[i], names[j], float(corr[i, j]))
             for i in range(len(names)) for j in range(i + 1, len(names))
@@ -119,6 +133,11 @@ class FitResult:
             wall_time_s=float(wall_time_s),
             method=method,
             objectives=list(objectives),
+            stat_err={n: float(e) for n, e in zip(names, budget.statistical)},
+            sys_err={n: float(e) for n, e in zip(names, budget.systematic)},
+            not_constrained=list(budget.prior_limited),
+            phase_fractions=fractions,
+            prior_penalty=float(prior_penalty),
         )
 
     # -- presentation ---------------------------------------------------------------------
@@ -132,13 +151,15 @@ class FitResult:
             f"  total {self.statistic:.6g} for {self.dof} degrees of freedom "
             f"(reduced {self.reduced_statistic:.4g}); {self.nfev} model evaluations in {self.wall_time_s:.3g} s"
         )
-        rows = [("parameter", "value", "stderr", "rel.", "min", "max", "note")]
+        rows = [("parameter", "value", "total", "stat.", "syst.", "rel.", "min", "max", "note")]
         for n in self.names:
             v, e = self.values[n], self.stderr[n]
             lo, hi = self.bounds[n]
             rel = f"{100 * e / abs(v):.2g} %" if v != 0 and math.isfinite(e) else ""
-            note = "AT BOUND" if n in self.at_bounds else ""
-            rows.append((n, f"{v:.6g}", f"{e:.3g}", rel, _fmt_bound(lo), _fmt_bound(hi), note))
+            note = ("AT BOUND " if n in self.at_bounds else "") + (
+                "NOT CONSTRAINED (prior-limited)" if n in self.not_constrained else "")
+            rows.append((n, f"{v:.6g}", f"{e:.3g}", _fmt_err(self.stat_err.get(n)), _fmt_err(self.sys_err.get(n)),
+                         rel, _fmt_bound(lo), _fmt_bound(hi), note.strip()))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines.append("")
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
@@ -152,8 +173,13 @@ class FitResult:
             for a, b, r in strong:
                 flag = "  DEGENERATE: only a combination of these is constrained" if abs(r) > DEGENERATE_CORRELATION else ""
                 lines.append(f"  {a} ~ {b}: {r:+.3f}{flag}")
+        if self.phase_fractions:
+            lines += ["", "Volume fractions (normalised over each layer's phase weights):"]
+            lines += [f"  {n}: {f['fraction']:.4f} +/- {f['error']:.2g}" for n, f in self.phase_fractions.items()]
         if self.at_bounds:
             lines += ["", "Warning: ended at a bound (widen the bounds or fix them): " + ", ".join(self.at_bounds)]
+        if self.not_constrained:
+            lines += ["", "Not constrained by the data (the error is the prior's): " + ", ".join(self.not_constrained)]
         if self.condition_number > 1e12:
             lines.append(f"Warning: the Fisher matrix is near singular (condition {self.condition_number:.2g})")
         return "\n".join(lines)
@@ -166,12 +192,16 @@ class FitResult:
             "message": self.message,
             "parameters": {
                 n: {"value": self.values[n], "stderr": _json_float(self.stderr[n]),
+                    "stat_err": _json_float(self.stat_err.get(n, math.nan)),
+                    "sys_err": _json_float(self.sys_err.get(n, math.nan)),
                     "min": _json_float(self.bounds[n][0]), "max": _json_float(self.bounds[n][1]),
-                    "at_bound": n in self.at_bounds}
+                    "at_bound": n in self.at_bounds, "constrained": n not in self.not_constrained}
                 for n in self.names
             },
             "correlation": {"names": self.names, "matrix": np.round(self.correlation, 6).tolist()},
             "degenerate_pairs": [list(p) for p in self.degenerate_pairs],
+            "phase_fractions": self.phase_fractions,
+            "prior_penalty": self.prior_penalty,
             "statistics": self.statistics,
             "statistic": self.statistic,
             "dof": self.dof,
@@ -193,6 +223,10 @@ class FitResult:
 
     def __str__(self) -> str:
         return self.report()
+
+
+def _fmt_err(e: float | None) -> str:
+    return "" if e is None or not math.isfinite(e) else f"{e:.3g}"
 
 
 def _fmt_bound(b: float) -> str:
