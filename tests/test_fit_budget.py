@@ -115,3 +115,34 @@ def test_degrees_of_freedom_count_only_informative_channels():
     res = fit(Objective(model, data))
     assert res.dof < 2048 - 1
     assert 0.7 < res.reduced_statistic < 1.3  # a correct model on Poisson data
+
+
+class LinearPair:
+    """mu = a x + b (x + 0.05 x^2): linear in (a, b), strongly correlated."""
+
+    def __init__(self):
+        self.a = Parameter(1.0, bounds=(-100.0, 100.0), vary=True, name="a")
+        self.b = Parameter(1.0, bounds=(-100.0, 100.0), vary=True, name="b")
+        self.x = np.linspace(1.0, 10.0, 50)
+
+    def parameters(self):
+        return Parameters([("a", self.a), ("b", self.b)])
+
+    def expected(self, measurement):
+        return self.a.value * self.x + self.b.value * (self.x + 0.05 * self.x**2)
+
+
+def test_the_most_correlated_pair_is_checked_along_its_regression_line():
+    """Linear (Gaussian) problem: one standard error along the pair's regression line
+    raises the statistic by 1. The product a * s (a curved valley) is flagged instead."""
+    linear = LinearPair()
+    data = Measurement(2.0 * linear.x + 0.05 * linear.x**2 + np.random.default_rng(1).normal(0, 0.05, 50),
+                       [Axis("x", "", linear.x)], uncertainties=np.full(50, 0.05))
+    res = fit(Objective(linear, data, loss="gaussian"))
+    c = res.pair_check
+    assert sorted(c["pair"]) == ["a", "b"] and abs(c["correlation"]) > 0.9
+    assert c["delta_statistic"] == pytest.approx(1.0, rel=0.02)
+    assert "Most correlated pair" in res.report() and "NOT Gaussian" not in res.report()
+    curved = LineWithScale()
+    res = fit(Objective(curved, _line_data(curved, seed=1), loss="gaussian"))
+    assert res.pair_check["delta_statistic"] > 2.0 and "NOT Gaussian" in res.report()

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["ErrorBudget", "prior_terms", "prior_residuals", "error_budget", "phase_fractions", "at_bound",
-           "PRIOR_LIMITED"]
+           "correlated_pair_check", "PRIOR_LIMITED"]
 
 #: Total error above this share of the prior's standard deviation: the data do not constrain it.
 PRIOR_LIMITED = 0.7
@@ -169,3 +169,26 @@ def at_bound(names: list[str], params: Sequence[Any], x: np.ndarray, error: np.n
         if low or high:
             out.append(name)
     return out
+
+
+def correlated_pair_check(statistic: Any, x: np.ndarray, bounds: np.ndarray, names: list[str],
+                          cov: np.ndarray, corr: np.ndarray) -> dict[str, Any] | None:
+    """Is the Gaussian error of the most correlated pair right? A step of one standard
+    error of the pair's first parameter, along the covariance's regression line (the
+    others following), should raise the statistic (with the priors) by 1; the mean rise
+    over the two directions is returned (``delta_statistic``; far from 1: the posterior is
+    not Gaussian there, sample it). ``statistic(x)`` evaluates the total objective."""
+    n = len(names)
+    if n < 2:
+        return None
+    off = np.abs(corr - np.eye(n))
+    i, j = np.unravel_index(int(np.argmax(off)), off.shape)
+    sd = math.sqrt(cov[i, i]) if cov[i, i] > 0 else 0.0
+    if sd == 0.0:
+        return None
+    step = cov[:, i] / sd
+    base = statistic(x)
+    rises = [statistic(np.clip(x + sign * step, bounds[:, 0], bounds[:, 1])) - base for sign in (1.0, -1.0)]
+    statistic(x)  # leave the model at the best values
+    return {"pair": [names[i], names[j]], "correlation": float(corr[i, j]),
+            "delta_statistic": float(np.mean(rises)), "expected": 1.0}

@@ -69,8 +69,21 @@ class SampleResult:
         """Half the 68 % interval: comparable to a standard error."""
         return {n: 0.5 * (hi - lo) for n, (lo, hi) in self.interval68.items()}
 
+    def verdict(self) -> tuple[bool, str]:
+        """(converged, why): the chain is at least 50 autocorrelation times long and the
+        mean acceptance lies in [0.15, 0.7] (emcee's documented rules of thumb)."""
+        tau = np.asarray(self.autocorr_time, dtype=float)
+        steps, acc = self.chain.shape[0], float(np.mean(self.acceptance_fraction))
+        if not np.all(np.isfinite(tau)):
+            return False, "NOT converged: the autocorrelation time could not be estimated (run longer)"
+        if steps < 50 * tau.max():
+            return False, f"NOT converged: {steps} steps < 50 x the longest autocorrelation time ({tau.max():.0f})"
+        if not 0.15 <= acc <= 0.7:
+            return False, f"NOT converged: mean acceptance {acc:.2f} outside [0.15, 0.7]"
+        return True, f"converged: {steps} steps >= 50 x tau ({tau.max():.0f}), acceptance {acc:.2f}"
+
     def report(self) -> str:
-        """A plain-text summary table."""
+        """A plain-text summary table, with the convergence verdict."""
         lines = [
             f"emcee: {self.chain.shape[1]} walkers x {self.chain.shape[0]} steps, burn-in {self.burn}, "
             f"thin {self.thin}; mean acceptance {np.mean(self.acceptance_fraction):.2f}; {self.wall_time_s:.3g} s"
@@ -86,6 +99,7 @@ class SampleResult:
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         if self.n_failed:
             lines.append(f"Warning: the model failed at {self.n_failed} proposals (treated as zero probability)")
+        lines.append("Chain " + self.verdict()[1])
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,6 +110,7 @@ class SampleResult:
             "burn": self.burn,
             "thin": self.thin,
             "acceptance_fraction": float(np.mean(self.acceptance_fraction)),
+            "converged": self.verdict()[0], "verdict": self.verdict()[1],
             "parameters": {
                 n: {"median": self.median[n], "interval68": list(self.interval68[n]),
                     "interval95": list(self.interval95[n]),

@@ -13,7 +13,7 @@ import scipy.optimize
 
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.params import Parameters
-from interphase_sim.fit.budget import error_budget, prior_residuals
+from interphase_sim.fit.budget import correlated_pair_check, error_budget, prior_residuals
 from interphase_sim.fit.objective import FitError, Objective, as_objectives, free_parameters
 from interphase_sim.fit.result import FitResult
 
@@ -171,6 +171,9 @@ def fit(
         success=success, message=message, nfev=ev.nfev, wall_time_s=wall, method=method,
         prior_penalty=float(np.sum(prior_residuals(list(params.values()), x) ** 2)),
     )
+    result.pair_check = correlated_pair_check(ev.statistic, x, bounds, result.names, result.covariance,
+                                              result.correlation)
+    ev.set(x)
     for name in result.at_bounds:
         warnings.warn(f"{name} ended at a bound ({result.values[name]:.6g}); its error is unreliable",
                       UserWarning, stacklevel=2)

@@ -53,6 +53,10 @@ class FitResult:
         every layer with a free phase weight.
     prior_penalty : float
         Sum of the squared prior residuals at the best values (not in ``statistic``).
+    pair_check : dict or None
+        The most correlated pair and the rise of the statistic one standard error along
+        their regression line (1 for a Gaussian posterior; see
+        :func:`~interphase_sim.fit.budget.correlated_pair_check`).
     degenerate_pairs : list of (str, str, float)
         Pairs with |correlation| > 0.95: only a combination of them is constrained.
     condition_number : float
@@ -85,6 +89,7 @@ class FitResult:
     not_constrained: list[str] = field(default_factory=list)
     phase_fractions: dict[str, dict[str, float]] = field(default_factory=dict)
     prior_penalty: float = 0.0
+    pair_check: dict[str, Any] | None = None
 
     @classmethod
     def build(cls, *, objectives: list[Any], params: Parameters, x: np.ndarray, budget: ErrorBudget,
@@ -176,6 +181,12 @@ class FitResult:
         if self.phase_fractions:
             lines += ["", "Volume fractions (normalised over each layer's phase weights):"]
             lines += [f"  {n}: {f['fraction']:.4f} +/- {f['error']:.2g}" for n, f in self.phase_fractions.items()]
+        if self.pair_check is not None:
+            c = self.pair_check
+            ok = 0.5 <= c["delta_statistic"] <= 2.0
+            lines += ["", f"Most correlated pair {c['pair'][0]} ~ {c['pair'][1]} ({c['correlation']:+.2f}): one "
+                      f"standard error along it raises the statistic by {c['delta_statistic']:.2f} (Gaussian: 1)"
+                      + ("" if ok else "; NOT Gaussian there: sample the posterior for its errors")]
         if self.at_bounds:
             lines += ["", "Warning: ended at a bound (widen the bounds or fix them): " + ", ".join(self.at_bounds)]
         if self.not_constrained:
@@ -202,6 +213,7 @@ class FitResult:
             "degenerate_pairs": [list(p) for p in self.degenerate_pairs],
             "phase_fractions": self.phase_fractions,
             "prior_penalty": self.prior_penalty,
+            "pair_check": self.pair_check,
             "statistics": self.statistics,
             "statistic": self.statistic,
             "dof": self.dof,
