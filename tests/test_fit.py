@@ -144,7 +144,10 @@ def test_short_chain_warns_about_autocorrelation():
     m, data, _ = lnmo_problem(seed=1)
     best = fit(Objective(m, data))
     with pytest.warns(UserWarning, match="autocorrelation times"):
-        sample(Objective(m, data), nwalkers=8, nsteps=30, seed=1, start=best)
+        short = sample(Objective(m, data), nwalkers=8, nsteps=30, seed=1, start=best)
+    converged, why = short.verdict()  # and the report says so
+    assert not converged and "NOT converged" in why and why in short.report()
+    assert short.to_dict()["converged"] is False
 
 
 def test_result_json_and_plot(tmp_path):
@@ -259,5 +262,5 @@ def test_cli_fit_writes_result_report_and_plots(tmp_path, capsys):
     assert (out / "fit.png").stat().st_size > 10_000 and (out / "corner.png").exists()
     assert "LNMO.thickness_nm" in (out / "report.txt").read_text()
     bad = tmp_path / "never"
-    assert main(["fit", str(sample_path), "--data", f"eels={tmp_path / 'spec.csv'}", "--out", str(bad)]) == 2
+    assert main(["fit", str(sample_path), "--data", f"xrd={tmp_path / 'spec.csv'}", "--out", str(bad)]) == 2
     assert "unknown data kind" in capsys.readouterr().err and not bad.exists()

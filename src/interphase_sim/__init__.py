@@ -18,6 +18,7 @@ from interphase_sim.sample.profile import DepthProfile
 from interphase_sim.sample.stack import NATURAL_LI6_ABUNDANCE, Layer, Stack
 from interphase_sim.sample import shipped as samples
 from interphase_sim.registry import instruments
+from interphase_sim.loaders import load_measurement
 
 __version__ = "0.1.0"
 
@@ -31,6 +32,7 @@ __all__ = [
     "Phase",
     "Stack",
     "instruments",
+    "load_measurement",
     "phases",
     "samples",
     "__version__",

@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from interphase_sim.cli import hrtem as cli_hrtem
+from interphase_sim.cli.demo import cmd_demo
 from interphase_sim.core.errors import InterphaseInputError
 
 __all__ = ["main"]
@@ -35,159 +34,6 @@ def _cmd_phases(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1])
-    return 0
-
-
-def _interphase_window(stack) -> tuple[float, float] | None:
-    """Depth window (nm) around the thin layers (< 10 % of the finite depth), if any."""
-    depth = stack.finite_depth_nm()
-    tops = [0.0, *stack.interfaces_nm()[:-1]]
-    thin = [i for i, lay in enumerate(stack) if not lay.semi_infinite and lay.thickness_nm.value < 0.1 * depth]
-    if not thin:
-        return None
-    margin = max(20.0, 4 * max(stack[i].roughness_nm.value for i in thin))
-    lo = tops[thin[0]] - margin
-    hi = tops[thin[-1]] + stack[thin[-1]].thickness_nm.value + margin
-    return (max(lo, 0.0), float(hi))
-
-
-def _demo_ndp(stack, out: Path, key: str) -> None:
-    """The demo's NDP part: expected spectrum, where its edges are, and a figure."""
-    from interphase_sim.core.fileio import atomic_savefig
-    from interphase_sim.ndp.model import NDPModel
-    from interphase_sim.plotting.common import pyplot_module, plot_ndp_spectrum
-
-    model = NDPModel.from_stack(stack)
-    meas = model.simulate()
-    energy, comps = model.simulate_components()
-    bottoms = [0.0, *stack.interfaces_nm()[:-1]]
-    for part in model.particles:
-        _, e = model.energy_depth_map(part.name, bottoms)
-        edges = ", ".join(f"{z:g} nm -> {x:.0f} keV" for z, x in zip(bottoms, e))
-        print(f"  NDP {part.name:7s} {comps[part.name].sum():10.4g} counts; births at {edges}")
-    plt = pyplot_module()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    plot_ndp_spectrum(energy, comps, total=meas.values, depth_map=model.energy_depth_map("alpha"),
-                      ax=ax, title=f"NDP: {stack.name}")
-    fig.tight_layout()
-    atomic_savefig(fig, out / f"{key}_ndp.png", dpi=110)
-    plt.close(fig)
-    meas.to_csv(out / f"{key}_ndp.csv")
-    print(f"  wrote {out / (key + '_ndp.png')} and {out / (key + '_ndp.csv')}")
-    _demo_fit(model)
-    _demo_eels(stack, out, key)
-    if "build" in stack.sections:
-        _demo_build(stack, out, key)
-    if "hrtem" in stack.sections:
-        _demo_hrtem(stack, out, key)
-
-
-def _demo_hrtem(stack, out: Path, key: str) -> None:
-    """The demo's HRTEM part: a low-dose cross-section image and its phase map."""
-    from interphase_sim.hrtem.workflow import run_hrtem
-
-    # a narrower lamella than the sample's, so that the demo stays quick
-    run = run_hrtem(stack, {"lateral_nm": 6.0}, noise=True)
-    paths = cli_hrtem.write_outputs(run, stack, out, prefix=f"{key}_hrtem_")
-    s = run.settings
-    print(f"  HRTEM {s['lateral_nm']:g} x {run.model.thicknesses_nm()[-1]:.1f} nm lamella, "
-          f"{len(run.model.atoms):,} atoms, {s['dose_e_per_A2']:g} e/A2: imaged in {run.image_s:.1f} s; "
-          f"phase map: {run.score_text()}")
-    print("  wrote " + ", ".join(str(p) for p in paths[1:4:2]))  # the image and its phase map
-
-
-def _demo_build(stack, out: Path, key: str) -> None:
-    """The demo's atomistic part: a small model of the interphase and its picture."""
-    from interphase_sim.build.workflow import build_settings, run_build
-    from interphase_sim.core.fileio import atomic_savefig
-    from interphase_sim.plotting.common import pyplot_module, plot_model_slice
-
-    s = build_settings(stack)
-    lo, hi = s.get("depth_range_nm") or (0.0, stack.finite_depth_nm())
-    # a narrower box than the sample's [build] table, at most 100 nm deep, so that the demo stays quick
-    lo = max(lo, hi - 100.0)
-    run = run_build(stack, {"lateral_nm": (5.5, 5.5), "depth_range_nm": (lo, hi), "seed": s.get("seed", 1)})
-    atoms, dt = run.atoms, run.build_s
-    plt = pyplot_module()
-    fig = plot_model_slice(atoms, stack)
-    atomic_savefig(fig, out / f"{key}_model.png", dpi=110)
-    plt.close(fig)
-    print(f"  atomistic model {lo:g}-{hi:g} nm x 5.5 x 5.5 nm: {len(atoms):,} atoms in {dt:.1f} s; "
-          f"wrote {out / (key + '_model.png')}")
-
-
-def _demo_eels(stack, out: Path, key: str) -> None:
-    """The demo's EELS part: a line scan across the interphase, quantified by edge integration."""
-    from interphase_sim.eels.model import EELSModel
-    from interphase_sim.eels.analysis import quantify_line_scan
-    from interphase_sim.core.fileio import atomic_savefig
-    from interphase_sim.plotting.common import pyplot_module, plot_eels_linescan
-
-    model = EELSModel.from_stack(stack)
-    scan = model.simulate(noise=True, seed=1)
-    energy = scan.axis("energy")
-    edges = [e for e in model.edges if energy[-1] - _onset(e) >= 40.0 and _onset(e) - energy[0] >= 20.0]
-    quant = quantify_line_scan(model.deconvolve(scan), edges, window_eV=40.0)
-    z = scan.axis("depth")
-    tops = [0.0, *stack.interfaces_nm()]
-    print(f"  EELS line scan {z[0]:g}-{z[-1]:g} nm, {z.size} positions; mean areal density (atoms/nm2) per layer:")
-    for i, lay in enumerate(stack.layers):
-        inside = (z >= tops[i]) & (z < tops[i + 1])
-        if inside.sum() >= 3:
-            vals = ", ".join(f"{el} {np.mean(quant.values[inside, k]):7.0f}" for k, el in enumerate(quant.axes[1].values))
-            print(f"    {lay.name:10s} {vals}")
-    plt = pyplot_module()
-    fig = plot_eels_linescan(scan, quant, model.elemental_profiles(z))
-    atomic_savefig(fig, out / f"{key}_eels.png", dpi=100)
-    plt.close(fig)
-    print(f"  wrote {out / (key + '_eels.png')}")
-
-
-def _demo_fit(model) -> None:
-    """The demo's fitting part: Poisson data from the model, free parameters started
-    20 % off, refined back; prints truth, fit and standard error."""
-    import warnings
-
-    from interphase_sim.fit import Objective, fit
-
-    free = model.parameters().varying()
-    if not len(free):
-        return
-    truth = free.get_values()
-    data = model.simulate(noise=True, seed=1)
-    lo, hi = free.bounds_array().T
-    free.set_values(np.clip(truth * 1.2, lo, hi))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        result = fit(Objective(model, data))
-    for (name, t) in zip(free, truth):
-        print(f"  fit {name:20s} true {t:9.4g}  fitted {result.values[name]:9.4g} +/- {result.stderr[name]:.2g}")
-    free.set_values(truth)
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from interphase_sim.sample import shipped as samples
-    from interphase_sim.core.fileio import atomic_savefig
-    from interphase_sim.plotting.common import pyplot_module, profile_figure
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    plt = pyplot_module()
-    for key in ("li_sei_lipon", "lnmo_lipon"):
-        stack = samples.load(key)
-        print(stack.table())
-        print()
-        zoom = _interphase_window(stack)
-        fig = profile_figure(stack, zooms=[zoom] if zoom else None)
-        png = out / f"{key}_profile.png"
-        atomic_savefig(fig, png, dpi=110)
-        plt.close(fig)
-        stack.to_toml(out / f"{key}.toml")
-        prof = stack.profile(stack.depth_grid(step_nm=0.5))
-        print(f"  6Li areal density over 0-{prof.z_nm[-1]:.0f} nm: {prof.areal_density('6Li'):.4g} atoms/nm2")
-        print(f"  wrote {png} and {out / (key + '.toml')}")
-        _demo_ndp(stack, out, key)
-        print()
     return 0
 
 
@@ -365,67 +211,72 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-DATA_KINDS = ("ndp",)
+def _fit_data(items: list[str] | None) -> dict[str, list[str]] | None:
+    """``--data KIND=PATH`` (repeatable) as ``{kind: [paths]}``; None when not given."""
+    from interphase_sim.jointfit import DATA_KINDS
 
-
-def _cmd_fit(args: argparse.Namespace) -> int:
-    import json
-    import warnings
-
-    from interphase_sim.core.errors import InterphaseInputError
-    from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
-    from interphase_sim.fit import Objective, fit, sample
-    from interphase_sim.core.measurement import load_spectrum_csv
-    from interphase_sim.ndp.model import NDPModel
-    from interphase_sim.plotting.common import pyplot_module
-    from interphase_sim.sample import shipped as samples
-
-    stack = samples.read(args.sample)
-    objectives = []
-    for item in args.data:
+    if not items:
+        return None
+    data: dict[str, list[str]] = {}
+    for item in items:
         kind, sep, path = item.partition("=")
         if not sep or not path:
             raise InterphaseInputError("--data", f"expected KIND=PATH (e.g. ndp=spectrum.csv), got {item!r}")
         if kind not in DATA_KINDS:
             raise InterphaseInputError("--data", f"unknown data kind {kind!r}; available: {', '.join(DATA_KINDS)}")
-        meas = load_spectrum_csv(path, gain_keV=args.gain_keV, offset_keV=args.offset_keV)
-        model = NDPModel.from_stack(stack, energy_keV=meas.axis("energy"))
-        energy = meas.axis("energy")
-        mask = (energy >= max(args.energy_min_keV, model.low_energy_cutoff_keV.value)) & (energy <= args.energy_max_keV)
-        objectives.append(Objective(model, meas, loss="poisson", mask=mask, name=f"ndp: {path}"))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        result = fit(objectives, method=args.method, seed=args.seed)
-        sampled = None
-        if args.posterior:
-            sampled = sample(objectives, nwalkers=args.nwalkers, nsteps=args.nsteps, seed=args.seed, start=result)
-    plt = pyplot_module()
-    fig = result.plot()
-    fig.suptitle(f"fit: {stack.name or args.sample}", fontsize=10)
-    doc = {"sample": str(args.sample), "data": args.data, "fit": result.to_dict(),
-           "warnings": [str(w.message) for w in caught]}
-    text = result.report()
-    if sampled is not None:
-        doc["sampling"] = sampled.to_dict()
-        for n in sampled.names:
-            doc["fit"]["parameters"][n]["interval68"] = list(sampled.interval68[n])
-            doc["fit"]["parameters"][n]["interval95"] = list(sampled.interval95[n])
-        text += "\n\n" + sampled.report()
-        corner = sampled.corner()
+        data.setdefault(kind, []).append(path)
+    return data
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
+    from interphase_sim.jointfit import joint_fit
+    from interphase_sim.plotting.common import pyplot_module
+    from interphase_sim.sample import shipped as samples
+
+    stack = samples.read(args.sample)
+    data = _fit_data(args.data)
+    calibration = {"ndp": {k: v for k, v in (("gain_keV", args.gain_keV), ("offset_keV", args.offset_keV))
+                           if v is not None}}
+    flags = {"method": args.method, "seed": args.seed, "energy_min_keV": args.energy_min_keV,
+             "energy_max_keV": args.energy_max_keV, "sample": args.posterior or None,
+             "nwalkers": args.nwalkers, "nsteps": args.nsteps,
+             "calibration": calibration if calibration["ndp"] else None}
+    base = None if data is not None else _sample_folder(args.sample)
+    run = joint_fit(stack, data, base_dir=base, **flags)
     out = Path(args.out)
+    plt = pyplot_module()
+    fig = run.result.plot()
+    fig.suptitle(f"fit: {stack.name or args.sample}", fontsize=10)
+    doc = {"sample": str(args.sample), **run.to_dict()}
+    text = run.report()
     atomic_write_text(out / "result.json", json.dumps(doc, indent=2))
     atomic_write_text(out / "report.txt", text + "\n")
     atomic_savefig(fig, out / "fit.png", dpi=110)
     plt.close(fig)
-    if sampled is not None:
+    written = [out / "result.json", out / "report.txt", out / "fit.png"]
+    if run.posterior is not None:
+        corner = run.posterior.corner()
         atomic_savefig(corner, out / "corner.png", dpi=100)
         plt.close(corner)
+        np.savez_compressed(out / "chain.npz", chain=run.posterior.chain, log_prob=run.posterior.log_prob,
+                            names=np.array(run.posterior.names))
+        written += [out / "corner.png", out / "chain.npz"]
     print(text)
-    for w in caught:
-        print(f"warning: {w.message}")
-    print(f"wrote {out / 'result.json'}, {out / 'report.txt'}, {out / 'fit.png'}"
-          + (f", {out / 'corner.png'}" if sampled is not None else ""))
+    for w in run.warnings:
+        print(f"warning: {w}")
+    print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _sample_folder(sample: str) -> Path | None:
+    """The folder of a sample file (relative [fit] data paths start there); None for a shipped name."""
+    path = Path(sample)
+    return path.parent if path.suffix == ".toml" or path.exists() else None
 
 
 def _add_simulate_arguments(parser: argparse.ArgumentParser, table: str) -> None:
@@ -529,18 +380,21 @@ def _add_fit_parser(sub: Any) -> None:
                      "(and corner.png with --sample) to --out."),
     )
     ft.add_argument("sample", help="sample file (TOML), or a shipped sample's name")
-    ft.add_argument("--data", action="append", required=True, metavar="KIND=PATH",
-                    help="measured data, e.g. ndp=spectrum.csv (repeatable; fitted jointly)")
+    ft.add_argument("--data", action="append", default=None, metavar="KIND=PATH",
+                    help="measured data, e.g. ndp=spectrum.csv, eels=scan.hspy, hrtem=image.tif (repeatable; "
+                         "fitted jointly); default the sample's [fit] data")
     ft.add_argument("--out", required=True, help="output folder")
-    ft.add_argument("--method", default="least_squares", choices=["least_squares", "differential_evolution", "lbfgsb"])
-    ft.add_argument("--sample", dest="posterior", action="store_true", help="also sample the posterior with emcee")
-    ft.add_argument("--nwalkers", type=int, default=32)
-    ft.add_argument("--nsteps", type=int, default=2000)
+    ft.add_argument("--method", default=None, choices=["least_squares", "differential_evolution", "lbfgsb"],
+                    help="optimizer (default [fit] method, else least_squares)")
+    ft.add_argument("--sample", dest="posterior", action="store_true",
+                    help="also sample the posterior with emcee (chain saved to chain.npz)")
+    ft.add_argument("--nwalkers", type=int, default=None, help="emcee walkers (default 32)")
+    ft.add_argument("--nsteps", type=int, default=None, help="emcee steps (default 2000)")
     ft.add_argument("--seed", type=int, default=None, help="random seed (emcee, differential evolution)")
-    ft.add_argument("--energy-min-keV", type=float, default=0.0, help="fit only channels above this energy")
-    ft.add_argument("--energy-max-keV", type=float, default=float("inf"), help="fit only channels below this energy")
-    ft.add_argument("--gain-keV", type=float, default=None, help="keV per channel for a channel column")
-    ft.add_argument("--offset-keV", type=float, default=0.0)
+    ft.add_argument("--energy-min-keV", type=float, default=None, help="fit only NDP channels above this energy")
+    ft.add_argument("--energy-max-keV", type=float, default=None, help="fit only NDP channels below this energy")
+    ft.add_argument("--gain-keV", type=float, default=None, help="keV per channel for an NDP channel column")
+    ft.add_argument("--offset-keV", type=float, default=None, help="energy of NDP channel 0 (keV)")
     ft.set_defaults(func=_cmd_fit)
 
 
@@ -569,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sd.add_argument("--out", default="interphase-demo", help="output folder (default: %(default)s)")
-    sd.set_defaults(func=_cmd_demo)
+    sd.set_defaults(func=cmd_demo)
 
     for add in (_add_simulate_parsers, _add_ndp_depth_parser, _add_build_parser, _add_fit_parser):
         add(sub)

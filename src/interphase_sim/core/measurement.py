@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,9 @@ from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.fileio import atomic_write_text
 
 __all__ = ["Axis", "Measurement", "load_spectrum_csv", "bin_edges"]
+
+#: the attrs key under which :meth:`Measurement.to_xarray` keeps the whole metadata as JSON
+METADATA_ATTR = "interphase_sim_metadata"
 
 
 @dataclass(frozen=True)
@@ -85,15 +87,59 @@ class Measurement:
         raise KeyError(f"no axis {name!r}; axes: {[a.name for a in self.axes]}")
 
     def to_xarray(self):
-        """An ``xarray.DataArray`` with the axes as coordinates (units in attrs)."""
+        """An ``xarray.DataArray`` with the axes as coordinates (units in their attrs).
+
+        Scalar metadata (str, int, float) become attrs; the whole metadata, nested settings
+        included, is also kept as JSON in ``attrs["interphase_sim_metadata"]``, which
+        :meth:`from_xarray` reads back. Uncertainties become the ``uncertainty`` coordinate.
+        """
         import xarray as xr
 
         coords = {ax.name: (ax.name, np.asarray(ax.values), {"units": ax.units}) for ax in self.axes}
         da = xr.DataArray(self.values, dims=[ax.name for ax in self.axes], coords=coords, name=self.quantity)
         da.attrs.update({k: v for k, v in self.metadata.items() if isinstance(v, (str, int, float))})
+        if self.metadata:
+            da.attrs[METADATA_ATTR] = json.dumps(self.metadata, default=_json_default)
         if self.uncertainties is not None:
             da = da.assign_coords(uncertainty=([ax.name for ax in self.axes], self.uncertainties))
         return da
+
+    @classmethod
+    def from_xarray(cls, da: Any) -> "Measurement":
+        """The inverse of :meth:`to_xarray`: a Measurement from an ``xarray.DataArray``.
+
+        Parameters
+        ----------
+        da : xarray.DataArray
+            One dimension per axis; a dimension's coordinate gives the axis values (plain
+            indices without one) and its ``units`` attr the units. An ``uncertainty``
+            coordinate on all dimensions becomes the uncertainties. The metadata come from
+            ``attrs["interphase_sim_metadata"]`` (JSON) when present, else from the attrs.
+
+        Returns
+        -------
+        Measurement
+            ``quantity`` is the array's name (``"counts"`` when it has none).
+        """
+        dims = [str(d) for d in da.dims]
+        axes = []
+        for d in dims:
+            if d in da.coords:
+                coord = da.coords[d]
+                axes.append(Axis(d, str(coord.attrs.get("units", "")), np.asarray(coord.values)))
+            else:
+                axes.append(Axis(d, "", np.arange(da.sizes[d], dtype=float)))
+        unc = None
+        if "uncertainty" in da.coords:
+            u = da.coords["uncertainty"]
+            unc = np.asarray(u.transpose(*dims).values) if set(u.dims) == set(dims) else None
+        attrs = dict(da.attrs)
+        if METADATA_ATTR in attrs:
+            metadata = json.loads(attrs.pop(METADATA_ATTR))
+        else:
+            metadata = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in attrs.items()}
+        return cls(values=np.asarray(da.values), axes=axes, uncertainties=unc, metadata=metadata,
+                   quantity=str(da.name) if da.name is not None else "counts")
 
     def to_csv(self, path: str | os.PathLike) -> None:
         """Write a 1-D measurement as CSV (``<axis>_<units>,<quantity>[,uncertainty]``), atomically."""
@@ -117,6 +163,15 @@ class Measurement:
         return json.dumps(self.metadata, indent=2, sort_keys=True, default=float)
 
 
+def _json_default(value: Any) -> Any:
+    """JSON for numpy values (arrays as lists) and, failing that, the value's text."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
 def bin_edges(centers: np.ndarray) -> np.ndarray:
     """Bin edges from increasing bin centres (midpoints; the ends mirrored)."""
     c = np.asarray(centers, dtype=float)
@@ -126,74 +181,33 @@ def bin_edges(centers: np.ndarray) -> np.ndarray:
     return np.concatenate(([c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]))
 
 
-def _check_axis(x: np.ndarray, field: str) -> None:
-    if x.size == 0:
-        raise InterphaseInputError(field, "the file has no data rows")
-    if not np.all(np.isfinite(x)):
-        raise InterphaseInputError(field, "contains NaN or inf")
-    if x.size > 1 and not np.all(np.diff(x) > 0):
-        i = int(np.argmax(np.diff(x) <= 0))
-        raise InterphaseInputError(field, f"must increase strictly; it does not at row {i + 2}")
-
-
 def load_spectrum_csv(
-    path: str | os.PathLike, gain_keV: float | None = None, offset_keV: float = 0.0
+    path: str | os.PathLike, gain_keV: float | None = None, offset_keV: float | None = None
 ) -> Measurement:
     """Read an NDP spectrum: CSV with columns ``energy_keV,counts`` or ``channel,counts``.
+
+    A thin wrapper of :func:`interphase_sim.ndp.io.read_spectrum_csv` (also reached through
+    :func:`interphase_sim.load_measurement`) that insists on an energy axis.
 
     Parameters
     ----------
     path : path-like
-        The CSV file (a header row naming the columns; ``#`` comment lines allowed).
+        The CSV file (a header row naming the columns; ``#`` comment lines allowed; UTF-8,
+        a BOM allowed).
     gain_keV, offset_keV : float
-        Calibration ``E = gain * channel + offset`` (keV) for a ``channel`` column.
+        Calibration ``E = gain * channel + offset`` (keV) for a ``channel`` column. Without
+        ``gain_keV`` the calibration comes whole from the file's ``# gain_keV = ...`` and
+        ``# offset_keV = ...`` lines (``offset_keV`` is then ignored); with it, ``offset_keV``
+        defaults to the file's line, else 0.
 
     Returns
     -------
     Measurement
-        Counts on an ``energy`` axis in keV, Poisson uncertainties ``sqrt(max(counts, 1))``.
+        Counts on an ``energy`` axis in keV, uncertainties from the file's ``uncertainty``
+        column or Poisson ``sqrt(max(counts, 1))``.
     """
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = [ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
-    except OSError as exc:
-        raise InterphaseInputError("spectrum", f"cannot read {path}: {exc.strerror}") from None
-    if not lines:
-        raise InterphaseInputError("spectrum", f"{path} is empty")
-    reader = csv.reader(lines)
-    header = [h.strip() for h in next(reader)]
-    if "counts" not in header or not ({"energy_keV", "channel"} & set(header)):
-        raise InterphaseInputError(
-            "spectrum", f"{path}: columns must include counts and energy_keV (or channel); found {header}"
-        )
-    rows = list(reader)
-    try:
-        table = np.array([[float(r[header.index(c)]) for c in header] for r in rows], dtype=float).reshape(-1, len(header))
-    except (ValueError, IndexError) as exc:
-        raise InterphaseInputError("spectrum", f"{path}: a row is not numbers or is short ({exc})") from None
-    counts = table[:, header.index("counts")]
-    if "energy_keV" in header:
-        energy = table[:, header.index("energy_keV")]
-        source = "energy_keV"
-    else:
-        if gain_keV is None:
-            raise InterphaseInputError(
-                "gain_keV", f"{path} has a channel column: give the calibration gain (keV/channel)"
-            )
-        if not (math.isfinite(gain_keV) and gain_keV > 0):
-            raise InterphaseInputError("gain_keV", f"must be > 0, got {gain_keV}")
-        energy = gain_keV * table[:, header.index("channel")] + offset_keV
-        source = "channel"
-    _check_axis(energy, f"{path}: {source}")
-    if not np.all(np.isfinite(counts)):
-        raise InterphaseInputError("counts", f"{path}: counts contain NaN or inf")
-    if np.any(counts < 0):
-        i = int(np.argmax(counts < 0))
-        raise InterphaseInputError("counts", f"{path}: negative counts ({counts[i]}) at row {i + 2}")
-    return Measurement(
-        values=counts,
-        axes=[Axis("energy", "keV", energy)],
-        uncertainties=np.sqrt(np.maximum(counts, 1.0)),
-        metadata={"source": path},
-    )
+    from interphase_sim.ndp.io import read_spectrum_csv
+
+    if gain_keV is None:
+        return read_spectrum_csv(path, require_energy=True)
+    return read_spectrum_csv(path, gain_keV, offset_keV, require_energy=True, default_offset_keV=0.0)

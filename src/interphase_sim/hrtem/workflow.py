@@ -5,8 +5,15 @@ library function: it builds the sample's cross-section lamella from its ``[hrtem
 table (keywords override it), images it, drops the vacuum below the lamella's cut,
 looks for the fringes of the sample's crystalline phases (:func:`~interphase_sim.hrtem.
 phasemap.phase_map`), compares their depth fractions with the sample's and scores the
-map against the simulated structure's truth. It returns an :class:`HRTEMRun`; writing
-files is the caller's business.
+map against the simulated structure's truth, from which it also calibrates how the map
+mislabels (:func:`~interphase_sim.hrtem.fitting.label_confusion`). It returns an
+:class:`HRTEMRun`; writing files is the caller's business.
+
+Fitting a sample to a map: calibrate the confusion on runs of the model at its starting
+values (other seeds than the image), then fit with
+``Objective(StackPhaseFractions(stack, bin, confusion=...), run.depth_fractions,
+loss="gaussian")``; the fractions' errors count grains (``correlation_nm`` = the
+largest grain size), not windows.
 """
 
 from __future__ import annotations
@@ -22,8 +29,11 @@ from interphase_sim.core.measurement import Axis, Measurement
 from interphase_sim.core.settings import MICROSCOPE_KEYS
 from interphase_sim.hrtem._spectra import wavelength_A
 from interphase_sim.hrtem.fitting import (
+    LabelConfusion,
     PhaseMapScore,
+    PhaseMapTruth,
     StackPhaseFractions,
+    label_confusion,
     phase_map_depth_fractions,
     phase_map_truth,
     score_phase_map,
@@ -59,13 +69,19 @@ class HRTEMRun:
     phase_map : PhaseMap or None
         None when no crystalline phase shows fringes at this resolution.
     depth_fractions : Measurement or None
-        Labelled-window fractions per phase along depth (None: nothing labelled).
+        Labelled-window fractions per phase along depth, in bins of twice the window,
+        errors counting grains (None: nothing labelled).
     stack_fractions : ndarray or None
         The sample's fractions at those depths, for comparison.
     score : PhaseMapScore or None
         The map against the structure's truth.
     build_s, image_s : float
         Wall time of the lamella build and of the image (s).
+    truth : PhaseMapTruth or None
+        The make-up under every window (None without a map).
+    confusion : LabelConfusion or None
+        This map's labels against its truth (:func:`~interphase_sim.hrtem.fitting.
+        label_confusion`); pool several runs' maps and truths for a calibration.
     """
 
     model: HRTEMModel
@@ -80,6 +96,8 @@ class HRTEMRun:
     score: PhaseMapScore | None
     build_s: float
     image_s: float
+    truth: PhaseMapTruth | None = None
+    confusion: LabelConfusion | None = None
 
     def summary(self) -> dict[str, Any]:
         """What the run did, as plain values (for a settings JSON and the console)."""
@@ -114,18 +132,26 @@ def _without_vacuum(model: HRTEMModel, image: Measurement) -> Measurement:
                        metadata=image.metadata, quantity=image.quantity)
 
 
+def _grain_size_nm(stack: Any) -> float | None:
+    """The largest grain size of the stack's layers (nm), None without grains."""
+    sizes = [float(lay.grain_size_nm.value) for lay in stack.layers if lay.grain_size_nm is not None]
+    return max(sizes) if sizes else None
+
+
 def _map_phases(stack: Any, model: HRTEMModel, image: Measurement, s: dict[str, Any], candidates: dict):
-    """(phase map, depth fractions, the stack's fractions, score) of an image with candidates."""
+    """(phase map, depth fractions, the stack's fractions, score, truth, confusion) of an image."""
     pm = phase_map(image, candidates=candidates, window_nm=s["window_nm"], step_nm=s["step_nm"],
                    tolerance=s["tolerance"], min_peaks=int(s["min_peaks"]), min_probability=s["min_probability"])
     labelled = bool(pm.counts())
     bin_nm = 2.0 * float(s["window_nm"])
-    fractions = phase_map_depth_fractions(pm, sorted(candidates), bin_nm=bin_nm) if labelled else None
+    fractions = phase_map_depth_fractions(pm, sorted(candidates), bin_nm=bin_nm,
+                                          correlation_nm=_grain_size_nm(stack)) if labelled else None
     stack_fr = StackPhaseFractions(stack, window_nm=bin_nm).expected(fractions) if labelled else None
     # the image is simulated, so the truth under every window is known: score the map
     truth = phase_map_truth(pm, model.atoms, s["window_nm"], model.depth_offset_nm)
     score = score_phase_map(pm, truth, amorphous=[n for n, ph in stack.phases.items() if ph.amorphous])
-    return pm, fractions, stack_fr, score
+    confusion = label_confusion(pm, truth, sorted(candidates)) if labelled else None
+    return pm, fractions, stack_fr, score, truth, confusion
 
 
 def run_hrtem(stack: Any, settings: dict[str, Any] | None = None, *, noise: bool = False,
@@ -164,9 +190,9 @@ def run_hrtem(stack: Any, settings: dict[str, Any] | None = None, *, noise: bool
     crystals = [n for n, ph in stack.phases.items() if not ph.amorphous]
     d_min = max(MIN_SPACING_A, 1.05 * wavelength_A(mic.energy_eV) / (mic.aperture_mrad * 1e-3))
     candidates = candidate_reflections(crystals, d_min_A=d_min, min_intensity=s["min_intensity"])
-    pm = fractions = stack_fr = score = None
+    pm = fractions = stack_fr = score = truth = confusion = None
     if candidates:  # nothing crystalline shows fringes at this resolution (e.g. LiPON alone)
-        pm, fractions, stack_fr, score = _map_phases(stack, model, image, s, candidates)
+        pm, fractions, stack_fr, score, truth, confusion = _map_phases(stack, model, image, s, candidates)
     return HRTEMRun(model=model, image=image, microscope=mic, settings=s, candidates=candidates, d_min_A=d_min,
                     phase_map=pm, depth_fractions=fractions, stack_fractions=stack_fr, score=score,
-                    build_s=build_s, image_s=image_s)
+                    build_s=build_s, image_s=image_s, truth=truth, confusion=confusion)

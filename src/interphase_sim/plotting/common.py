@@ -304,3 +304,30 @@ def plot_model_slice(atoms: Any, stack: Any = None, slab_nm: float = 1.0, fig: A
     ax2.set_ylim(0, 1)
     fig.tight_layout()
     return fig
+
+
+def plot_joint_fits(results: dict[str, Any], truth: dict[str, float] | None = None, fig: Any = None) -> Any:
+    """Fitted values with their total errors (and statistical ones, thicker) of several
+    fits side by side: one panel per parameter, one point per fit, the truth as a line."""
+    plt = pyplot_module()
+    names = list(dict.fromkeys(n for r in results.values() for n in r.names))
+    if fig is None:
+        fig = plt.figure(figsize=(3.2 * max(len(names), 1), 3.6))
+    axes = fig.subplots(1, max(len(names), 1), squeeze=False)[0]
+    labels = list(results)
+    for ax, name in zip(axes, names):
+        for k, label in enumerate(labels):
+            r = results[label]
+            if name not in r.values:
+                continue
+            v, tot, stat = r.values[name], r.stderr[name], r.stat_err.get(name, float("nan"))
+            ax.errorbar([k], [v], yerr=[tot], fmt="o", color=f"C{k}", capsize=4, lw=1)
+            if stat == stat:  # not NaN
+                ax.errorbar([k], [v], yerr=[stat], fmt="none", color=f"C{k}", lw=3)
+        if truth and name in truth:
+            ax.axhline(truth[name], color="k", lw=0.8, ls="--")
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_title(name, fontsize=9)
+    axes[0].set_ylabel("value (thin: total error, thick: statistical)")
+    fig.tight_layout()
+    return fig

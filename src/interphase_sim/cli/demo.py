@@ -1,0 +1,209 @@
+"""``interphase-sim demo``: the shipped samples, what each instrument records on them, and fits back."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from interphase_sim.cli import hrtem as cli_hrtem
+
+__all__ = ["cmd_demo"]
+
+
+def _interphase_window(stack) -> tuple[float, float] | None:
+    """Depth window (nm) around the thin layers (< 10 % of the finite depth), if any."""
+    depth = stack.finite_depth_nm()
+    tops = [0.0, *stack.interfaces_nm()[:-1]]
+    thin = [i for i, lay in enumerate(stack) if not lay.semi_infinite and lay.thickness_nm.value < 0.1 * depth]
+    if not thin:
+        return None
+    margin = max(20.0, 4 * max(stack[i].roughness_nm.value for i in thin))
+    lo = tops[thin[0]] - margin
+    hi = tops[thin[-1]] + stack[thin[-1]].thickness_nm.value + margin
+    return (max(lo, 0.0), float(hi))
+
+
+def _demo_ndp(stack, out: Path, key: str) -> None:
+    """The demo's NDP part: expected spectrum, where its edges are, and a figure."""
+    from interphase_sim.core.fileio import atomic_savefig
+    from interphase_sim.ndp.model import NDPModel
+    from interphase_sim.plotting.common import pyplot_module, plot_ndp_spectrum
+
+    model = NDPModel.from_stack(stack)
+    meas = model.simulate()
+    energy, comps = model.simulate_components()
+    bottoms = [0.0, *stack.interfaces_nm()[:-1]]
+    for part in model.particles:
+        _, e = model.energy_depth_map(part.name, bottoms)
+        edges = ", ".join(f"{z:g} nm -> {x:.0f} keV" for z, x in zip(bottoms, e))
+        print(f"  NDP {part.name:7s} {comps[part.name].sum():10.4g} counts; births at {edges}")
+    plt = pyplot_module()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    plot_ndp_spectrum(energy, comps, total=meas.values, depth_map=model.energy_depth_map("alpha"),
+                      ax=ax, title=f"NDP: {stack.name}")
+    fig.tight_layout()
+    atomic_savefig(fig, out / f"{key}_ndp.png", dpi=110)
+    plt.close(fig)
+    meas.to_csv(out / f"{key}_ndp.csv")
+    print(f"  wrote {out / (key + '_ndp.png')} and {out / (key + '_ndp.csv')}")
+    _demo_fit(model)
+    data = {"ndp": model.simulate(noise=True, seed=1), "eels": _demo_eels(stack, out, key)}
+    if "build" in stack.sections:
+        _demo_build(stack, out, key)
+    if "hrtem" in stack.sections:
+        data["hrtem"] = _demo_hrtem(stack, out, key).image
+    _demo_joint(stack, data, out, key)
+
+
+def _demo_hrtem(stack, out: Path, key: str):
+    """The demo's HRTEM part: a low-dose cross-section image and its phase map."""
+    from interphase_sim.hrtem.workflow import run_hrtem
+
+    # a narrower lamella than the sample's, so that the demo stays quick
+    run = run_hrtem(stack, {"lateral_nm": 6.0}, noise=True)
+    paths = cli_hrtem.write_outputs(run, stack, out, prefix=f"{key}_hrtem_")
+    s = run.settings
+    print(f"  HRTEM {s['lateral_nm']:g} x {run.model.thicknesses_nm()[-1]:.1f} nm lamella, "
+          f"{len(run.model.atoms):,} atoms, {s['dose_e_per_A2']:g} e/A2: imaged in {run.image_s:.1f} s; "
+          f"phase map: {run.score_text()}")
+    print("  wrote " + ", ".join(str(p) for p in paths[1:4:2]))  # the image and its phase map
+    return run
+
+
+def _demo_build(stack, out: Path, key: str) -> None:
+    """The demo's atomistic part: a small model of the interphase and its picture."""
+    from interphase_sim.build.workflow import build_settings, run_build
+    from interphase_sim.core.fileio import atomic_savefig
+    from interphase_sim.plotting.common import pyplot_module, plot_model_slice
+
+    s = build_settings(stack)
+    lo, hi = s.get("depth_range_nm") or (0.0, stack.finite_depth_nm())
+    # a narrower box than the sample's [build] table, at most 100 nm deep, so that the demo stays quick
+    lo = max(lo, hi - 100.0)
+    run = run_build(stack, {"lateral_nm": (5.5, 5.5), "depth_range_nm": (lo, hi), "seed": s.get("seed", 1)})
+    atoms, dt = run.atoms, run.build_s
+    plt = pyplot_module()
+    fig = plot_model_slice(atoms, stack)
+    atomic_savefig(fig, out / f"{key}_model.png", dpi=110)
+    plt.close(fig)
+    print(f"  atomistic model {lo:g}-{hi:g} nm x 5.5 x 5.5 nm: {len(atoms):,} atoms in {dt:.1f} s; "
+          f"wrote {out / (key + '_model.png')}")
+
+
+def _demo_eels(stack, out: Path, key: str):
+    """The demo's EELS part: a line scan across the interphase, quantified by edge integration."""
+    from interphase_sim.eels.model import EELSModel
+    from interphase_sim.eels.analysis import quantify_line_scan
+    from interphase_sim.eels.xsec import edge
+    from interphase_sim.core.fileio import atomic_savefig
+    from interphase_sim.plotting.common import pyplot_module, plot_eels_linescan
+
+    model = EELSModel.from_stack(stack)
+    scan = model.simulate(noise=True, seed=1)
+    energy = scan.axis("energy")
+    edges = [e for e in model.edges if energy[-1] - edge(e).onset_eV >= 40.0 and edge(e).onset_eV - energy[0] >= 20.0]
+    quant = quantify_line_scan(model.deconvolve(scan), edges, window_eV=40.0)
+    z = scan.axis("depth")
+    tops = [0.0, *stack.interfaces_nm()]
+    print(f"  EELS line scan {z[0]:g}-{z[-1]:g} nm, {z.size} positions; mean areal density (atoms/nm2) per layer:")
+    for i, lay in enumerate(stack.layers):
+        inside = (z >= tops[i]) & (z < tops[i + 1])
+        if inside.sum() >= 3:
+            vals = ", ".join(f"{el} {np.mean(quant.values[inside, k]):7.0f}" for k, el in enumerate(quant.axes[1].values))
+            print(f"    {lay.name:10s} {vals}")
+    plt = pyplot_module()
+    fig = plot_eels_linescan(scan, quant, model.elemental_profiles(z))
+    atomic_savefig(fig, out / f"{key}_eels.png", dpi=100)
+    plt.close(fig)
+    print(f"  wrote {out / (key + '_eels.png')}")
+    return scan
+
+
+def _demo_joint(stack, data: dict, out: Path, key: str) -> None:
+    """Each instrument alone, then all jointly: the free thicknesses with their total errors
+    (statistical and systematic) side by side, as a table and a figure."""
+    import warnings
+
+    from interphase_sim.core.fileio import atomic_savefig
+    from interphase_sim.jointfit import joint_fit
+    from interphase_sim.plotting.common import plot_joint_fits, pyplot_module
+
+    free = stack.parameters().varying()
+    truth = free.get_values()
+    lo, hi = free.bounds_array().T
+    runs = {}
+    for label, subset in [*((k, {k: v}) for k, v in data.items()), (" + ".join(data), data)]:
+        free.set_values(np.clip(truth * 1.2, lo, hi))  # every fit starts 20 % off
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            runs[label] = joint_fit(stack, subset).result
+    free.set_values(truth)
+    head = f"  {'parameter':24s} {'truth':>8s}" + "".join(f"  {label:>22s}" for label in runs)
+    print(f"  joint fit of {stack.name}: value +/- total error (stat., syst.)")
+    print(head)
+    for name, t in zip(free, truth):
+        cells = "".join(f"  {_value_text(r, name):>22s}" for r in runs.values())
+        print(f"  {name:24s} {t:8.4g}{cells}")
+    plt = pyplot_module()
+    fig = plot_joint_fits(runs, dict(zip(free, truth)))
+    atomic_savefig(fig, out / f"{key}_joint_fit.png", dpi=110)
+    plt.close(fig)
+    print(f"  wrote {out / (key + '_joint_fit.png')}")
+
+
+def _value_text(result, name: str) -> str:
+    if name not in result.values:
+        return "-"
+    note = " (prior)" if name in result.not_constrained else ""
+    return f"{result.values[name]:.4g} +/- {result.stderr[name]:.2g}{note}"
+
+
+def _demo_fit(model) -> None:
+    """The demo's fitting part: Poisson data from the model, free parameters started
+    20 % off, refined back; prints truth, fit and standard error."""
+    import warnings
+
+    from interphase_sim.fit import Objective, fit
+
+    free = model.parameters().varying()
+    if not len(free):
+        return
+    truth = free.get_values()
+    data = model.simulate(noise=True, seed=1)
+    lo, hi = free.bounds_array().T
+    free.set_values(np.clip(truth * 1.2, lo, hi))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        result = fit(Objective(model, data))
+    for (name, t) in zip(free, truth):
+        print(f"  fit {name:20s} true {t:9.4g}  fitted {result.values[name]:9.4g} +/- {result.stderr[name]:.2g}")
+    free.set_values(truth)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The ``demo`` command."""
+    from interphase_sim.sample import shipped as samples
+    from interphase_sim.core.fileio import atomic_savefig
+    from interphase_sim.plotting.common import pyplot_module, profile_figure
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plt = pyplot_module()
+    for key in ("li_sei_lipon", "lnmo_lipon"):
+        stack = samples.load(key)
+        print(stack.table())
+        print()
+        zoom = _interphase_window(stack)
+        fig = profile_figure(stack, zooms=[zoom] if zoom else None)
+        png = out / f"{key}_profile.png"
+        atomic_savefig(fig, png, dpi=110)
+        plt.close(fig)
+        stack.to_toml(out / f"{key}.toml")
+        prof = stack.profile(stack.depth_grid(step_nm=0.5))
+        print(f"  6Li areal density over 0-{prof.z_nm[-1]:.0f} nm: {prof.areal_density('6Li'):.4g} atoms/nm2")
+        print(f"  wrote {png} and {out / (key + '.toml')}")
+        _demo_ndp(stack, out, key)
+        print()
+    return 0
