@@ -140,7 +140,7 @@ def _brute_force_convergent(name, e0, beta_mrad, alpha_mrad, window):
         ("Li K", 300e3, 10, 10, 0.01),
         ("Mn L2,3", 200e3, 20, 20, 0.01),
         ("C K", 100e3, 30, 10, 0.01),
-        ("C K", 100e3, 10, 20, 0.03),  # alpha = 2 beta: the Lorentzian model's error grows
+        ("C K", 100e3, 10, 20, 0.01),  # alpha = 2 beta: exact too (tests/test_eels_convergence.py)
     ],
 )
 def test_convergence_correction_matches_brute_force_average(name, e0, beta, alpha, tol):

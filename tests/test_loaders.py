@@ -14,7 +14,8 @@ import pytest
 
 import interphase_sim as ip
 from interphase_sim import InterphaseInputError, load_measurement
-from interphase_sim.core.measurement import Axis, Measurement, load_spectrum_csv
+from interphase_sim.core.measurement import Axis, Measurement
+from interphase_sim.ndp.io import load_spectrum_csv
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::PendingDeprecationWarning")
 
@@ -378,7 +379,7 @@ def test_rosettasciio_metadata_mapping_as_for_digitalmicrograph():
     """.dm3/.dm4 cannot be written here: the step after rosettasciio's reader is tested on
     a dictionary shaped like its DigitalMicrograph output (mapping from tag paths with spaces)."""
     from interphase_sim.eels.io import eels_from_signal
-    from interphase_sim.loaders import apply_mapping, signal_kind
+    from interphase_sim.core.readers import apply_mapping, signal_kind
 
     tags = "ImageList.TagGroup0.ImageTags"
     sig = {"data": np.ones((2, 4)),

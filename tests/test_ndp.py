@@ -9,12 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interphase_sim import InterphaseInputError, Layer, Parameter, Stack, phases
-from interphase_sim.core.measurement import Axis, Measurement, load_spectrum_csv
+from interphase_sim.core.measurement import Axis, Measurement
+from interphase_sim.ndp.io import load_spectrum_csv
 from interphase_sim.ndp import NDPModel, spectrum_to_depth
-from interphase_sim.ndp.geometry import cone_nodes, solid_angle_fraction
+from interphase_sim.ndp.geometry import PARTICLES, cone_nodes, solid_angle_fraction
 from interphase_sim.ndp.stopping import exit_energy
 
 WIDE = np.arange(1.0, 3200.0, 2.0)  # keV, channel centres covering every particle
+E_ALPHA = PARTICLES["alpha"].max_energy_keV  # birth energies from the kinematics (2055.9 keV)
+E_TRITON = PARTICLES["triton"].max_energy_keV  # 2727.6 keV
 
 
 def model(stack, **kw):
@@ -95,7 +98,7 @@ def half_max_crossings(e, y):
     return lo, hi
 
 
-@pytest.mark.parametrize("particle, e0", [("alpha", 2055.0), ("triton", 2727.0)])
+@pytest.mark.parametrize("particle, e0", [("alpha", E_ALPHA), ("triton", E_TRITON)])
 def test_surface_and_interface_edges_match_exit_energies(particle, e0):
     t = 1000.0
     stack = Stack([Layer("LiPON", {"LiPON": 1}, t), Layer("sub", {"Si": 1}, "inf")])
@@ -115,7 +118,7 @@ def test_detector_angle_stretches_the_energy_depth_scale():
     _, e60 = model(stack, detector_angle_deg=60.0, acceptance_half_angle_deg=0.5).energy_depth_map("alpha", depths)
     # at 60 degrees a particle from depth z loses what one from 2z loses at normal exit
     np.testing.assert_allclose(e60[[1, 2]], e0[[3, 4]], atol=0.5)  # 250 -> 500 nm, 300 -> 600 nm
-    expected = [float(exit_energy("alpha", 2055.0, [("LiPON", z)])) for z in depths]
+    expected = [float(exit_energy("alpha", E_ALPHA, [("LiPON", z)])) for z in depths]
     np.testing.assert_allclose(e0, expected, atol=0.5)  # keV; the model's own range tables
 
 
@@ -222,7 +225,7 @@ gain_keV = 5.0
     m = NDPModel.from_stack(Stack.from_toml_string(text))
     ps = m.parameters()
     assert ps["ndp.fwhm_keV"].vary and ps["ndp.fwhm_keV"].bounds == (5.0, 40.0)
-    assert ps["ndp.dead_layers[0].thickness_nm"].value == 40.0
+    assert ps["ndp.dead_layers.0.thickness_nm"].value == 40.0
     assert "LiPON.thickness_nm" in ps
     meas = m.simulate()
     assert meas.values.size == 512 and meas.axis("energy")[-1] == pytest.approx(511 * 5.0)
@@ -324,14 +327,14 @@ def test_demo_lnmo_stack_edges_sit_where_the_stopping_powers_say():
     stack = samples.load("lnmo_lipon")
     m = NDPModel.from_stack(stack, energy_keV=np.arange(0.5, 3000.0, 1.0), low_energy_cutoff_keV=0.0)
     e, comps = m.simulate_components()
-    for particle, e0 in (("alpha", 2055.0), ("triton", 2727.0)):
+    for particle, e0 in (("alpha", E_ALPHA), ("triton", E_TRITON)):
         y = comps[particle]
         lo, hi = half_max_crossings(e, y)
         assert hi == pytest.approx(e0, abs=4.0), particle  # 18 keV FWHM, 3 deg cone
     # the deep alpha edge (LNMO 1584 -> 1330 keV, well resolved; for tritons LNMO spans only
     # 40 keV): half of the LNMO plateau, at the exit energy from the LNMO bottom
     y = comps["alpha"]
-    back = float(exit_energy("alpha", 2055.0, [("LNMO", 500.0), ("LiPON", 1500.0)]))
+    back = float(exit_energy("alpha", E_ALPHA, [("LNMO", 500.0), ("LiPON", 1500.0)]))
     plateau = np.median(y[(e > back + 40) & (e < back + 80)])
     below = np.flatnonzero((e < back + 40) & (y < 0.5 * plateau))
     assert e[below.max()] == pytest.approx(back, abs=6.0)

@@ -122,6 +122,7 @@ def _hrtem_objective(stack: Any, meas: Measurement, source: str, s: dict[str, An
     from interphase_sim.core.settings import HRTEM
     from interphase_sim.hrtem.fitting import StackPhaseFractions, phase_map_depth_fractions
     from interphase_sim.hrtem.phasemap import candidate_reflections, phase_map
+    from interphase_sim.hrtem.workflow import largest_grain_nm
 
     h = HRTEM.resolve(stack.sections.get("hrtem", {}))
     crystals = [n for n, ph in stack.phases.items() if not ph.amorphous]
@@ -132,8 +133,11 @@ def _hrtem_objective(stack: Any, meas: Measurement, source: str, s: dict[str, An
                    tolerance=h["tolerance"], min_peaks=int(h["min_peaks"]), min_probability=h["min_probability"])
     if not pm.counts():
         raise InterphaseInputError(f"fit.data.hrtem ({source})", "no window of the image is labelled with a phase")
-    fractions = phase_map_depth_fractions(pm, sorted(candidates), bin_nm=2.0 * h["window_nm"])
-    model = StackPhaseFractions(stack, window_nm=2.0 * h["window_nm"])
+    # errors count grains, not overlapping windows; mislabels enter through a confusion
+    # calibrated on simulated images when one is given (hrtem_confusion)
+    fractions = phase_map_depth_fractions(pm, sorted(candidates), bin_nm=2.0 * h["window_nm"],
+                                          correlation_nm=largest_grain_nm(stack))
+    model = StackPhaseFractions(stack, window_nm=2.0 * h["window_nm"], confusion=s.get("hrtem_confusion"))
     return model, Objective(model, fractions, loss="gaussian", name=f"hrtem phase map: {source}")
 
 
@@ -173,9 +177,13 @@ def joint_fit(stack: Any, data: dict[str, Any] | None = None, *, base_dir: str |
     base_dir : path, optional
         Folder that relative data paths start from.
     **settings
-        ``[fit]`` keys overriding the table (see the module docstring).
+        ``[fit]`` keys overriding the table (see the module docstring), and (Python only)
+        ``hrtem_confusion``: a :class:`~interphase_sim.hrtem.fitting.LabelConfusion`
+        calibrated on simulated images of the sample, so that mislabelled windows enter the
+        phase-map fit (:func:`~interphase_sim.hrtem.fitting.label_confusion`).
     """
-    s = fit_settings(stack, settings)
+    confusion = settings.pop("hrtem_confusion", None)
+    s = {**fit_settings(stack, settings), "hrtem_confusion": confusion}
     data = data if data is not None else s.get("data")
     if not data:
         raise InterphaseInputError("fit.data", "no data: give data files (e.g. --data ndp=spectrum.csv)")

@@ -74,7 +74,7 @@ def _cmd_simulate_ndp(args: argparse.Namespace) -> int:
 
 def _cmd_ndp_depth(args: argparse.Namespace) -> int:
     from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
-    from interphase_sim.core.measurement import load_spectrum_csv
+    from interphase_sim.ndp.io import load_spectrum_csv
     from interphase_sim.ndp import NDPModel, spectrum_to_depth
     from interphase_sim.plotting.common import pyplot_module, plot_depth_estimate
     from interphase_sim.sample import shipped as samples

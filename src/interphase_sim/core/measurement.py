@@ -19,7 +19,7 @@ import numpy as np
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.fileio import atomic_write_text
 
-__all__ = ["Axis", "Measurement", "load_spectrum_csv", "bin_edges"]
+__all__ = ["Axis", "Measurement", "bin_edges"]
 
 #: the attrs key under which :meth:`Measurement.to_xarray` keeps the whole metadata as JSON
 METADATA_ATTR = "interphase_sim_metadata"
@@ -179,35 +179,3 @@ def bin_edges(centers: np.ndarray) -> np.ndarray:
         return np.array([c[0] - 0.5, c[0] + 0.5])
     mid = 0.5 * (c[1:] + c[:-1])
     return np.concatenate(([c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]))
-
-
-def load_spectrum_csv(
-    path: str | os.PathLike, gain_keV: float | None = None, offset_keV: float | None = None
-) -> Measurement:
-    """Read an NDP spectrum: CSV with columns ``energy_keV,counts`` or ``channel,counts``.
-
-    A thin wrapper of :func:`interphase_sim.ndp.io.read_spectrum_csv` (also reached through
-    :func:`interphase_sim.load_measurement`) that insists on an energy axis.
-
-    Parameters
-    ----------
-    path : path-like
-        The CSV file (a header row naming the columns; ``#`` comment lines allowed; UTF-8,
-        a BOM allowed).
-    gain_keV, offset_keV : float
-        Calibration ``E = gain * channel + offset`` (keV) for a ``channel`` column. Without
-        ``gain_keV`` the calibration comes whole from the file's ``# gain_keV = ...`` and
-        ``# offset_keV = ...`` lines (``offset_keV`` is then ignored); with it, ``offset_keV``
-        defaults to the file's line, else 0.
-
-    Returns
-    -------
-    Measurement
-        Counts on an ``energy`` axis in keV, uncertainties from the file's ``uncertainty``
-        column or Poisson ``sqrt(max(counts, 1))``.
-    """
-    from interphase_sim.ndp.io import read_spectrum_csv
-
-    if gain_keV is None:
-        return read_spectrum_csv(path, require_energy=True)
-    return read_spectrum_csv(path, gain_keV, offset_keV, require_energy=True, default_offset_keV=0.0)

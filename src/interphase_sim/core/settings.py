@@ -359,11 +359,17 @@ NDP = SettingTable("ndp", (
     _p("gain_keV", 3.0, Range(0.0, math.inf, low_open=True, units="keV/channel"), "energy per channel"),
     _p("offset_keV", 0.0, Range(units="keV"), "energy of channel 0"),
     _p("low_energy_cutoff_keV", 100.0, Range(0.0, math.inf, units="keV"), "discriminator threshold"),
-    Setting("straggling", "bool", True, doc="Bohr energy-loss straggling"),
+    Setting("straggling", "bool", True, doc="energy-loss straggling, propagated along the path"),
+    Setting("straggling_model", "choice", "lindhard-scharff", choices=("lindhard-scharff", "bohr"),
+            doc="straggling rate: Bohr with the Lindhard-Scharff low-velocity correction, or plain Bohr"),
     Setting("angle_nodes", "integer", 3, Range(1, 32), doc="path-length groups across the acceptance cone"),
     _p("b10_abundance", 0.199, Range(0.0, 1.0), "10B atom fraction of boron"),
     Setting("energy_step_keV", "number", None, Range(0.0, math.inf, low_open=True, units="keV"),
             doc="energy lost between birth points; default min(channel width, FWHM / 2)"),
+    Setting("stopping_scale", "any", None, doc="{phase = scale or {value, min, max, vary, prior}}: systematic "
+            "stopping-power scales (default 1, free, prior norm(1, 0.02) element / 0.03 compound)",
+            check=lambda v, f: {str(k): x if isinstance(x, Parameter) else read_number(x, f"{f}.{k}")
+                                for k, x in _mapping(v, f).items()}),
 ), "neutron depth profiling", _ndp_check)
 
 #: EELS convergence semi-angle: [0, 200] mrad (beyond, the probe is no longer a STEM probe).
@@ -398,6 +404,13 @@ EELS = SettingTable("eels", (
     Setting("scan_stop_nm", "number", None, Range(units="nm"), doc="last probe depth"),
     Setting("positions", "any", None, doc="probe positions of the line scan (2 to 100000)",
             check=_positions_or_count),
+    _p("scan_origin_nm", 0.0, Range(-1e6, 1e6, units="nm"),
+       "stack depth of the scan's nominal zero; a plain value is free in fits (+-20 nm)"),
+    _p("scan_step_scale", 1.0, Range(0.5, 2.0, units=""), "true / nominal probe step (drift, calibration)"),
+    Setting("xsec_scale", "any", None, doc="{edge = scale or {value, min, max, vary, prior}}: systematic "
+            "cross-section scales (default 1, free, prior norm(1, 0.05) K / 0.15 L2,3)",
+            check=lambda v, f: {str(k): x if isinstance(x, Parameter) else read_number(x, f"{f}.{k}")
+                                for k, x in _mapping(v, f).items()}),
 ), "EELS core-loss spectra and line scans")
 
 _MICROSCOPE = (
@@ -464,16 +477,38 @@ BUILD = SettingTable("build", (
     Setting("max_atoms", "integer", 5_000_000, Range(1, 10**10), doc="refuse larger models before allocating"),
 ), "atomistic model (interphase-sim build)")
 
+def _data_files(value: Any, field: str) -> dict[str, str | list[str]]:
+    """``{instrument = "file"}`` or ``{instrument = ["file", ...]}``."""
+    out: dict[str, str | list[str]] = {}
+    for kind, files in _mapping(value, field).items():
+        if isinstance(files, list):
+            if not files:
+                raise InterphaseInputError(f"{field}.{kind}", "expected a file or a non-empty list of files")
+            out[kind] = [V.string(p, f"{field}.{kind}[{i}]") for i, p in enumerate(files)]
+        else:
+            out[kind] = V.string(files, f"{field}.{kind}")
+    return out
+
+
+def _calibration(value: Any, field: str) -> dict[str, dict[str, Any]]:
+    """``{instrument = {key = number, ...}}``: what a data file lacks (gain_keV, beam_energy_eV, ...)."""
+    return {k: {kk: V.number(vv, f"{field}.{k}.{kk}") for kk, vv in _mapping(v, f"{field}.{k}").items()}
+            for k, v in _mapping(value, field).items()}
+
+
 FIT = SettingTable("fit", (
-    Setting("data", "any", None, doc="{instrument = file} measured data, relative to the sample file",
-            check=lambda v, f: {k: V.string(p, f"{f}.{k}") for k, p in _mapping(v, f).items()}),
-    Setting("method", "choice", "least_squares", choices=("least_squares", "differential_evolution")),
+    Setting("data", "any", None, doc="{instrument = file or [files]} measured data, relative to the sample file",
+            check=_data_files),
+    Setting("method", "choice", "least_squares", choices=("least_squares", "differential_evolution", "lbfgsb")),
     Setting("seed", "seed", None, doc="seed of a global optimizer / the sampler"),
-    Setting("energy_min_keV", "number", None, Range(0.0, math.inf, units="keV")),
-    Setting("energy_max_keV", "number", None, Range(0.0, math.inf, units="keV")),
-    Setting("nwalkers", "integer", None, Range(2, 10**5)),
-    Setting("nsteps", "integer", None, Range(1, 10**8)),
-), "fits of measured data (schema; the fit command reads its options from flags)")
+    Setting("energy_min_keV", "number", None, Range(0.0, math.inf, units="keV"), doc="NDP channels fitted from"),
+    Setting("energy_max_keV", "number", None, Range(0.0, math.inf, units="keV"), doc="NDP channels fitted to"),
+    Setting("sample", "bool", False, doc="also sample the posterior with emcee"),
+    Setting("nwalkers", "integer", 32, Range(2, 10**5), doc="emcee walkers"),
+    Setting("nsteps", "integer", 2000, Range(1, 10**8), doc="emcee steps"),
+    Setting("calibration", "any", None, doc="{instrument = {key = value}}: calibration a data file lacks",
+            check=_calibration),
+), "fits of measured data (interphase-sim fit; flags override)")
 
 SWEEP = SettingTable("sweep", (
     Setting("samples", "integer", None, Range(1, 10**9), doc="design points"),

@@ -24,7 +24,7 @@ import numpy as np
 
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.measurement import Axis, Measurement
-from interphase_sim.loaders import (RSCIIO_PLUGINS, axes_in_order, axis_values, calibrated, energy_eV,
+from interphase_sim.core.readers import (RSCIIO_PLUGINS, axes_in_order, axis_values, calibrated, energy_eV,
                                     get_item, length_nm, pick_signal, plain_metadata, positive, read_signals,
                                     read_text_lines)
 

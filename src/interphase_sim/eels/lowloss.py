@@ -140,18 +140,20 @@ def lowloss_kernel(n: int, step_eV: float, tau: float, plasmon_eV: float, plasmo
     return kern / kern.sum()
 
 
-def plural_scatter(ssd: np.ndarray, kernels: np.ndarray) -> np.ndarray:
+def plural_scatter(ssd: np.ndarray, kernels: np.ndarray | None, kernels_ft: np.ndarray | None = None) -> np.ndarray:
     """Convolve single-scattering spectra (rows) with per-row low-loss kernels (FFT, padded).
 
     ``ssd`` (P, C) counts per channel; ``kernels`` (P, K) each summing to 1, K >= 2C, built
-    by :func:`lowloss_kernel` with K channels. Counts move up in energy; those pushed
-    beyond the axis end are lost, as on a detector of finite width.
+    by :func:`lowloss_kernel` with K channels, or their ``numpy.fft.rfft`` as
+    ``kernels_ft`` (P, K // 2 + 1; then ``kernels`` may be None). Counts move up in energy;
+    those pushed beyond the axis end are lost, as on a detector of finite width.
     """
     p, c = ssd.shape
-    k = kernels.shape[1]
-    f = np.fft.rfft(ssd, n=k, axis=1) * np.fft.rfft(kernels, n=k, axis=1)
-    out = np.fft.irfft(f, n=k, axis=1)[:, :c]
-    return out
+    if kernels_ft is None:
+        kernels_ft = np.fft.rfft(kernels, axis=1)
+    k = 2 * (kernels_ft.shape[1] - 1)
+    f = np.fft.rfft(ssd, n=k, axis=1) * kernels_ft
+    return np.fft.irfft(f, n=k, axis=1)[:, :c]
 
 
 def fourier_ratio(spectra: np.ndarray, kernels: np.ndarray, step_eV: float, reconvolve_fwhm_eV: float,
@@ -166,20 +168,20 @@ def fourier_ratio(spectra: np.ndarray, kernels: np.ndarray, step_eV: float, reco
     Returns single-scattering estimates reconvolved with a Gaussian of
     ``reconvolve_fwhm_eV`` (Egerton 2011, section 4.2.2: the reconvolution keeps the
     noise from blowing up where the kernel's transform is small). The spectra are padded
-    with cosine roll-offs past both ends so that wrap-around does not ring into the edges;
-    a spectrum that starts well above zero loss is still only approximately deconvolved
-    in its first tens of eV.
+    with a cosine roll-off past the axis end, so that wrap-around does not ring into the
+    edges, and with zeros before the axis start: losses below the recorded range are taken
+    to be absent, which is exact for what :func:`plural_scatter` simulates and right for a
+    background-subtracted spectrum (which is what should be deconvolved: a roll-off of the
+    first channel's counts there is deconvolved too and pulls the first tens of eV down).
     """
     p, c = spectra.shape
     k = kernels.shape[1]
     roll = (k - c) // 2
     pad = np.zeros((p, k))
     pad[:, :c] = spectra
-    # cosine roll-offs past the axis end and, wrapped round, before the axis start: the
-    # circular transform then sees a smooth function instead of steps at both ends
+    # a cosine roll-off past the axis end: the circular transform then sees no step there
     taper = 0.5 * (1.0 + np.cos(np.linspace(0.0, np.pi, roll)))
     pad[:, c:c + roll] = spectra[:, -1:] * taper[None, :]
-    pad[:, k - roll:] = spectra[:, :1] * taper[None, ::-1]
     e = np.fft.rfftfreq(k, d=step_eV)  # cycles per eV
     sig = reconvolve_fwhm_eV / (2.0 * np.sqrt(2.0 * np.log(2.0)))
     gauss = np.exp(-2.0 * (np.pi * sig * e) ** 2)  # transform of a unit-area Gaussian

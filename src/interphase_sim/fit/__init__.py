@@ -4,7 +4,7 @@ Five lines from a measured NDP spectrum and a sample file to fitted thicknesses:
 
     from interphase_sim import Stack
     from interphase_sim.fit import Objective, fit
-    from interphase_sim.core.measurement import load_spectrum_csv
+    from interphase_sim.ndp.io import load_spectrum_csv
     from interphase_sim.ndp.model import NDPModel
 
     stack = Stack.from_toml("sample.toml")              # vary/min/max say what is free

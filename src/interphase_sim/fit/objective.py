@@ -171,7 +171,7 @@ def free_parameters(objectives: Sequence[Objective]) -> Parameters:
             owner.setdefault(name, id(p))
             items.append((name, p))
     params = Parameters(items)
-    if len(params) == 0:
+    if all(p.role == "systematic" for p in params.values()):  # nothing to refine but model uncertainties
         raise InterphaseInputError(
             "parameters", "no free parameters: set vary = true (with min and max) on what the fit should refine"
         )

@@ -28,7 +28,7 @@ import numpy as np
 
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.measurement import Axis, Measurement
-from interphase_sim.loaders import (RSCIIO_PLUGINS, axes_in_order, axis_values, get_item, length_nm, one_line,
+from interphase_sim.core.readers import (RSCIIO_PLUGINS, axes_in_order, axis_values, get_item, length_nm, one_line,
                                     parse_header, pick_signal, plain_metadata, positive, read_signals)
 
 __all__ = ["read_image", "read_tiff", "image_from_signal"]

@@ -41,7 +41,7 @@ from interphase_sim.hrtem.fitting import (
 from interphase_sim.hrtem.model import HRTEMModel, Microscope, microscope_from_settings, resolve_hrtem_settings
 from interphase_sim.hrtem.phasemap import PhaseMap, candidate_reflections, phase_map
 
-__all__ = ["HRTEMRun", "run_hrtem", "check_phase_map_window"]
+__all__ = ["HRTEMRun", "run_hrtem", "check_phase_map_window", "largest_grain_nm"]
 
 #: Shortest spacing (Å) a phase map looks for, whatever the aperture passes.
 MIN_SPACING_A = 1.2
@@ -132,7 +132,7 @@ def _without_vacuum(model: HRTEMModel, image: Measurement) -> Measurement:
                        metadata=image.metadata, quantity=image.quantity)
 
 
-def _grain_size_nm(stack: Any) -> float | None:
+def largest_grain_nm(stack: Any) -> float | None:
     """The largest grain size of the stack's layers (nm), None without grains."""
     sizes = [float(lay.grain_size_nm.value) for lay in stack.layers if lay.grain_size_nm is not None]
     return max(sizes) if sizes else None
@@ -145,7 +145,7 @@ def _map_phases(stack: Any, model: HRTEMModel, image: Measurement, s: dict[str, 
     labelled = bool(pm.counts())
     bin_nm = 2.0 * float(s["window_nm"])
     fractions = phase_map_depth_fractions(pm, sorted(candidates), bin_nm=bin_nm,
-                                          correlation_nm=_grain_size_nm(stack)) if labelled else None
+                                          correlation_nm=largest_grain_nm(stack)) if labelled else None
     stack_fr = StackPhaseFractions(stack, window_nm=bin_nm).expected(fractions) if labelled else None
     # the image is simulated, so the truth under every window is known: score the map
     truth = phase_map_truth(pm, model.atoms, s["window_nm"], model.depth_offset_nm)

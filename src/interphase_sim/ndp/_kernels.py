@@ -12,6 +12,13 @@ energy ``u^2``; ``G_0`` is the detector dead-layer map and
 (``R_r^-1(R_r(E) - t_r k)``). A particle born at depth ``d`` inside region ``r`` is
 detected with ``G_r(R_r^-1(R_r(E0) - d k))``. The cost is O(regions x grid + births),
 not O(births^2).
+
+Straggling rides along two more maps (:func:`exit_moments`): ``A_r(u) = dG_r/dE``, how an
+energy spread at the top of region ``r`` reaches the detector (``A_{r+1}(E) =
+A_r(F) S_r(F) / S_r(E)``), and ``V_r(u)``, the variance at the detector of a particle that
+starts at the top of region ``r`` without spread (``V_{r+1}(E) = A_r(F)^2 S_r(F)^2 (W_r(F) -
+W_r(E)) + V_r(F)``), with ``W_r(u) = int_u^{u_max} omega_r^2 / S_r^3 dE`` from
+:func:`straggling_tables` (first-order propagation, see :mod:`interphase_sim.ndp.straggling`).
 """
 
 from __future__ import annotations
@@ -20,8 +27,6 @@ import math
 
 import numba
 import numpy as np
-
-from interphase_sim.ndp.geometry import BOHR_KEV2_PER_E_NM2
 
 __all__ = [
     "range_tables",
@@ -32,6 +37,9 @@ __all__ = [
     "broaden",
     "dead_layer_map",
     "birth_points",
+    "straggling_tables",
+    "exit_moments",
+    "dead_layer_moments",
     "particle_spectrum",
     "N_GRID",
 ]
@@ -320,15 +328,162 @@ def birth_points(edges, delta):
 
 
 @numba.njit(**_FAST)
-def particle_spectrum(k_nodes, k_weights, k_det, e0s, probs, yield_per_atom_nm2, z1, straggling,
-                      du, rng, thick, region, depth_in, g0, cutoff, areal, e_path, dead_e,
+def straggling_tables(stopping, omega2, du):
+    """``W(u_i) = int_{u_i}^{u_max} 2 u omega2 / S^3 du`` (nm^2) per row, by the trapezoid rule.
+
+    ``stopping`` (keV/nm) and ``omega2`` (straggling rate, keV^2/nm) are (R, G) on the u-grid;
+    the integrand at ``u = 0`` is taken at the first node (only energies below ``du^2`` see it).
+    """
+    n_r, n_g = stopping.shape
+    out = np.empty((n_r, n_g))
+    f = np.empty(n_g)
+    half = 0.5 * du
+    for r in range(n_r):
+        s, w = stopping[r], omega2[r]
+        for i in range(1, n_g):  # the integrand (no loop-carried dependence: vectorizes)
+            si = s[i]
+            f[i] = (2.0 * du) * i * w[i] / (si * si * si)
+        f[0] = f[1]  # the integrand at u = 0 taken at the first node
+        out[r, n_g - 1] = 0.0
+        for i in range(n_g - 2, -1, -1):
+            out[r, i] = out[r, i + 1] + (f[i] + f[i + 1]) * half
+    return out
+
+
+@numba.njit(**_FAST)
+def _interp3(t1, t2, t3, u, du):
+    """Three u-grid tables at ``u`` (linear, clamped), sharing one index computation."""
+    n = t1.shape[0]
+    x = u / du
+    if x <= 0.0:
+        return t1[0], t2[0], t3[0]
+    i = int(x)
+    if i >= n - 1:
+        return t1[n - 1], t2[n - 1], t3[n - 1]
+    f = x - i
+    return (t1[i] + f * (t1[i + 1] - t1[i]), t2[i] + f * (t2[i + 1] - t2[i]), t3[i] + f * (t3[i + 1] - t3[i]))
+
+
+@numba.njit(**_FAST)
+def _moments_at(g, a, v, sr, wr, ue, du):
+    """(G, A, V, S, W) at ``ue`` (linear in u, clamped): one index for the five tables."""
+    n = g.shape[0]
+    x = ue / du
+    i = int(x)
+    if i >= n - 1:
+        i, f = n - 2, 1.0
+    else:
+        f = x - i
+    e = 1.0 - f
+    return (e * g[i] + f * g[i + 1], e * a[i] + f * a[i + 1], e * v[i] + f * v[i + 1],
+            e * sr[i] + f * sr[i + 1], e * wr[i] + f * wr[i + 1])
+
+
+@numba.njit(**_FAST)
+def exit_moments(e0, k, du, rng, stop, wtab, thick, birth_region, birth_depth, g0, a0, v0, cutoff, out, out_var):
+    """Detected energies (keV) and straggling variances (keV^2) of the birth points.
+
+    As :func:`exit_energies`, plus ``stop`` (R, G) region stopping (keV/nm), ``wtab`` (R, G)
+    from :func:`straggling_tables`, and the dead-layer maps ``a0`` (dE_det/dE_surface) and
+    ``v0`` (variance added by the dead layers, keV^2) from :func:`dead_layer_moments`.
+    """
+    n_r, n_g = rng.shape
+    m = birth_region.shape[0]
+    g, a, v = g0.copy(), a0.copy(), v0.copy()
+    g_n, a_n, v_n = np.empty(n_g), np.empty(n_g), np.empty(n_g)
+    u0 = math.sqrt(e0)
+    j = 0
+    for r in range(n_r):
+        rr, sr, wr = rng[r], stop[r], wtab[r]
+        r0 = table_at(rr, u0, du)
+        w0 = table_at(wr, u0, du)
+        hi = n_g - 1
+        while j < m and birth_region[j] == r:
+            y = r0 - birth_depth[j] * k
+            if y <= 0.0:
+                out[j], out_var[j] = g[0], 0.0
+            else:
+                while hi > 1 and rr[hi - 1] > y:
+                    hi -= 1
+                lo_i = hi - 1
+                ue = (lo_i + (y - rr[lo_i]) / (rr[hi] - rr[lo_i])) * du if y < rr[hi] else hi * du
+                ge, ae, ve, se, we = _moments_at(g, a, v, sr, wr, ue, du)
+                out[j] = ge
+                out_var[j] = ae * ae * se * se * (we - w0) + ve
+            j += 1
+        if j >= m:
+            break
+        path = thick[r] * k
+        first = 0
+        while first < n_g - 1 and g[first + 1] <= 0.0:
+            first += 1
+        for i in range(first):
+            g_n[i], a_n[i], v_n[i] = 0.0, 0.0, 0.0
+        lo = 0
+        for i in range(first, n_g):
+            y = rr[i] - path
+            if y <= 0.0:
+                g_n[i], a_n[i], v_n[i] = g[0], 0.0, 0.0
+                continue
+            while lo < n_g - 2 and rr[lo + 1] <= y:
+                lo += 1
+            ue = (lo + (y - rr[lo]) / (rr[lo + 1] - rr[lo])) * du
+            gf, af, vf, sf, wf = _moments_at(g, a, v, sr, wr, ue, du)
+            g_n[i] = gf
+            a_n[i] = af * sf / sr[i]
+            v_n[i] = af * af * sf * sf * (wf - wr[i]) + vf
+        g, g_n = g_n, g
+        a, a_n = a_n, a
+        v, v_n = v_n, v
+        if table_at(g, u0, du) <= cutoff:
+            break
+    while j < m:
+        out[j], out_var[j] = 0.0, 0.0
+        j += 1
+
+
+@numba.njit(**_FAST)
+def dead_layer_moments(rng, stop, wtab, thick, k, du, n_g):
+    """Dead-layer maps for each surface energy ``(i du)^2``: detected energy (keV),
+    ``dE_det/dE_surface`` and the variance the layers add (keV^2).
+
+    ``rng``, ``stop``, ``wtab`` (D, G) and ``thick`` (D,) in crossing order; the spread is
+    carried through each layer with S(E_out) / S(E_in) (see :func:`exit_moments`).
+    """
+    g = np.empty(n_g)
+    a = np.empty(n_g)
+    v = np.empty(n_g)
+    for i in range(n_g):
+        u = i * du
+        ai, vi = 1.0, 0.0
+        for d in range(thick.shape[0]):
+            if u <= 0.0:
+                break
+            uf = energy_at_range(rng[d], table_at(rng[d], u, du) - thick[d] * k, du)
+            if uf <= 0.0:
+                u, ai, vi = 0.0, 0.0, 0.0
+                break
+            s_in, w_in, _ = _interp3(stop[d], wtab[d], wtab[d], u, du)
+            s_out, w_out, _ = _interp3(stop[d], wtab[d], wtab[d], uf, du)
+            ratio = s_out / s_in
+            vi = vi * ratio * ratio + s_out * s_out * (w_out - w_in)
+            ai *= ratio
+            u = uf
+        g[i], a[i], v[i] = u * u, ai, vi
+    return g, a, v
+
+
+@numba.njit(**_FAST)
+def particle_spectrum(k_nodes, k_weights, k_det_maps, e0s, probs, yield_per_atom_nm2, straggling,
+                      du, rng, stop, wtab, thick, region, depth_in, cutoff, areal,
                       edges, centers, sigma_det2):
     """Broadened spectrum of one particle: every cone node and branch, deposited and broadened.
 
-    ``areal`` (atoms/nm2 per birth interval), ``e_path`` (electrons/nm2 from the surface to
-    each node, for Bohr straggling) and ``yield_per_atom_nm2`` (counts per atom/nm2 of the
-    parent, for the whole cone) set the counts; see :func:`exit_energies`,
-    :func:`deposit` and :func:`broaden` for the rest.
+    ``areal`` (atoms/nm2 per birth interval) and ``yield_per_atom_nm2`` (counts per atom/nm2
+    of the parent, for the whole cone) set the counts. ``k_det_maps`` (3, G) holds the
+    dead-layer maps of :func:`dead_layer_moments`. With ``straggling`` the variance of each
+    node comes from :func:`exit_moments` (``stop``, ``wtab``: region stopping and
+    :func:`straggling_tables`); see :func:`deposit` and :func:`broaden` for the rest.
     """
     n_c = centers.shape[0]
     n_nodes = region.shape[0]
@@ -338,13 +493,14 @@ def particle_spectrum(k_nodes, k_weights, k_det, e0s, probs, yield_per_atom_nm2,
     e_det = np.empty(n_nodes)
     var = np.zeros(n_nodes)
     counts = np.empty(areal.shape[0])
+    g0, a0, v0 = k_det_maps[0], k_det_maps[1], k_det_maps[2]
     for a in range(k_nodes.shape[0]):
         k = k_nodes[a]
-        if straggling:
-            for j in range(n_nodes):
-                var[j] = BOHR_KEV2_PER_E_NM2 * z1 * z1 * (k * e_path[j] + k_det * dead_e)
         for b in range(e0s.shape[0]):
-            exit_energies(e0s[b], k, du, rng, thick, region, depth_in, g0, cutoff, e_det)
+            if straggling:
+                exit_moments(e0s[b], k, du, rng, stop, wtab, thick, region, depth_in, g0, a0, v0, cutoff, e_det, var)
+            else:
+                exit_energies(e0s[b], k, du, rng, thick, region, depth_in, g0, cutoff, e_det)
             w = yield_per_atom_nm2 * probs[b] * k_weights[a]
             for j in range(areal.shape[0]):
                 counts[j] = areal[j] * w

@@ -7,11 +7,19 @@ relation along the detector axis). Counts divided by the channel's depth width a
 absolute yield give the parent-isotope density; Poisson uncertainties are propagated.
 No deconvolution of the resolution is attempted: this is what NIST-style reductions do,
 and what a forward fit (:class:`~interphase_sim.ndp.model.NDPModel`) is compared against.
+
+The conversion assumes that one particle made every count. With a model (which knows the
+stack) the channels that another particle can reach are found first
+(:func:`~interphase_sim.ndp.overlap.clean_ranges`): tritons from a Li-rich substrate land
+under the alphas of the layers above, and converting those alphas would count them too.
+Such channels are left out with a warning naming the clean range, and a particle with no
+clean channel is refused.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -43,17 +51,18 @@ def spectrum_to_depth(
     species: str | None = None,
     li6_abundance: float | None = None,
     stopping: Any = None,
+    stopping_scale: float | None = None,
+    overlap: str = "restrict",
 ) -> Measurement:
     """Convert an NDP spectrum to the parent isotope's density versus depth.
 
     Parameters
     ----------
     measurement : Measurement
-        Counts on an ``energy`` axis (keV), e.g. from :func:`~interphase_sim.core.measurement.load_spectrum_csv`.
-    matrix : str or Phase
-        The material all the depth is assumed to be (e.g. ``"LiPON"``).
-    particle : str
-        ``"alpha"``, ``"triton"`` or ``"boron-alpha"`` (its main branch).
+        Counts on an ``energy`` axis (keV), e.g. from :func:`~interphase_sim.ndp.io.load_spectrum_csv`.
+    matrix, particle : str or Phase, str
+        The material all the depth is assumed to be (e.g. ``"LiPON"``), and ``"alpha"``,
+        ``"triton"`` or ``"boron-alpha"`` (its main branch).
     model : NDPModel, optional
         Take the geometry, dead layers, absolute scale, background, cutoff and stopping
         source from this model instead of the keywords below.
@@ -63,17 +72,18 @@ def spectrum_to_depth(
         Layers on the detector face.
     fluence, area_cm2, scale : float
         Absolute yield: neutrons/cm2 over the live time, irradiated area, multiplier.
-    background : float
-        Counts per channel to subtract.
-    low_energy_cutoff_keV : float
-        Channels below this energy are not converted.
-    species : str, optional
-        ``"6Li"`` (default for Li particles) or ``"Li"`` (needs ``li6_abundance``);
-        ``"10B"`` for boron.
-    li6_abundance : float, optional
-        6Li atom fraction, to report total Li.
-    stopping : StoppingSource, optional
-        Stopping source (default ICRU 49).
+    background, low_energy_cutoff_keV : float
+        Counts per channel to subtract; channels below the cutoff (keV) are not converted.
+    species, li6_abundance : str, float, optional
+        ``"6Li"`` (default for Li particles), ``"Li"`` (needs the 6Li atom fraction
+        ``li6_abundance``) or ``"10B"``.
+    stopping, stopping_scale : StoppingSource, float, optional
+        Stopping source (default ICRU 49) and a multiplier on the matrix's stopping
+        (default the model's ``ndp.stopping_scale.<matrix>``, else 1).
+    overlap : {"restrict", "raise", "ignore"}
+        Where other particles of the stack reach this one's energies (checked with a
+        ``model``, which knows the stack; the 6Li partner always counts): convert only the
+        clean channels with a warning (an error if none is clean), refuse, or convert all.
 
     Returns
     -------
@@ -81,28 +91,40 @@ def spectrum_to_depth(
         Density (atoms/nm3) on a ``depth`` axis (nm), increasing depth, with 1-sigma
         Poisson uncertainties; metadata record the assumptions.
     """
-    from interphase_sim.ndp.model import resolve_material
+    from interphase_sim.ndp.materials import resolve_material
 
     if not isinstance(measurement, Measurement) or measurement.values.ndim != 1:
         raise InterphaseInputError("measurement", "a 1-D Measurement with an energy axis (keV) is required")
     part = get_particle(particle)
-    if model is not None:
-        cfg = _Settings.from_model(model)
-    else:
-        cfg = _Settings(
-            detector_angle_deg, acceptance_half_angle_deg, tuple(dead_layers), fluence, area_cm2, scale, background,
-            low_energy_cutoff_keV, stopping,
-        )
-    cfg = _checked(cfg)
+    cfg = _checked(_Settings.from_model(model) if model is not None else _Settings(
+        detector_angle_deg, acceptance_half_angle_deg, tuple(dead_layers), fluence, area_cm2, scale, background,
+        low_energy_cutoff_keV, stopping))
     phase = resolve_material(matrix, "matrix")
     species = _check_species(species, part.parent, li6_abundance)
     dead = [(resolve_material(m, f"dead_layers[{i}].material"), float(t)) for i, (m, t) in enumerate(cfg.dead_layers)]
-
-    depth, e0, prob = _depth_scale(part, phase, dead, cfg)
+    s_scale = _matrix_scale(model, phase, stopping_scale, overlap)
+    depth, e0, prob = _depth_scale(part, phase, dead, cfg, s_scale)
     energy = measurement.axis("energy")
-    z_c, dz, ok = _channel_depths(depth, energy, cfg.low_energy_cutoff_keV, part.name)
+    clean = _clean(model, part.name, energy, overlap) if model is not None and overlap != "ignore" else None
+    z_c, dz, ok = _channel_depths(depth, energy, cfg.low_energy_cutoff_keV, part.name, clean)
     dens, err = _densities(measurement, ok, dz, part, prob, cfg, li6_abundance if species == "Li" else None)
-    return _package(z_c[ok], dens, err, species, phase, part.name, e0, dead, cfg)
+    out = _package(z_c[ok], dens, err, species, phase, part.name, e0, dead, cfg, s_scale)
+    if clean is not None:
+        out.metadata["clean_energy_keV"] = clean[1]
+    return out
+
+
+def _matrix_scale(model: Any, phase: Any, given: float | None, overlap: str) -> float:
+    """The matrix's stopping scale: ``given``, else the model's for that phase, else 1
+    (and a check of the ``overlap`` choice)."""
+    if overlap not in ("restrict", "raise", "ignore"):
+        raise InterphaseInputError("overlap", f"choose restrict, raise or ignore, got {overlap!r}")
+    if given is None:
+        own = getattr(model, "stopping_scale", {}).get(phase.name) if model is not None else None
+        given = 1.0 if own is None else own.value
+    if not (math.isfinite(given) and given > 0):
+        raise InterphaseInputError("stopping_scale", f"must be a finite number > 0, got {given}")
+    return float(given)
 
 
 # -- parse ----------------------------------------------------------------------------------
@@ -186,9 +208,10 @@ def _stopping_rows(stopping: Any, ion: str, eg: np.ndarray, materials: list[Any]
 
 
 def _depth_scale(
-    part: Particle, phase: Any, dead: list[tuple[Any, float]], cfg: _Settings
+    part: Particle, phase: Any, dead: list[tuple[Any, float]], cfg: _Settings, scale: float = 1.0
 ) -> tuple[Callable[[np.ndarray], np.ndarray], float, float]:
-    """Birth depth (nm, NaN above the surface energy) of a detected energy (keV).
+    """Birth depth (nm, NaN above the surface energy) of a detected energy (keV), with the
+    matrix's stopping times ``scale``.
 
     Returns the map, the birth energy (keV) of the particle's main branch and that
     branch's probability.
@@ -198,7 +221,7 @@ def _depth_scale(
     du = math.sqrt(1.02 * part.max_energy_keV) / (n - 1)
     u_grid = np.arange(n) * du
     eg = u_grid**2
-    r_m = K.range_tables(_stopping_rows(cfg.stopping, part.ion, eg, [phase]), du)[0]
+    r_m = K.range_tables(scale * _stopping_rows(cfg.stopping, part.ion, eg, [phase]), du)[0]
     _, _, k_det = cone_nodes(float(cfg.detector_angle_deg), float(cfg.acceptance_half_angle_deg), 1)
     if dead:
         s_dead = _stopping_rows(cfg.stopping, part.ion, eg, [ph for ph, _ in dead])
@@ -218,15 +241,57 @@ def _depth_scale(
     return depth, e0, prob
 
 
+def _clean(model: Any, particle: str, energy: np.ndarray, overlap: str) -> tuple[np.ndarray, list]:
+    """(channels free of other particles, the clean intervals keV); warns or raises per ``overlap``."""
+    from interphase_sim.ndp.overlap import clean_ranges
+
+    own, clean, others = clean_ranges(model, particle)
+    if own is None:
+        return np.ones(energy.size, dtype=bool), []
+    edges = bin_edges(energy)
+    hit = np.zeros(energy.size, dtype=bool)  # channels another particle's (widened) band touches
+    for band in others.values():
+        lo, hi = band.padded
+        hit |= (edges[1:] > lo) & (edges[:-1] < hi)
+    lo, hi = own.padded
+    in_band = (edges[1:] > lo) & (edges[:-1] < hi)
+    inside = ~hit
+    if not np.any(in_band & hit):
+        return inside, clean
+    who = "; ".join(f"{n} reaches {b.lo:.0f}-{b.hi:.0f} keV (born {b.depth_nm[0]:.0f}-{b.depth_nm[1]:.0f} nm)"
+                    for n, b in others.items())
+    ranges = ", ".join(f"{a:.0f}-{b:.0f} keV" for a, b in clean)
+    if not np.any(in_band & inside):
+        alone = []
+        for n, band in others.items():
+            _, c, _ = clean_ranges(model, n)
+            alone += [f"{n} alone above {c[0][0]:.0f} keV" if c[0][1] >= band.hi else
+                      f"{n} alone in {c[0][0]:.0f}-{c[0][1]:.0f} keV"] if c else []
+        hint = ("; " + ", ".join(alone) + ": convert that particle instead") if alone else ""
+        raise InterphaseInputError(
+            "measurement", f"no {particle} energy is free of other particles ({who}): the {particle} band "
+            f"{own.lo:.0f}-{own.hi:.0f} keV is overlapped throughout{hint}; overlap='ignore' converts it anyway")
+    message = (f"only {ranges} of the {particle} band ({own.lo:.0f}-{own.hi:.0f} keV) is free of "
+               f"{', '.join(others)} ({who})")
+    if overlap == "raise":
+        raise InterphaseInputError("measurement", message + "; overlap='restrict' converts those channels only")
+    warnings.warn(message + ": converting those channels only (overlap='ignore' converts all)", UserWarning, stacklevel=3)
+    return inside, clean
+
+
 def _channel_depths(
-    depth: Callable[[np.ndarray], np.ndarray], energy: np.ndarray, cutoff_keV: float, particle_name: str
+    depth: Callable[[np.ndarray], np.ndarray], energy: np.ndarray, cutoff_keV: float, particle_name: str,
+    clean: tuple[np.ndarray, list] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Depths (nm) of the channel centres, depth widths (nm) of the converted channels,
-    and which channels (above the cutoff, below the surface energy) are converted."""
+    and which channels (above the cutoff, below the surface energy, and among the
+    ``clean`` ones where given) are converted."""
     edges = bin_edges(energy)
     z_c, z_lo, z_hi = depth(energy), depth(edges[:-1]), depth(edges[1:])
     z_hi = np.where(np.isnan(z_hi), 0.0, z_hi)  # a channel straddling the surface edge
     ok = (energy >= cutoff_keV) & np.isfinite(z_c) & np.isfinite(z_lo) & (z_lo > z_hi)
+    if clean is not None:
+        ok &= clean[0]
     if not np.any(ok):
         raise InterphaseInputError(
             "measurement", f"no channel between the cutoff ({cutoff_keV} keV) and the {particle_name} surface energy"
@@ -258,7 +323,7 @@ def _densities(
 # -- package --------------------------------------------------------------------------------
 def _package(
     z: np.ndarray, dens: np.ndarray, err: np.ndarray, species: str, phase: Any, particle_name: str, e0: float,
-    dead: list[tuple[Any, float]], cfg: _Settings,
+    dead: list[tuple[Any, float]], cfg: _Settings, scale: float = 1.0,
 ) -> Measurement:
     """The density profile on increasing depth ``z`` (nm), with the assumptions as metadata."""
     order = np.argsort(z)
@@ -277,6 +342,7 @@ def _package(
             "acceptance_half_angle_deg": cfg.acceptance_half_angle_deg,
             "dead_layers": [{"material": ph.name, "thickness_nm": t} for ph, t in dead],
             "background_per_channel": cfg.background,
+            "stopping_scale": scale,
             "species": species,
         },
     )

@@ -1,7 +1,9 @@
 """NDP reactions, detector geometry and settings parsing (no stopping, no stack).
 
-Reaction data: docs/references.md (6Li(n,alpha)3H: alpha 2055 keV, triton 2727 keV,
-940 b thermal; 10B(n,alpha)7Li: alpha 1472 keV (94 %) and 1776 keV (6 %), 3837 b).
+Reaction data: docs/references.md. Birth energies come from the Q-values and AME2020
+masses by two-body kinematics (:mod:`~interphase_sim.ndp.kinematics`): 6Li(n,alpha)3H
+alpha 2055.9 keV, triton 2727.6 keV, 940 b thermal; 10B(n,alpha)7Li alpha 1472.3 keV
+(to 7Li*, 94 %) and 1776.4 keV (ground state, 6 %), 3837 b.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.ndp.kinematics import reaction_products
 
 __all__ = ["Particle", "PARTICLES", "get_particle", "cone_nodes", "solid_angle_fraction", "BOHR_KEV2_PER_E_NM2"]
 
@@ -56,11 +59,14 @@ class Particle:
         return max(e for e, _ in self.branches)
 
 
+_LI6 = reaction_products("6Li")
 PARTICLES: dict[str, Particle] = {
-    "alpha": Particle("alpha", "alpha", 2, "6Li", ((2055.0, 1.0),), 940.0, "6Li(n,alpha)3H"),
-    "triton": Particle("triton", "triton", 1, "6Li", ((2727.0, 1.0),), 940.0, "6Li(n,alpha)3H"),
+    "alpha": Particle("alpha", "alpha", 2, "6Li", ((_LI6["alpha"], 1.0),), 940.0, "6Li(n,alpha)3H"),
+    "triton": Particle("triton", "triton", 1, "6Li", ((_LI6["triton"], 1.0),), 940.0, "6Li(n,alpha)3H"),
     "boron-alpha": Particle(
-        "boron-alpha", "alpha", 2, "10B", ((1472.0, 0.94), (1776.0, 0.06)), 3837.0, "10B(n,alpha)7Li"
+        "boron-alpha", "alpha", 2, "10B",
+        ((reaction_products("10B*")["alpha"], 0.94), (reaction_products("10B")["alpha"], 0.06)),
+        3837.0, "10B(n,alpha)7Li",
     ),
 }
 

@@ -17,9 +17,9 @@ import numpy as np
 
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.measurement import Axis, Measurement
-from interphase_sim.loaders import parse_header, read_text_lines
+from interphase_sim.core.readers import parse_header, read_text_lines
 
-__all__ = ["read_spectrum_csv"]
+__all__ = ["load_spectrum_csv", "read_spectrum_csv"]
 
 
 def _check_axis(x: np.ndarray, path: str, column: str) -> None:
@@ -139,3 +139,33 @@ def read_spectrum_csv(path: str | os.PathLike, gain_keV: float | None = None, of
     if header_md:
         md["header"] = header_md
     return Measurement(values=counts, axes=[axis], uncertainties=sigma, metadata=md)
+
+
+def load_spectrum_csv(
+    path: str | os.PathLike, gain_keV: float | None = None, offset_keV: float | None = None
+) -> Measurement:
+    """Read an NDP spectrum: CSV with columns ``energy_keV,counts`` or ``channel,counts``.
+
+    A thin wrapper of :func:`interphase_sim.ndp.io.read_spectrum_csv` (also reached through
+    :func:`interphase_sim.load_measurement`) that insists on an energy axis.
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV file (a header row naming the columns; ``#`` comment lines allowed; UTF-8,
+        a BOM allowed).
+    gain_keV, offset_keV : float
+        Calibration ``E = gain * channel + offset`` (keV) for a ``channel`` column. Without
+        ``gain_keV`` the calibration comes whole from the file's ``# gain_keV = ...`` and
+        ``# offset_keV = ...`` lines (``offset_keV`` is then ignored); with it, ``offset_keV``
+        defaults to the file's line, else 0.
+
+    Returns
+    -------
+    Measurement
+        Counts on an ``energy`` axis in keV, uncertainties from the file's ``uncertainty``
+        column or Poisson ``sqrt(max(counts, 1))``.
+    """
+    if gain_keV is None:
+        return read_spectrum_csv(path, require_energy=True)
+    return read_spectrum_csv(path, gain_keV, offset_keV, require_energy=True, default_offset_keV=0.0)

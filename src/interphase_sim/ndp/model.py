@@ -1,10 +1,14 @@
 """Neutron depth profiling: the forward model of a layered stack's charged-particle spectrum.
 
 A thermal neutron captured by 6Li (or 10B) makes charged particles with fixed energies,
-emitted isotropically. Those heading into the detector's acceptance cone lose energy on
-their way out (stopping powers from :mod:`interphase_sim.ndp.stopping`) and through the
-detector's dead layers, straggle (Bohr), and are recorded with the detector's
-resolution. The spectrum therefore maps parent-isotope density versus depth.
+emitted isotropically (birth energies from :mod:`interphase_sim.ndp.kinematics`). Those
+heading into the detector's acceptance cone lose energy on their way out (stopping powers
+from :mod:`interphase_sim.ndp.stopping`, each phase's scaled by its systematic
+``ndp.stopping_scale.<phase>``) and through the detector's dead layers, straggle (Bohr
+with the Lindhard-Scharff correction, propagated along the path:
+:mod:`interphase_sim.ndp.straggling`), and are recorded with the detector's resolution
+and calibration (:mod:`interphase_sim.ndp.calibration`). The spectrum therefore maps
+parent-isotope density versus depth.
 
 Expected counts in a channel::
 
@@ -18,20 +22,23 @@ for the classical spectrum-to-depth analysis.
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from interphase_sim.ndp import _kernels as K
+from interphase_sim.ndp import calibration as cal
 from interphase_sim.core.measurement import Axis, Measurement, bin_edges
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.ndp.geometry import PARTICLES, Particle, cone_nodes, get_particle, solid_angle_fraction
+from interphase_sim.ndp.parameters import assign_roles, dead_layer_parameters, stopping_scale_parameters
+from interphase_sim.ndp.materials import resolve_material
+from interphase_sim.ndp.straggling import rate_table
 from interphase_sim.core.model import prefixed, provenance
-from interphase_sim.core.params import Parameter, Parameters, as_parameter
+from interphase_sim.core.params import Parameter, Parameters
 from interphase_sim.core.settings import NDP as NDP_SETTINGS
 from interphase_sim.core.validate import as_rng
 from interphase_sim.sample.phases import Phase
@@ -48,21 +55,6 @@ MAX_BIRTH_POINTS = 20000
 
 # the numbers a fit may vary, with their ranges and units: core.settings.NDP
 _NUMBERS = NDP_SETTINGS.numbers()
-
-
-def resolve_material(material: Any, field: str) -> Phase:
-    """A Phase from a Phase, a built-in phase name; formulas need a density (use a Phase)."""
-    from interphase_sim.sample import phases
-
-    if isinstance(material, Phase):
-        return material
-    try:
-        return phases.get(material)
-    except InterphaseInputError:
-        raise InterphaseInputError(
-            field,
-            f"{material!r} is not a built-in phase; give a Phase (e.g. Phase.amorphous(name, formula, density))",
-        ) from None
 
 
 def _finite_floats(x: Any, field: str) -> np.ndarray:
@@ -94,7 +86,8 @@ class NDPModel:
         angle and the spread of path lengths. Default 3.
     dead_layers : sequence of (material, thickness_nm) or {material, thickness_nm}
         Layers on the detector face that particles cross after leaving the sample
-        (e.g. ``[("Au", 40)]``); material a phase name or Phase.
+        (e.g. ``[("Au", 40)]``); material a phase name or Phase. Each thickness is the
+        nuisance Parameter ``ndp.dead_layers.<i>.thickness_nm`` (i from 0, nm).
     fluence : float or Parameter
         Neutron fluence over the live time, neutrons/cm2. Default 1e12.
     area_cm2 : float or Parameter
@@ -106,15 +99,23 @@ class NDPModel:
     channels : int or sequence
         Number of channels (or the channel numbers) of the default energy axis
         ``E = gain_keV * channel + offset_keV``. Default 1024.
-    gain_keV, offset_keV : float or Parameter
-        Energy calibration (keV per channel, keV). Default 3 and 0.
+    gain_keV, offset_keV : float or Parameter, optional
+        Energy calibration (keV per channel, keV; nuisance Parameters). Default 3 and 0,
+        or with ``energy_keV`` that axis' own linear calibration. :meth:`expected` applies
+        them to a measurement's channels (see :mod:`~interphase_sim.ndp.calibration`), so
+        a fit may move them.
     energy_keV : array, optional
-        Channel-centre energies (keV) to use instead of the calibration, e.g. a
-        measured spectrum's axis.
+        The nominal channel-centre energies (keV), e.g. a measured spectrum's axis: they
+        define the channels ``c = (E - E_0) / g_0`` (``g_0`` the mean spacing), which the
+        calibration maps back onto energies.
     low_energy_cutoff_keV : float or Parameter
         Channels below this energy record nothing (the discriminator). Default 100.
     straggling : bool
-        Include Bohr energy-loss straggling. Default True.
+        Include energy-loss straggling. Default True.
+    straggling_model : {"lindhard-scharff", "bohr"}
+        The straggling rate: Bohr with the Lindhard-Scharff low-velocity correction
+        (default), or plain Bohr; either is propagated along the outgoing path with the
+        stopping-power ratio (:mod:`~interphase_sim.ndp.straggling`).
     angle_nodes : int
         Path-length groups the acceptance cone is integrated with. Default 3.
     b10_abundance : float or Parameter
@@ -123,6 +124,17 @@ class NDPModel:
         Where stopping powers come from (default ICRU 49 with Bragg's rule).
     energy_step_keV : float, optional
         Energy lost between birth points (keV); default min(channel width, FWHM / 2).
+    stopping_scale : mapping of phase name -> float or Parameter, optional
+        Multipliers on each stack phase's stopping power: systematic Parameters
+        ``ndp.stopping_scale.<phase>``, value 1, bounds (0.8, 1.2), free with the prior
+        norm(1, 0.02) for an element and norm(1, 0.03) for a compound (Bragg's rule); see
+        :mod:`~interphase_sim.ndp.parameters`.
+
+    Notes
+    -----
+    Roles: the instrument numbers (calibration, resolution, geometry, yield, background,
+    cutoff) and the dead-layer thicknesses are ``"nuisance"`` Parameters, the stopping
+    scales ``"systematic"``; ``b10_abundance`` stays ``"physical"``.
     """
 
     def __init__(
@@ -138,8 +150,8 @@ class NDPModel:
         scale: float | Parameter = 1.0,
         background: float | Parameter = 0.0,
         channels: int | Iterable[float] = 1024,
-        gain_keV: float | Parameter = 3.0,
-        offset_keV: float | Parameter = 0.0,
+        gain_keV: float | Parameter | None = None,
+        offset_keV: float | Parameter | None = None,
         energy_keV: Any = None,
         low_energy_cutoff_keV: float | Parameter = 100.0,
         straggling: bool = True,
@@ -147,44 +159,40 @@ class NDPModel:
         b10_abundance: float | Parameter = 0.199,
         stopping: Any = None,
         energy_step_keV: float | None = None,
+        straggling_model: str = "lindhard-scharff",
+        stopping_scale: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(stack, Stack):
             raise InterphaseInputError("stack", f"expected a Stack, got {type(stack).__name__}")
         self.stack = stack
-        if isinstance(particles, str):
-            particles = [particles]
-        self.particles: list[Particle] = [get_particle(p) for p in particles]
-        if not self.particles:
-            raise InterphaseInputError("ndp.particles", "count at least one particle")
-        elements = set(stack.elements())
-        for parent, element in (("6Li", "Li"), ("10B", "B")):
-            asked = [p.name for p in self.particles if p.parent == parent]
-            if asked and element not in elements:
-                warnings.warn(
-                    f"the stack contains no {element}: {', '.join(asked)} counts will be zero",
-                    UserWarning, stacklevel=2,
-                )
+        self.particles: list[Particle] = _read_particles(particles, stack)
+        self.energy_keV = None if energy_keV is None else _finite_floats(energy_keV, "ndp.energy_keV")
+        self._nominal = None if self.energy_keV is None else cal.axis_calibration(self.energy_keV)
+        default_gain, default_offset = self._nominal or (NDP_SETTINGS["gain_keV"].default,
+                                                         NDP_SETTINGS["offset_keV"].default)
         local = dict(
             fwhm_keV=fwhm_keV, detector_angle_deg=detector_angle_deg,
             acceptance_half_angle_deg=acceptance_half_angle_deg, fluence=fluence, area_cm2=area_cm2,
-            scale=scale, background=background, gain_keV=gain_keV, offset_keV=offset_keV,
+            scale=scale, background=background,
+            gain_keV=default_gain if gain_keV is None else gain_keV,
+            offset_keV=default_offset if offset_keV is None else offset_keV,
             low_energy_cutoff_keV=low_energy_cutoff_keV, b10_abundance=b10_abundance,
         )
         for name, value in local.items():
             setattr(self, name, NDP_SETTINGS.parameter(name, value))
         NDP_SETTINGS.check_all(local, "ndp")  # the detector cone must stay below grazing exit
-        self.dead_layers: list[tuple[Phase, Parameter]] = [
-            (resolve_material(d["material"], f"ndp.dead_layers[{i}].material"),
-             as_parameter(d["thickness_nm"], f"ndp.dead_layers[{i}].thickness_nm", "nm"))
-            for i, d in enumerate(NDP_SETTINGS["dead_layers"].read(list(dead_layers), "ndp.dead_layers"))
-        ]
+        assign_roles({name: getattr(self, name) for name in local})
+        self.dead_layers: list[tuple[Phase, Parameter]] = dead_layer_parameters(
+            NDP_SETTINGS["dead_layers"].read(list(dead_layers), "ndp.dead_layers"), resolve_material)
+        self.stopping_scale: dict[str, Parameter] = stopping_scale_parameters(
+            stack.phases, NDP_SETTINGS["stopping_scale"].read(dict(stopping_scale or {}), "ndp.stopping_scale"))
         channels = NDP_SETTINGS["channels"].read(channels, "ndp.channels")
         if isinstance(channels, int):
             self.channels = np.arange(channels, dtype=float)
         else:
             self.channels = np.asarray(channels, dtype=float)
-        self.energy_keV = None if energy_keV is None else _finite_floats(energy_keV, "ndp.energy_keV")
         self.straggling = NDP_SETTINGS["straggling"].read(straggling, "ndp.straggling")
+        self.straggling_model = NDP_SETTINGS["straggling_model"].read(straggling_model, "ndp.straggling_model")
         self.angle_nodes = NDP_SETTINGS["angle_nodes"].read(angle_nodes, "ndp.angle_nodes")
         if energy_step_keV is not None:
             energy_step_keV = NDP_SETTINGS["energy_step_keV"].read(energy_step_keV, "ndp.energy_step_keV")
@@ -197,6 +205,7 @@ class NDPModel:
         self._stopping_cache: dict[tuple, np.ndarray] = {}
         self._reach_cache: dict[str, Any] = {}
         self._axis_checked: tuple[Any, np.ndarray] | None = None
+        self._channels_checked: dict[str, Any] | None = None
 
     # -- construction from a sample file -----------------------------------------------
     @classmethod
@@ -205,17 +214,26 @@ class NDPModel:
 
         Every key of :data:`interphase_sim.core.settings.NDP` is accepted, plus
         ``energy_keV`` (a measured spectrum's axis) and ``stopping`` (a StoppingSource).
+        An ``energy_keV`` keyword without ``gain_keV``/``offset_keV`` keywords replaces the
+        file's plain-number calibration by that axis' own (a calibration Parameter of the
+        file, e.g. ``{value, min, max, vary}``, is kept).
         """
         kw = NDP_SETTINGS.read(dict(stack.sections.get("ndp", {})))
+        if settings.get("energy_keV") is not None:
+            for key in ("gain_keV", "offset_keV"):
+                if key not in settings and not isinstance(kw.get(key), Parameter):
+                    kw.pop(key, None)
         kw.update(settings)
         return cls(stack, **kw)
 
     # -- parameters ---------------------------------------------------------------------
     def parameters(self) -> Parameters:
-        """The stack's Parameters and this model's (``ndp.fwhm_keV``, ...), each once."""
+        """The stack's Parameters and this model's (``ndp.fwhm_keV``, ...,
+        ``ndp.dead_layers.<i>.thickness_nm``, ``ndp.stopping_scale.<phase>``), each once."""
         items = list(self.stack.parameters().items())
         items += prefixed("ndp", [(name, getattr(self, name)) for name in _NUMBERS])
-        items += [(f"ndp.dead_layers[{i}].thickness_nm", t) for i, (_, t) in enumerate(self.dead_layers)]
+        items += [(f"ndp.dead_layers.{i}.thickness_nm", t) for i, (_, t) in enumerate(self.dead_layers)]
+        items += [(f"ndp.stopping_scale.{name}", p) for name, p in self.stopping_scale.items()]
         return Parameters(items)
 
     def settings(self) -> dict[str, Any]:
@@ -227,16 +245,19 @@ class NDPModel:
         arange = np.array_equal(self.channels, np.arange(self.channels.size))
         out["channels"] = int(self.channels.size) if arange else self.channels.tolist()
         out["straggling"] = self.straggling
+        out["straggling_model"] = self.straggling_model
         out["angle_nodes"] = self.angle_nodes
         if self.energy_step_keV is not None:
             out["energy_step_keV"] = float(self.energy_step_keV)
         if self.energy_keV is not None:
             out["energy_keV"] = self.energy_keV.tolist()
+        out["stopping_scale"] = {name: p.value for name, p in self.stopping_scale.items()}
         return out
 
     # -- energy axis --------------------------------------------------------------------
     def energy_axis(self, energy_keV: Any = None) -> np.ndarray:
-        """Channel-centre energies (keV): the argument, the model's axis, or the calibration."""
+        """Channel-centre energies (keV): the argument as it is, else the model's channels
+        (``channels``, or those of ``energy_keV``) through the calibration."""
         if energy_keV is not None:
             # a fit passes the same axis every call: validate it once
             if (self._axis_checked is not None and self._axis_checked[0] is energy_keV
@@ -246,8 +267,47 @@ class NDPModel:
             self._axis_checked = (energy_keV, checked)
             return checked
         if self.energy_keV is not None:
-            return self.energy_keV
-        return self.gain_keV.value * self.channels + self.offset_keV.value
+            g0, o0 = self._nominal
+            if self.gain_keV.value == g0 and self.offset_keV.value == o0:
+                return self.energy_keV  # the axis itself, not its round trip through channels
+            return cal.calibrated_energy((self.energy_keV - o0) / g0, self.gain_keV.value, self.offset_keV.value)
+        return cal.calibrated_energy(self.channels, self.gain_keV.value, self.offset_keV.value)
+
+    def calibrated_energy(self, measurement: Measurement) -> np.ndarray:
+        """Channel-centre energies (keV) of ``measurement`` under this model's calibration.
+
+        A ``channel`` axis: ``gain_keV * channel + offset_keV``. An ``energy`` axis: its
+        nominal calibration (metadata ``gain_keV``/``offset_keV``, else the axis' linear
+        map onto channel indices) is undone and the model's applied instead; where the two
+        agree the axis is returned as it is. Warns (once per axis) if they differ by more
+        than any drift would (5 % in gain or 50 keV in offset): set the model's calibration.
+        """
+        axis = measurement.axes[0].values if measurement.axes else None
+        meta = measurement.metadata or {}
+        key = (meta.get("gain_keV"), meta.get("offset_keV"), tuple(a.name for a in measurement.axes))
+        c = self._channels_checked
+        # a fit passes the same measurement every call: convert its axis once
+        if c is None or c["axis"] is not axis or c["key"] != key or not np.array_equal(c["copy"], axis):
+            chans, nominal = cal.channels(measurement)
+            c = {"axis": axis, "copy": np.array(axis, dtype=float), "key": key, "chans": chans, "nominal": nominal}
+            self._channels_checked = c
+            self._warn_far_calibration(nominal)
+        gain, offset = self.gain_keV.value, self.offset_keV.value
+        if c["nominal"] is not None and (gain, offset) == c["nominal"]:
+            return c["copy"]  # exactly the measurement's energies
+        return cal.calibrated_energy(c["chans"], gain, offset)
+
+    def _warn_far_calibration(self, nominal: tuple[float, float] | None) -> None:
+        if nominal is None:
+            return
+        g0, o0 = nominal
+        if abs(self.gain_keV.value / g0 - 1.0) > 0.05 or abs(self.offset_keV.value - o0) > 50.0:
+            warnings.warn(
+                f"the spectrum's energy axis was made with {g0:.6g} keV/channel and offset {o0:.6g} keV, the "
+                f"model's calibration is {self.gain_keV.value:.6g} keV/channel and {self.offset_keV.value:.6g} keV: "
+                "the model's applies (set ndp.gain_keV and ndp.offset_keV to the spectrum's calibration)",
+                UserWarning, stacklevel=3,
+            )
 
     # -- stopping -----------------------------------------------------------------------
     def _phase_stopping(self, ion: str, phase: Phase, e_grid: np.ndarray) -> np.ndarray:
@@ -262,6 +322,36 @@ class NDPModel:
                 self._stopping_cache.clear()
             self._stopping_cache[key] = s
         return s
+
+    def _phase_straggling(self, ion: str, phase: Phase, e_grid: np.ndarray) -> np.ndarray:
+        """Straggling rate (keV^2/nm) of ``phase`` at its current density on ``e_grid``."""
+        key = ("straggling", self.straggling_model, ion, phase.name, phase.formula, phase.density, e_grid[-1],
+               e_grid.size)
+        w = self._stopping_cache.get(key)
+        if w is None:
+            w = rate_table(ion, phase, e_grid, self.straggling_model)
+            if len(self._stopping_cache) > 256:
+                self._stopping_cache.clear()
+            self._stopping_cache[key] = w
+        return w
+
+    def _stacked(self, part: Particle, phases: list[Phase], eg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(stopping keV/nm, straggling rate keV^2/nm) of ``phases`` on the grid, (P, G) each,
+        unscaled; cached on the phases' densities (a fit changes those rarely)."""
+        key = ("stacked", part.ion, self.straggling, self.straggling_model, eg[-1], eg.size,
+               tuple((ph.name, ph.formula, ph.density) for ph in phases))
+        got = self._stopping_cache.get(key)
+        if got is None:
+            s = np.array([self._phase_stopping(part.ion, ph, eg) for ph in phases])
+            w = (np.array([self._phase_straggling(part.ion, ph, eg) for ph in phases]) if self.straggling
+                 else np.zeros_like(s))
+            got = (s, w)
+            self._stopping_cache[key] = got
+        return got
+
+    def _scales(self, names: Iterable[str]) -> np.ndarray:
+        """The stopping scales of phases ``names`` (1 for a phase without one)."""
+        return np.array([self.stopping_scale[n].value if n in self.stopping_scale else 1.0 for n in names])
 
     def _grid(self, particle: Particle) -> tuple[float, np.ndarray]:
         u_max = math.sqrt(1.02 * particle.max_energy_keV)
@@ -294,12 +384,10 @@ class NDPModel:
         keep = filled > 0
         # local density scale: atoms present / atoms the volume fractions imply
         ds = np.where(keep, prof.total_density() / np.where(keep, filled, 1.0), 0.0)
-        z_el = np.array([_atomic_number(e) for e in prof.elements])
         n_keep = int(np.argmin(keep)) if not keep.all() else keep.size  # stop at vacuum
         return dict(
             edges=edges[: n_keep + 1],
             weights=(fr * ds)[:, :n_keep],  # (P, R) phase amounts relative to nominal density
-            electrons=(z_el @ prof.densities)[:n_keep],  # electrons/nm3
             phases=np.array(prof.phases, dtype=object),
         )
 
@@ -319,37 +407,53 @@ class NDPModel:
         dens, _ = layer_profile(z, arrays["thickness_nm"], arrays["sigma_nm"], top, bot, none, none)
         return dens[0] * scale
 
-    def _max_depth(self) -> float:
-        """Deepest birth depth (nm) any counted particle can escape from."""
-        key = (tuple((name, ph.density) for name, ph in self.stack.phases.items()), id(self.stopping))
+    def _max_depth(self, particles: Iterable[Particle] | None = None) -> float:
+        """Deepest birth depth (nm) any of ``particles`` (default the counted ones) can escape from."""
+        parts = tuple(self.particles if particles is None else particles)
+        key = (tuple((name, ph.density) for name, ph in self.stack.phases.items()), id(self.stopping),
+               tuple(p.name for p in parts))
         if self._reach_cache.get("key") != key:
             reach = 0.0
-            for part in self.particles:
+            for part in parts:
                 du, eg = self._grid(part)
                 s = np.array([self._phase_stopping(part.ion, ph, eg) for ph in self.stack.phases.values()])
                 reach = max(reach, float(K.range_tables(s, du)[:, -1].max()))
             self._reach_cache = {"key": key, "reach": reach}
-        # a layer thinned by density_scale < 1 lets particles escape from deeper
+        # a layer thinned by density_scale < 1 (or a stopping scale < 1) lets particles escape from deeper
         thinnest = min(lay.density_scale.value for lay in self.stack.layers)
-        return self.stack.finite_depth_nm() + self._reach_cache["reach"] / min(thinnest, 1.0)
+        weakest = min([p.value for p in self.stopping_scale.values()] + [1.0])
+        return self.stack.finite_depth_nm() + self._reach_cache["reach"] / min(thinnest, 1.0) / weakest
 
     # -- the forward model ----------------------------------------------------------------
     def _tables(self, part: Particle, reg: dict[str, np.ndarray], k_det: float) -> dict[str, Any]:
-        """Range tables of the regions and the detector dead-layer map for one particle."""
+        """Range, stopping and straggling tables of the regions, and the detector dead-layer
+        maps (detected energy, its derivative, the variance added) for one particle."""
         du, eg = self._grid(part)
-        s_phase = np.array([self._phase_stopping(part.ion, self.stack.phases[p], eg) for p in reg["phases"]])
-        s_reg = reg["weights"].T @ s_phase  # (R, G) keV/nm
-        if self.dead_layers:
-            s_dead = np.array([self._phase_stopping(part.ion, ph, eg) for ph, _ in self.dead_layers])
-            t_dead = np.array([t.value for _, t in self.dead_layers])
-            g0 = K.dead_layer_map(K.range_tables(s_dead, du), t_dead, k_det, du, N_GRID)
-            dead_e = sum(_electrons(ph) * t.value for ph, t in self.dead_layers)
+        s_phase, w_phase = self._stacked(part, [self.stack.phases[p] for p in reg["phases"]], eg)
+        weights = reg["weights"].T * self._scales(reg["phases"])  # (R, P): systematic stopping scales
+        s_reg = np.ascontiguousarray(weights @ s_phase)  # (R, G) keV/nm
+        if self.straggling:
+            w_reg = K.straggling_tables(s_reg, np.ascontiguousarray(reg["weights"].T @ w_phase), du)
         else:
-            g0, dead_e = eg.copy(), 0.0
-        return dict(du=du, rng=K.range_tables(s_reg, du), s_max=s_reg.max(axis=1), g0=g0, dead_e=dead_e)
+            w_reg = np.zeros_like(s_reg)
+        if self.dead_layers:
+            s_dead, w_dead = self._stacked(part, [ph for ph, _ in self.dead_layers], eg)
+            t_dead = np.array([t.value for _, t in self.dead_layers])
+            maps = np.array(K.dead_layer_moments(K.range_tables(s_dead, du), s_dead,
+                                                 K.straggling_tables(s_dead, w_dead, du), t_dead, k_det, du, N_GRID))
+        else:
+            maps = np.array([eg, np.ones(N_GRID), np.zeros(N_GRID)])
+        return dict(du=du, rng=K.range_tables(s_reg, du), stop=s_reg, wtab=w_reg, s_max=s_reg.max(axis=1),
+                    maps=maps)
 
     def simulate_components(self, energy_keV: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Expected counts per channel of each particle (no background, no cutoff).
+
+        Parameters
+        ----------
+        energy_keV : array, optional
+            Channel-centre energies (keV) to evaluate at, taken as they are; default the
+            model's calibrated axis (:meth:`energy_axis`).
 
         Returns
         -------
@@ -358,7 +462,10 @@ class NDPModel:
         components : dict
             Particle name -> expected counts per channel.
         """
-        energy = self.energy_axis(energy_keV)
+        return self._components(self.energy_axis(energy_keV))
+
+    def _components(self, energy: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`simulate_components` on a checked, increasing energy axis (keV)."""
         edges = bin_edges(energy)
         alpha_acc = self.acceptance_half_angle_deg.value
         if not (self.detector_angle_deg.value + alpha_acc < 89.9 and alpha_acc > 0):
@@ -382,7 +489,33 @@ class NDPModel:
             tab = self._tables(part, reg, k_det)
             region, depth_in = _birth_points(reg["edges"], step / (k_nodes.max() * tab["s_max"]))
             prep.append((part, tab, region, depth_in, reg["edges"][region] + depth_in))
-        mids = [0.5 * (z[1:] + z[:-1]) for *_, z in prep]
+        parents = self._parents([z for *_, z in prep], arrays)
+        absolute = (self.scale.value * self.fluence.value * self.area_cm2.value
+                    * solid_angle_fraction(alpha_acc) * 1e-24 * 1e14)  # barn -> cm2; atoms/nm2 -> /cm2
+        sigma_det2 = (fwhm / (2.0 * math.sqrt(2.0 * math.log(2.0)))) ** 2
+        out: dict[str, np.ndarray] = {}
+        for i, (part, tab, region, depth_in, z_nodes) in enumerate(prep):
+            areal = parents[part.parent][i] * np.diff(z_nodes)  # atoms/nm2 of the parent per interval
+            born = np.flatnonzero(areal > 0.0)
+            if born.size == 0:
+                out[part.name] = np.zeros_like(energy)
+                continue
+            # births outside the parent-bearing depths add nothing: leave them out (exact)
+            first, last = int(born[0]), int(born[-1]) + 1
+            region, depth_in, areal = region[first:last + 1], depth_in[first:last + 1], areal[first:last]
+            e0s = np.array([e for e, _ in part.branches])
+            probs = np.array([p for _, p in part.branches])
+            out[part.name] = K.particle_spectrum(
+                k_nodes, k_weights, tab["maps"], e0s, probs, absolute * part.cross_section_b,
+                self.straggling, tab["du"], tab["rng"], tab["stop"], tab["wtab"], thick, region, depth_in,
+                0.5 * cutoff, areal, edges, energy, sigma_det2,
+            )
+        return energy, out
+
+    def _parents(self, node_depths: list[np.ndarray], arrays: dict[str, Any]) -> dict[str, list[np.ndarray]]:
+        """Parent densities (atoms/nm3) at the interval midpoints of each particle's birth
+        nodes, in one profile call per isotope."""
+        mids = [0.5 * (z[1:] + z[:-1]) for z in node_depths]
         z_all = np.concatenate(mids)
         order = np.argsort(z_all, kind="stable")  # sorted runs: linear time
         split = np.cumsum([m.size for m in mids])[:-1]
@@ -392,22 +525,7 @@ class NDPModel:
             unsorted = np.empty(z_all.size)
             unsorted[order] = dens
             parents[iso] = np.split(unsorted, split)
-        cum_e = np.concatenate(([0.0], np.cumsum(reg["electrons"] * thick)))  # electrons/nm2 to each region
-        absolute = (self.scale.value * self.fluence.value * self.area_cm2.value
-                    * solid_angle_fraction(alpha_acc) * 1e-24 * 1e14)  # barn -> cm2; atoms/nm2 -> /cm2
-        sigma_det2 = (fwhm / (2.0 * math.sqrt(2.0 * math.log(2.0)))) ** 2
-        out: dict[str, np.ndarray] = {}
-        for i, (part, tab, region, depth_in, z_nodes) in enumerate(prep):
-            areal = parents[part.parent][i] * np.diff(z_nodes)  # atoms/nm2 of the parent per interval
-            e_path = cum_e[region] + reg["electrons"][region] * depth_in  # for Bohr straggling
-            e0s = np.array([e for e, _ in part.branches])
-            probs = np.array([p for _, p in part.branches])
-            out[part.name] = K.particle_spectrum(
-                k_nodes, k_weights, k_det, e0s, probs, absolute * part.cross_section_b, part.z,
-                self.straggling, tab["du"], tab["rng"], thick, region, depth_in, tab["g0"], 0.5 * cutoff,
-                areal, e_path, float(tab["dead_e"]), edges, energy, sigma_det2,
-            )
-        return energy, out
+        return parents
 
     def simulate(self, noise: bool = False, seed: Any = None, energy_keV: Any = None) -> Measurement:
         """Expected (or, with ``noise=True``, Poisson-drawn) counts per channel.
@@ -419,14 +537,20 @@ class NDPModel:
         seed : int or numpy Generator, optional
             Random source for the noise (required for reproducible noise).
         energy_keV : array, optional
-            Channel-centre energies (keV), e.g. a measured spectrum's axis.
+            Channel-centre energies (keV), e.g. a measured spectrum's axis, taken as they are.
+
+        Returns
+        -------
+        Measurement
+            Counts on an ``energy`` axis (keV); the metadata hold the provenance and the
+            calibration (``gain_keV``, ``offset_keV``) that maps channels onto the axis.
         """
         energy, comps = self.simulate_components(energy_keV)
         total = self._total(energy, comps)
         if noise:
             total = as_rng(seed).poisson(total).astype(float)
         meta = {**provenance("ndp", self.settings(), self.stack.name or "", noise, seed),
-                "components": sorted(comps)}
+                "components": sorted(comps), **cal.describe(self.gain_keV.value, self.offset_keV.value)}
         return Measurement(
             values=total,
             axes=[Axis("energy", "keV", energy)],
@@ -435,8 +559,12 @@ class NDPModel:
         )
 
     def expected(self, measurement: Measurement) -> np.ndarray:
-        """Expected counts on ``measurement``'s energy axis (the fitting protocol)."""
-        return self._total(*self.simulate_components(measurement.axis("energy")))
+        """Expected counts in ``measurement``'s channels (the fitting protocol).
+
+        The channel energies come from this model's calibration (:meth:`calibrated_energy`),
+        so free ``ndp.gain_keV`` / ``ndp.offset_keV`` move the prediction.
+        """
+        return self._total(*self._components(self.calibrated_energy(measurement)))
 
     def _total(self, energy: np.ndarray, comps: dict[str, np.ndarray]) -> np.ndarray:
         """Sum of the components, plus background, zero below the cutoff."""
@@ -446,12 +574,10 @@ class NDPModel:
         total[energy < self.low_energy_cutoff_keV.value] = 0.0
         return total
 
-    def energy_depth_map(self, particle: str = "alpha", depth_nm: Any = None, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
-        """Detected energy (keV) versus birth depth (nm) along the detector axis (no broadening).
-
-        ``depth_nm`` (increasing, nm) defaults to ``n`` depths down to where the particle
-        can no longer escape.
-        """
+    def _axis_tables(self, particle: str, depth_nm: Any, n: int) -> tuple[Particle, dict, np.ndarray, np.ndarray,
+                                                                          np.ndarray, np.ndarray, float]:
+        """Tables along the detector axis: (particle, tables, thicknesses, depths, region,
+        depth in region, path factor)."""
         part = get_particle(particle)
         reg = self._regions(self._max_depth())
         thick = np.diff(reg["edges"])
@@ -460,13 +586,70 @@ class NDPModel:
             z = np.linspace(0.0, reg["edges"][-1], n)
         else:
             z = np.clip(_finite_floats(depth_nm, "depth_nm"), 0.0, reg["edges"][-1])
-        n = z.size
         region = np.clip(np.searchsorted(reg["edges"], z, side="right") - 1, 0, thick.size - 1)
-        e = np.empty(n)
         k = 1.0 / math.cos(math.radians(self.detector_angle_deg.value))
-        K.exit_energies(part.max_energy_keV, k, tab["du"], tab["rng"], thick, region,
-                        z - reg["edges"][region], tab["g0"], 0.0, e)
+        return part, tab, thick, z, region, z - reg["edges"][region], k
+
+    def energy_depth_map(self, particle: str = "alpha", depth_nm: Any = None, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
+        """Detected energy (keV) versus birth depth (nm) along the detector axis (no broadening).
+
+        ``depth_nm`` (increasing, nm) defaults to ``n`` depths down to where the particle
+        can no longer escape.
+        """
+        part, tab, thick, z, region, depth_in, k = self._axis_tables(particle, depth_nm, n)
+        e = np.empty(z.size)
+        K.exit_energies(part.max_energy_keV, k, tab["du"], tab["rng"], thick, region, depth_in, tab["maps"][0], 0.0, e)
         return z, e
+
+    def energy_spread_map(self, particle: str = "alpha", depth_nm: Any = None,
+                          n: int = 400) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Detected energy and straggling along the detector axis, versus birth depth.
+
+        Parameters
+        ----------
+        particle : str
+            A counted particle's name (its highest-energy branch).
+        depth_nm : array, optional
+            Increasing birth depths (nm); default ``n`` depths down to where the particle
+            can no longer escape.
+        n : int
+            Number of default depths.
+
+        Returns
+        -------
+        depth : array
+            Birth depths (nm).
+        energy : array
+            Detected energy (keV), before the detector resolution.
+        sigma : array
+            Straggling standard deviation (keV) at the detector, dead layers included (0
+            where the particle stops, or with ``straggling=False``).
+        """
+        part, tab, thick, z, region, depth_in, k = self._axis_tables(particle, depth_nm, n)
+        e, var = np.empty(z.size), np.zeros(z.size)
+        if self.straggling:
+            K.exit_moments(part.max_energy_keV, k, tab["du"], tab["rng"], tab["stop"], tab["wtab"], thick, region,
+                           depth_in, tab["maps"][0], tab["maps"][1], tab["maps"][2], 0.0, e, var)
+        else:
+            K.exit_energies(part.max_energy_keV, k, tab["du"], tab["rng"], thick, region, depth_in, tab["maps"][0],
+                            0.0, e)
+        return z, e, np.sqrt(np.maximum(var, 0.0))
+
+
+def _read_particles(particles: Iterable[str] | str, stack: Stack) -> list[Particle]:
+    """The counted particles; warns for a parent isotope the stack lacks."""
+    if isinstance(particles, str):
+        particles = [particles]
+    out = [get_particle(p) for p in particles]
+    if not out:
+        raise InterphaseInputError("ndp.particles", "count at least one particle")
+    elements = set(stack.elements())
+    for parent, element in (("6Li", "Li"), ("10B", "B")):
+        asked = [p.name for p in out if p.parent == parent]
+        if asked and element not in elements:
+            warnings.warn(f"the stack contains no {element}: {', '.join(asked)} counts will be zero",
+                          UserWarning, stacklevel=3)
+    return out
 
 
 def _birth_points(edges: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -476,14 +659,3 @@ def _birth_points(edges: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.
         delta = delta * (n_total / MAX_BIRTH_POINTS)
     return K.birth_points(np.ascontiguousarray(edges), np.ascontiguousarray(delta))
 
-
-@functools.cache
-def _atomic_number(symbol: str) -> int:
-    from pymatgen.core import Element
-
-    return Element(symbol).Z
-
-
-def _electrons(phase: Phase) -> float:
-    """Electrons per nm3 of a phase."""
-    return sum(n * _atomic_number(e) for e, n in phase.number_density().items())

@@ -73,6 +73,7 @@ __all__ = [
     "TableSource",
     "csda_range",
     "exit_energy",
+    "ion_name",
     "linear_stopping_power",
     "mass_stopping_power",
     "stopping_cross_section",
@@ -105,7 +106,7 @@ _E_LOW_HE, _E_HIGH_HE = 1.0, 8000.0  # keV: where the He fit is used (He energy)
 
 
 # -- input checks ----------------------------------------------------------------------
-def _ion(ion: Any) -> str:
+def ion_name(ion: Any) -> str:
     """Canonical ion name ("alpha", "triton", "proton", "deuteron")."""
     key = ion.strip().lower() if isinstance(ion, str) else None
     if key not in _ION_NAMES:
@@ -340,7 +341,7 @@ def stopping_cross_section(ion: str, energy_keV: Any, composition: Any, nuclear:
     float or ndarray
         eV / (1e15 atoms/cm2), the shape of ``energy_keV``.
     """
-    name = _ion(ion)
+    name = ion_name(ion)
     e, scalar = _energies(energy_keV)
     key, _, _ = _material(composition, None, "composition")
     return _out(_cross_section(name, e, key, bool(nuclear)), scalar)
@@ -348,7 +349,7 @@ def stopping_cross_section(ion: str, energy_keV: Any, composition: Any, nuclear:
 
 def mass_stopping_power(ion: str, energy_keV: Any, material: Any, nuclear: bool = True) -> Any:
     """Mass stopping power S/rho in MeV cm2/g (no density needed). See :func:`stopping_cross_section`."""
-    name = _ion(ion)
+    name = ion_name(ion)
     e, scalar = _energies(energy_keV)
     key, _, _ = _material(material, None, "material")
     return _out(_mass(name, e, key, bool(nuclear)), scalar)
@@ -362,7 +363,7 @@ def linear_stopping_power(
     ``material`` is a phase name or Phase (its density, unless ``density_g_cm3`` overrides
     it), or a formula / dict / Composition together with ``density_g_cm3`` (g/cm3).
     """
-    name = _ion(ion)
+    name = ion_name(ion)
     e, scalar = _energies(energy_keV)
     key, rho, label = _material(material, density_g_cm3, "material")
     rho = _need_density(rho, label)
@@ -406,7 +407,7 @@ def csda_range(
     error ~1e-5), with the velocity-proportional law below 10 eV; tables are cached per
     (ion, composition) in mass units, so the density may change freely.
     """
-    name = _ion(ion)
+    name = ion_name(ion)
     e, scalar = _energies(energy_keV)
     key, rho, label = _material(material, density_g_cm3, "material")
     rho = _need_density(rho, label)
@@ -457,7 +458,7 @@ def exit_energy(ion: str, energy_keV: Any, path: Any, angle_deg: Any = 0.0, nucl
     Uses the cached range-energy tables: E_out = R^-1(R(E) - s) layer by layer, which is
     the exact solution of dE/ds = -S(E) for continuous slowing down.
     """
-    name = _ion(ion)
+    name = ion_name(ion)
     e, e_scalar = _energies(energy_keV)
     try:
         ang = np.asarray(angle_deg, dtype=float)
@@ -534,7 +535,7 @@ class StoppingTable:
         source: str | None = None,
         projected_range_nm: Any = None,
     ) -> None:
-        self.ion = _ion(ion)
+        self.ion = ion_name(ion)
         e = np.asarray(energy_keV, dtype=float)
         se = np.asarray(electronic_keV_nm, dtype=float)
         sn = np.asarray(nuclear_keV_nm, dtype=float)
@@ -723,7 +724,7 @@ class TableSource(StoppingSource):
         return (same or same_z or [None])[0]
 
     def linear_stopping(self, ion: str, energy_keV: Any, phase: Any) -> Any:
-        name = _ion(ion)
+        name = ion_name(ion)
         table = self._find(name, phase.name if isinstance(phase, Phase) else str(phase))
         if table is None:
             if self.fallback is None:
@@ -762,7 +763,7 @@ class PyCatima(StoppingSource):
         self.nuclear = bool(nuclear)
 
     def linear_stopping(self, ion: str, energy_keV: Any, phase: Any) -> Any:
-        name = _ion(ion)
+        name = ion_name(ion)
         e, scalar = _energies(energy_keV)
         key, rho, label = _material(phase, None, "phase")
         rho = _need_density(rho, label)
