@@ -5,7 +5,7 @@ cases and the 95 % intervals in 90-98 %: NDP alone, EELS alone, NDP + EELS.
 Each data set is made with its own "true" physics, drawn from what the fit model only
 knows as priors: stopping powers scaled per material by N(1, 3 %) (the stated accuracy
 of ICRU-49 by Bragg's rule), an EELS scan whose origin is off by N(0, 8 nm) (the prior
-the fit is given),
+the fit is given) and whose step is off by N(0, 1 %) (its calibration),
 a probe 25 % wider than the fit model's, and per-edge cross-sections scaled by their
 priors. The fit model starts from the nominal physics with the sample's thicknesses 15 %
 off. Intervals are value +/- k x total error (k = 1, 1.96). Coverage bands: with ~240
@@ -70,6 +70,8 @@ def _eels(stack, rng=None):
     if rng is not None:  # the data's physics: origin off, a wider probe, cross-sections within priors
         model.scan_origin_nm.value = float(np.clip(rng.normal(0.0, ORIGIN_SD_NM), *model.scan_origin_nm.bounds))
         model.probe_fwhm_nm.value = 1.25 * model.probe_fwhm_nm.value
+        step = model.scan_step_scale
+        step.value = float(np.clip(rng.normal(step.prior.mean(), step.prior.std()), *step.bounds))
         for p in model.xsec_scale.values():
             p.value = float(np.clip(rng.normal(p.prior.mean(), p.prior.std()), *p.bounds))
     return model

@@ -55,6 +55,8 @@ def _demo_ndp(stack, out: Path, key: str) -> None:
     if "hrtem" in stack.sections:
         data["hrtem"] = _demo_hrtem(stack, out, key).image
     _demo_joint(stack, data, out, key)
+    if "hrtem" not in stack.sections:  # the thin-film cathode: a spectrum as a detector records it
+        _demo_channel_fit(stack)
 
 
 def _demo_hrtem(stack, out: Path, key: str):
@@ -151,6 +153,34 @@ def _demo_joint(stack, data: dict, out: Path, key: str) -> None:
     atomic_savefig(fig, out / f"{key}_joint_fit.png", dpi=110)
     plt.close(fig)
     print(f"  wrote {out / (key + '_joint_fit.png')}")
+
+
+def _demo_channel_fit(stack) -> None:
+    """A spectrum in channels whose calibration is known only roughly (gain 1 %, offset
+    15 keV off): gain and offset are fitted with the thicknesses."""
+    import warnings
+
+    from interphase_sim import Parameter
+    from interphase_sim.core.measurement import Axis, Measurement
+    from interphase_sim.fit import Objective, fit
+    from interphase_sim.ndp.model import NDPModel
+
+    truth = NDPModel.from_stack(stack, gain_keV=3.012, offset_keV=6.0)
+    counts = truth.simulate(noise=True, seed=2).values
+    data = Measurement(counts, [Axis("channel", "", np.arange(counts.size, dtype=float))], quantity="counts")
+    free = stack.parameters().varying()
+    values = free.get_values()
+    lo, hi = free.bounds_array().T
+    free.set_values(np.clip(values * 1.1, lo, hi))
+    model = NDPModel.from_stack(stack, gain_keV=Parameter(3.0, bounds=(2.8, 3.2), vary=True),
+                                offset_keV=Parameter(-9.0, bounds=(-60.0, 60.0), vary=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        res = fit(Objective(model, data))
+    free.set_values(values)
+    print("  channel spectrum, calibration unknown (nominal 3.000 keV/ch, -9 keV): fitted")
+    for name, t in [*zip(free, values), ("ndp.gain_keV", 3.012), ("ndp.offset_keV", 6.0)]:
+        print(f"    {name:22s} true {t:8.4g}  fitted {_value_text(res, name)}")
 
 
 def _value_text(result, name: str) -> str:

@@ -28,17 +28,20 @@ from interphase_sim.core.settings import EELS as EELS_SETTINGS
 from interphase_sim.core.settings import read_number
 from interphase_sim.eels import xsec as XS
 
-__all__ = ["FIT_DEFAULTS", "XSEC_PRIOR_WIDTH", "XSEC_RANGE", "instrument_parameter", "xsec_key", "xsec_scales"]
+__all__ = ["FIT_DEFAULTS", "SCAN_STEP_PRIOR_WIDTH", "XSEC_PRIOR_WIDTH", "XSEC_RANGE", "instrument_parameter", "xsec_key", "xsec_scales"]
 
 #: Bounds (from the value) and ``vary`` of numbers given as plain values.
 FIT_DEFAULTS: dict[str, tuple[Callable[[float], tuple[float, float]], bool]] = {
     "scan_origin_nm": (lambda v: (v - 20.0, v + 20.0), True),  # nm
-    "scan_step_scale": (lambda v: (v - 0.1, v + 0.1), False),  # free it where the step is not calibrated
+    "scan_step_scale": (lambda v: (v - 0.1, v + 0.1), True),  # a systematic: prior SCAN_STEP_PRIOR_WIDTH
     "probe_fwhm_nm": (lambda v: (0.0, max(10.0, 5.0 * v)), False),  # nm
     "background_counts": (lambda v: (0.0, max(1e3, 10.0 * v)), False),  # counts per channel
     "background_exponent": (lambda v: (min(1.0, v), max(6.0, v)), False),
 }
 
+#: Prior standard deviation of the scan step's scale: a scan calibrated to 1 %, so that a
+#: distance between two interfaces the scan sees carries that 1 % (a systematic).
+SCAN_STEP_PRIOR_WIDTH = 0.01
 #: Prior standard deviation of a cross-section scale, relative to its value, per shell.
 XSEC_PRIOR_WIDTH = {"K": 0.05, "L2,3": 0.15}
 #: Bounds of a cross-section scale given as a plain value, relative to it.
@@ -71,6 +74,10 @@ def instrument_parameter(name: str, value: Any) -> Parameter:
         lo, hi = bounds_of(p.value)
         p.bounds = (max(lo, rng.low), min(hi, rng.high))
         p.vary = vary
+        if name == "scan_step_scale":
+            import scipy.stats
+
+            p.prior, p.role = scipy.stats.norm(p.value, SCAN_STEP_PRIOR_WIDTH * p.value), "systematic"
     if p.role == "physical":  # an instrument setting, never a property of the sample
         p.role = "nuisance"
     return p
