@@ -7,7 +7,9 @@ together with :func:`interphase_sim.fit.fit` (and, if asked, samples the posteri
 
 - The sample's Parameters (thicknesses, phase weights, densities) are shared by every
   model: one variable each. Each data set gets its *own* instrument model, so two NDP
-  spectra each have their own calibration, resolution and scale (``ndp.offset_keV#2``).
+  spectra each have their own calibration, resolution and scale (``ndp.offset_keV#2``),
+  while the systematics of the physics (stopping-power and cross-section scales) are one
+  set per instrument, shared by its data sets.
 - NDP spectra and EELS line scans are fitted as counts (Poisson). An HRTEM image is
   reduced to its phase map, whose labelled fractions along depth are fitted against the
   sample's (:class:`~interphase_sim.hrtem.fitting.StackPhaseFractions`).
@@ -161,6 +163,23 @@ def _hrtem_objective(stack: Any, meas: Measurement, source: str, s: dict[str, An
 _OBJECTIVES = {"ndp": _ndp_objective, "eels": _eels_objective, "hrtem": _hrtem_objective}
 
 
+#: Per-material and per-edge model uncertainties: one set for all data sets of a kind.
+_SHARED_SYSTEMATICS = ("stopping_scale", "xsec_scale")
+
+
+def _share_systematics(first: Any, model: Any) -> None:
+    """Give ``model`` the systematic Parameters of ``first`` (same instrument): a stopping
+    power or a cross-section is one unknown however many spectra measure through it, so
+    more data sets must not shrink its prior. Calibration, resolution and scale stay per
+    data set."""
+    for attr in _SHARED_SYSTEMATICS:
+        mine, theirs = getattr(model, attr, None), getattr(first, attr, None)
+        if isinstance(mine, dict) and isinstance(theirs, dict):
+            for key in mine:
+                if key in theirs:
+                    mine[key] = theirs[key]
+
+
 def data_sets(stack: Any, data: dict[str, Any], settings: dict[str, Any] | None = None,
               base_dir: str | os.PathLike | None = None) -> list[DataSet]:
     """One :class:`DataSet` per data item of ``data`` (``{kind: path, Measurement or a list}``)."""
@@ -174,6 +193,9 @@ def data_sets(stack: Any, data: dict[str, Any], settings: dict[str, Any] | None 
         for item in _as_list(items):
             source, meas = _load(kind, item, base, calibration)
             model, objective = _OBJECTIVES[kind](stack, meas, source, s)
+            first = next((d.model for d in out if d.kind == kind), None)
+            if first is not None:
+                _share_systematics(first, model)
             out.append(DataSet(kind, source, meas, model, objective))
     if not out:
         raise InterphaseInputError("fit.data", "no data: give at least one data file (e.g. ndp = \"spectrum.csv\")")

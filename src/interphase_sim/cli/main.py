@@ -240,12 +240,13 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
     stack = samples.read(args.sample)
     data = _fit_data(args.data)
-    calibration = {"ndp": {k: v for k, v in (("gain_keV", args.gain_keV), ("offset_keV", args.offset_keV))
-                           if v is not None}}
+    given = {k: v for k, v in (("gain_keV", args.gain_keV), ("offset_keV", args.offset_keV)) if v is not None}
+    table = dict(stack.sections.get("fit", {}).get("calibration") or {})  # the flags add to it
+    calibration = {**table, "ndp": {**dict(table.get("ndp", {})), **given}}
     flags = {"method": args.method, "seed": args.seed, "energy_min_keV": args.energy_min_keV,
              "energy_max_keV": args.energy_max_keV, "sample": args.posterior or None,
              "nwalkers": args.nwalkers, "nsteps": args.nsteps,
-             "calibration": calibration if calibration["ndp"] else None}
+             "calibration": calibration if given else None}
     base = None if data is not None else _sample_folder(args.sample)
     run = joint_fit(stack, data, base_dir=base, **flags)
     out = Path(args.out)

@@ -579,7 +579,7 @@ def to_hyperspy(measurement: Measurement):
         v = np.asarray(ax.values, dtype=float)
         target.name, target.units = ax.name, ax.units
         target.offset = float(v[0])
-        target.scale = float(v[1] - v[0]) if v.size > 1 else 1.0
+        target.scale = float((v[-1] - v[0]) / (v.size - 1)) if v.size > 1 else 1.0  # not v[1]-v[0]: round-off
     md = measurement.metadata
     sig.set_microscope_parameters(
         beam_energy=md.get("beam_energy_eV", 0.0) / 1000.0,
