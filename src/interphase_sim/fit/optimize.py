@@ -35,6 +35,11 @@ class Evaluator:
         self.names = list(params)
         self.nfev = 0
         self.priors = bool(priors)  # the explicit priors as residuals (budget module)
+        # each objective's Parameters (fixed objects during a fit) and its last prediction:
+        # a step that moves none of an objective's Parameters (a Jacobian column of another
+        # instrument's calibration) reuses it instead of re-running that model
+        self._inputs = [list(o.parameters().values()) for o in objectives]
+        self._last: list[tuple[tuple[float, ...], np.ndarray] | None] = [None] * len(objectives)
 
     def set(self, x: np.ndarray) -> None:
         for p, v in zip(self.params.values(), x, strict=True):
@@ -48,11 +53,20 @@ class Evaluator:
         self.set(x)
         self.nfev += 1
         try:
-            return [o.expected() for o in self.objectives]
+            return [self._expected(k) for k in range(len(self.objectives))]
         except FitError as exc:
             raise FitError(f"{exc} at {self.where()}") from None
         except InterphaseInputError as exc:
             raise FitError(f"the model rejected the parameters ({exc}) at {self.where()}") from None
+
+    def _expected(self, k: int) -> np.ndarray:
+        key = tuple(p.value for p in self._inputs[k])
+        last = self._last[k]
+        if last is not None and last[0] == key:
+            return last[1]
+        mu = self.objectives[k].expected()
+        self._last[k] = (key, mu)
+        return mu
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         """Every objective's residuals, then one per explicit prior."""
