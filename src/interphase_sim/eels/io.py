@@ -44,7 +44,7 @@ def read_eels(path: str | os.PathLike, *, signals: list[dict] | None = None, bea
     path : path-like
         ``.csv``, ``.msa``/``.ems``/``.emsa``, ``.dm3``/``.dm4``, ``.hspy`` or ``.emd``.
     signals : list of dict, optional
-        The file as already read by :func:`interphase_sim.loaders.read_signals`.
+        The file as already read by :func:`interphase_sim.core.readers.read_signals`.
     beam_energy_eV : float, optional
         Beam energy (eV); replaces the file's.
     convergence_mrad, collection_mrad : float, optional
@@ -151,7 +151,7 @@ def eels_from_signal(signal: dict, path: str) -> tuple[np.ndarray, list[Axis], d
     Parameters
     ----------
     signal : dict
-        One of :func:`interphase_sim.loaders.read_signals`' dictionaries.
+        One of :func:`interphase_sim.core.readers.read_signals`' dictionaries.
     path : str
         The file, for messages.
 

@@ -48,7 +48,7 @@ def read_image(path: str | os.PathLike, *, signals: list[dict] | None = None, pi
     path : path-like
         ``.tif``/``.tiff``, ``.dm3``/``.dm4``, ``.mrc``, ``.hspy`` or ``.emd``.
     signals : list of dict, optional
-        The file as already read by :func:`interphase_sim.loaders.read_signals`.
+        The file as already read by :func:`interphase_sim.core.readers.read_signals`.
     pixel_nm : float, optional
         Pixel size (nm), both directions; replaces the file's.
     energy_eV : float, optional
@@ -255,7 +255,7 @@ def image_from_signal(signal: dict, path: str) -> tuple[np.ndarray, dict[str, tu
     Parameters
     ----------
     signal : dict
-        One of :func:`interphase_sim.loaders.read_signals`' dictionaries.
+        One of :func:`interphase_sim.core.readers.read_signals`' dictionaries.
     path : str
         The file, for messages.
 
