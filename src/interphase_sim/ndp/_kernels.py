@@ -104,6 +104,27 @@ def energy_at_range(rng, y, du):
 
 
 @numba.njit(**_FAST)
+def _sweep_to(rr, y, hi, du):
+    """(u at range ``y`` on the table ``rr``, the new sweep index): ``hi`` only moves down,
+    so a region's birth points, sorted by depth, cost one pass over the table."""
+    while hi > 1 and rr[hi - 1] > y:
+        hi -= 1
+    lo = hi - 1
+    ue = (lo + (y - rr[lo]) / (rr[hi] - rr[lo])) * du if y < rr[hi] else hi * du
+    return ue, hi
+
+
+@numba.njit(**_FAST)
+def _first_live(g):
+    """Index of the last node of ``g`` before its first positive value (nodes where the
+    map is still 0 stay 0 one region deeper)."""
+    first = 0
+    while first < g.shape[0] - 1 and g[first + 1] <= 0.0:
+        first += 1
+    return first
+
+
+@numba.njit(**_FAST)
 def exit_energies(e0, k, du, rng, thick, birth_region, birth_depth, g0, cutoff, out):
     """Detected energies (keV) of particles born at the birth points.
 
@@ -144,19 +165,14 @@ def exit_energies(e0, k, du, rng, thick, birth_region, birth_depth, g0, cutoff, 
             if y <= 0.0:
                 out[j] = g[0]
             else:
-                while hi > 1 and rr[hi - 1] > y:
-                    hi -= 1
-                lo_i = hi - 1
-                ue = (lo_i + (y - rr[lo_i]) / (rr[hi] - rr[lo_i])) * du if y < rr[hi] else hi * du
+                ue, hi = _sweep_to(rr, y, hi, du)
                 out[j] = table_at(g, ue, du)
             j += 1
         if j >= m:
             break
         path = thick[r] * k
         # Nodes where G is still 0 stay 0 one region deeper (F(E) < E): skip them.
-        first = 0
-        while first < n_g - 1 and g[first + 1] <= 0.0:
-            first += 1
+        first = _first_live(g)
         for i in range(first):
             g_next[i] = 0.0
         lo = 0
@@ -403,10 +419,7 @@ def exit_moments(e0, k, du, rng, stop, wtab, thick, birth_region, birth_depth, g
             if y <= 0.0:
                 out[j], out_var[j] = g[0], 0.0
             else:
-                while hi > 1 and rr[hi - 1] > y:
-                    hi -= 1
-                lo_i = hi - 1
-                ue = (lo_i + (y - rr[lo_i]) / (rr[hi] - rr[lo_i])) * du if y < rr[hi] else hi * du
+                ue, hi = _sweep_to(rr, y, hi, du)
                 ge, ae, ve, se, we = _moments_at(g, a, v, sr, wr, ue, du)
                 out[j] = ge
                 out_var[j] = ae * ae * se * se * (we - w0) + ve
@@ -414,9 +427,7 @@ def exit_moments(e0, k, du, rng, stop, wtab, thick, birth_region, birth_depth, g
         if j >= m:
             break
         path = thick[r] * k
-        first = 0
-        while first < n_g - 1 and g[first + 1] <= 0.0:
-            first += 1
+        first = _first_live(g)
         for i in range(first):
             g_n[i], a_n[i], v_n[i] = 0.0, 0.0, 0.0
         lo = 0
