@@ -49,6 +49,7 @@ def ten_layer_ndp_stack() -> Stack:
 def six_parameter_problem():
     """LiPON | LNMO on Au with two thicknesses, a roughness, FWHM, scale and background free."""
     from interphase_sim import Parameter, samples
+    from interphase_sim.fit import hold_systematics
     from interphase_sim.ndp.model import NDPModel
 
     stack = samples.load("lnmo_lipon")
@@ -56,8 +57,7 @@ def six_parameter_problem():
     model = NDPModel.from_stack(stack, fwhm_keV=Parameter(18.0, bounds=(5.0, 40.0), vary=True),
                                 scale=Parameter(1.0, bounds=(0.3, 3.0), vary=True),
                                 background=Parameter(0.3, bounds=(0.0, 5.0), vary=True))
-    for p in model.stopping_scale.values():  # the row times the optimizer on six parameters
-        p.vary = False
+    hold_systematics(model)  # the row times the optimizer on six parameters
     data = model.simulate(noise=True, seed=7)
     params = model.parameters().varying()
     assert len(params) == 6, list(params)
@@ -81,6 +81,8 @@ def joint_problem():
     free = {n: p for o in objectives for n, p in o.parameters().varying().items()}
     start = {n: p.value for n, p in free.items()}
     for p in stack.parameters().varying().values():  # the sample's unknowns start 10 % off
+        if p.role == "systematic":  # (the systematics at their prior means)
+            continue
         lo, hi = p.bounds
         start[next(n for n, q in free.items() if q is p)] = min(max(p.value * 1.1, lo), hi)
     return objectives, free, start

@@ -3,8 +3,9 @@ assumes, the 68 % intervals of the thicknesses contain the truth in 60-76 % of t
 cases and the 95 % intervals in 90-98 %: NDP alone, EELS alone, NDP + EELS.
 
 Each data set is made with its own "true" physics, drawn from what the fit model only
-knows as priors: stopping powers scaled per material by N(1, 3 %) (the stated accuracy
-of ICRU-49 by Bragg's rule), an EELS scan whose origin is off by N(0, 8 nm) (the prior
+knows as priors: a 6Li abundance of N(0.0759, 0.002) and a LiPON density of N(2.4, 0.1)
+g/cm3 (free systematics of the sample), stopping powers scaled per material by N(1, 3 %)
+(the stated accuracy of ICRU-49 by Bragg's rule), an EELS scan whose origin is off by N(0, 8 nm) (the prior
 the fit is given) and whose step is off by N(0, 1 %) (its calibration),
 a probe 25 % wider than the fit model's, and per-edge cross-sections scaled by their
 priors. The fit model starts from the nominal physics with the sample's thicknesses 15 %
@@ -77,13 +78,20 @@ def _eels(stack, rng=None):
     return model
 
 
+def _sample_systematics(stack, rng):
+    """The data's sample: its 6Li abundance and LiPON density drawn from their priors."""
+    for p in (stack.li6_abundance, stack.phases["LiPON"].density_parameter):
+        p.value = float(np.clip(rng.normal(p.prior.mean(), p.prior.std()), *p.bounds))
+    return stack
+
+
 def _coverage(kinds: tuple[str, ...], n_sets: int = N_SETS) -> tuple[float, float, list[float], list[str]]:
     inside68 = inside95 = total = 0
     pulls, unconstrained = [], []
     makers = {"ndp": _ndp, "eels": _eels}
     for seed in range(n_sets):
         rng = np.random.default_rng([20261203, seed])
-        truth_stack = _stack()
+        truth_stack = _sample_systematics(_stack(), rng)
         data = {k: makers[k](truth_stack, rng).simulate(noise=True, seed=rng) for k in kinds}
         stack = _stack(thickness=(120.0 * 1.15, 60.0 * 0.85))
         objectives = [Objective(makers[k](stack), data[k]) for k in kinds]

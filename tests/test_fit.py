@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 
 from interphase_sim import InterphaseInputError, Layer, Parameter, Stack, samples
-from interphase_sim.fit import FitError, Objective, fit, sample
+from interphase_sim.fit import FitError, Objective, fit, hold_systematics, sample
 from interphase_sim.core.measurement import Axis, Measurement
 from interphase_sim.ndp.model import NDPModel
 
 
 def exact_physics(model):
-    """Hold the stopping-power systematics: these tests fit data made by the fit model
-    itself (the error budget with systematics is tested in test_fit_budget and test_coverage)."""
-    for p in model.stopping_scale.values():
-        p.vary = False
+    """Hold the systematics as exact (stopping powers, 6Li abundance, LiPON density): these
+    tests fit data made by the fit model itself (the error budget with systematics is
+    tested in test_fit_budget and test_coverage)."""
+    hold_systematics(model)
     return model
 
 
@@ -112,7 +112,7 @@ def test_thickness_and_density_are_degenerate_and_the_report_says_so():
     stack = Stack([Layer("LiPON", {"LiPON": 1}, Parameter(1000.0, bounds=(500, 1500), vary=True)),
                    Layer("Si", {"Si": 1}, "inf")])
     density = stack.parameters()["phases.LiPON.density"]
-    density.vary = True
+    density.vary, density.prior = True, None  # free within its bounds only: the pure degeneracy
     m = NDPModel(stack, particles=["alpha"], fluence=3e12)
     data = m.simulate(noise=True, seed=4)
     density.value, stack["LiPON"].thickness_nm.value = 2.3, 1080.0
@@ -263,7 +263,7 @@ def test_cli_fit_writes_result_report_and_plots(tmp_path, capsys):
     m.simulate(noise=True, seed=9).to_csv(tmp_path / "spec.csv")
     out = tmp_path / "fit"
     assert main(["fit", str(sample_path), "--data", f"ndp={tmp_path / 'spec.csv'}", "--out", str(out),
-                 "--sample", "--nwalkers", "12", "--nsteps", "40", "--seed", "1"]) == 0
+                 "--sample", "--nwalkers", "16", "--nsteps", "40", "--seed", "1"]) == 0
     doc = json.loads((out / "result.json").read_text())
     par = doc["fit"]["parameters"]["LiPON.thickness_nm"]
     assert abs(par["value"] - 1500.0) < 3 * par["stderr"] and len(par["interval68"]) == 2
@@ -271,7 +271,7 @@ def test_cli_fit_writes_result_report_and_plots(tmp_path, capsys):
     report = (out / "report.txt").read_text()
     assert "LNMO.thickness_nm" in report and "Chain " in report and "syst." in report
     with np.load(out / "chain.npz") as chain:  # the chain is saved, with its parameter names
-        assert chain["chain"].shape == (40, 12, len(chain["names"]))
+        assert chain["chain"].shape == (40, 16, len(chain["names"]))
     bad = tmp_path / "never"
     assert main(["fit", str(sample_path), "--data", f"xrd={tmp_path / 'spec.csv'}", "--out", str(bad)]) == 2
     assert "unknown data kind" in capsys.readouterr().err and not bad.exists()

@@ -1,8 +1,8 @@
 """``load_measurement``: the package's own files read back, files from independent writers
 (rosettasciio/HyperSpy/exspy, tifffile, a hand-made MRC2014 header), and bad input.
 
-DigitalMicrograph ``.dm3``/``.dm4`` files are not tested: no installed library writes them
-and the installed rosettasciio ships no test files.
+DigitalMicrograph ``.dm3``/``.dm4`` files, written by DigitalMicrograph itself (from
+rosettasciio's test data), are tested in ``test_loaders_dm.py``.
 """
 
 import json

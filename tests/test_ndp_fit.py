@@ -8,7 +8,7 @@ import scipy.stats
 
 from interphase_sim import Layer, Parameter, Stack, samples
 from interphase_sim.core.measurement import Axis, Measurement
-from interphase_sim.fit import Objective, fit
+from interphase_sim.fit import Objective, fit, hold_systematics
 from interphase_sim.ndp import NDPModel
 
 
@@ -18,9 +18,9 @@ def lipon_stack(t=1000.0, vary=True):
 
 
 def hold_stopping_scales(model):
-    """Fix the systematic stopping scales at their values: isolate what a test is about."""
-    for p in model.stopping_scale.values():
-        p.vary = False
+    """Take the systematics (stopping scales, 6Li abundance, density) as exact: isolate what
+    a test is about."""
+    hold_systematics(model)
 
 
 def quiet_fit(objective):

@@ -207,7 +207,9 @@ def test_a_shared_parameter_is_one_variable_and_moves_both_layers():
     ps = stack.parameters()
     assert "A.thickness_nm" in ps and "B.thickness_nm" not in list(ps)
     assert ps.aliases("A.thickness_nm") == ["A.thickness_nm", "B.thickness_nm"]
-    assert list(ps.varying()) == ["A.thickness_nm"]
+    # the natural 6Li abundance is a free systematic too (within its prior)
+    assert list(ps.varying()) == ["li6_abundance", "A.thickness_nm"]
+    assert ps["li6_abundance"].role == "systematic"
     t.value = 30.0
     np.testing.assert_allclose(stack.interfaces_nm()[:2], [30.0, 60.0])
 

@@ -214,15 +214,24 @@ def axis_values(axis: Mapping[str, Any], path: str) -> np.ndarray:
 
 
 def signal_kind(signal: Mapping[str, Any]) -> str | None:
-    """``"eels"`` for data with an energy axis (or tagged EELS), ``"hrtem"`` for a 2-D image, else None."""
+    """``"eels"`` for data with an energy axis (or tagged EELS), ``"hrtem"`` for a 2-D image, else None.
+
+    An X-ray spectrum (tagged EDS/EDX, keV axis) is neither, nor is a 2-D signal with a
+    navigation axis whose spectra run over a length (a cathodoluminescence line scan, in
+    nm of wavelength): a line of spectra, not an image. Both need ``kind`` given.
+    """
     axes = axes_in_order(signal)
+    signal_type = str(get_item(signal.get("metadata"), "Signal.signal_type", "")).upper()
+    if signal_type.startswith(("EDS", "EDX")):
+        return None
     if any(energy_eV(a.get("units")) for a in axes):
         return "eels"
-    if "EELS" in str(get_item(signal.get("metadata"), "Signal.signal_type", "")).upper():
+    if "EELS" in signal_type:
         return "eels"
-    if len(axes) == 2 and (all(length_nm(a.get("units")) for a in axes) or not any(a.get("navigate") for a in axes)):
+    if len(axes) == 2 and not any(a.get("navigate") for a in axes):
         return "hrtem"
-    if len(axes) >= 1 and sum(1 for a in axes if a.get("navigate") is False) == 1:
+    signal_axes = [a for a in axes if a.get("navigate") is False]
+    if len(signal_axes) == 1 and not length_nm(signal_axes[0].get("units")):  # not a wavelength (CL)
         return "eels"
     return None
 

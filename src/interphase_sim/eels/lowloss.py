@@ -28,13 +28,16 @@ import math
 from typing import Any
 
 import numpy as np
+import scipy.fft as sfft
 
 __all__ = [
     "VALENCE_ELECTRONS",
     "mean_free_path_nm",
     "plasmon_energy_eV",
+    "plural_parameters",
     "beam_broadening_nm",
     "lowloss_kernel",
+    "lowloss_kernels_ft",
     "plural_scatter",
     "fourier_ratio",
 ]
@@ -96,6 +99,34 @@ def mean_free_path_nm(densities: dict[str, float], beam_energy_eV: float, collec
     return 106.0 * f * e0 / (em * math.log(arg))
 
 
+def plural_parameters(densities: np.ndarray, elements: list[str], beam_energy_eV: float,
+                      collection_mrad: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean free path (nm; :func:`mean_free_path_nm`) and plasmon energy (eV;
+    :func:`plasmon_energy_eV`) of many compositions at once.
+
+    ``densities`` (P, E) atoms/nm3 of ``elements`` per row; rows without atoms get an
+    infinite mean free path (no plural scattering) and a plasmon energy of 0.
+    """
+    d = np.clip(np.asarray(densities, dtype=float), 0.0, None)
+    z = np.array([_z(e) for e in elements], dtype=float)
+    valence = np.array([VALENCE_ELECTRONS.get(e, 4) for e in elements], dtype=float)
+    tot = d.sum(axis=1)
+    filled = tot > 0
+    lam = np.full(d.shape[0], math.inf)
+    if filled.any():
+        rows = d[filled]
+        zeff = (rows @ z**1.3) / (rows @ z**0.3)
+        em = 7.6 * zeff**0.36
+        e0 = beam_energy_eV / 1000.0
+        f = (1 + e0 / 1022.0) / (1 + e0 / 511.0) ** 2  # the formula's own coefficients
+        arg = 2.0 * collection_mrad * e0 / em
+        if np.any(arg <= 2.0):
+            mean_free_path_nm(dict(zip(elements, rows[int(np.argmin(arg))])), beam_energy_eV, collection_mrad)
+        lam[filled] = 106.0 * f * e0 / (em * np.log(arg))
+    ep = PLASMON_PER_SQRT_DENSITY_EV * np.sqrt(d @ valence)
+    return lam, ep
+
+
 def plasmon_energy_eV(densities: dict[str, float]) -> float:
     """Free-electron bulk plasmon energy (eV) from valence-electron density (atoms/nm3 input)."""
     n_v = sum(n * VALENCE_ELECTRONS.get(e, 4) for e, n in densities.items())
@@ -123,21 +154,45 @@ def lowloss_kernel(n: int, step_eV: float, tau: float, plasmon_eV: float, plasmo
     ``[0, n step)``; the ZLP is centred on channel 0 and its negative half wraps to the end
     so that circular convolution with it is centred (sum = 1 up to the plasmon tail beyond
     the window, which is folded back in so that the kernel sums to exactly one).
+    The inverse transform of :func:`lowloss_kernels_ft` (clipped at zero, renormalised).
     """
+    ft = lowloss_kernels_ft(n, step_eV, np.array([tau]), np.array([plasmon_eV]), plasmon_width_eV,
+                            resolution_fwhm_eV)[0]
+    kern = np.maximum(sfft.irfft(ft, n), 0.0)
+    return kern / kern.sum()
+
+
+def lowloss_kernels_ft(n: int, step_eV: float, tau: np.ndarray, plasmon_eV: np.ndarray, plasmon_width_eV: float,
+                       resolution_fwhm_eV: float) -> np.ndarray:
+    """``numpy.fft.rfft`` of low-loss kernels (rows: one per ``(tau, plasmon_eV)`` pair).
+
+    The Poisson series of plasmons is ``exp(tau (P - 1))`` in Fourier space (P the
+    transform of one unit-area Lorentzian on the loss side of the wrapped axis), times the
+    zero-loss Gaussian's transform. Every factor has unit area, so each row's channel 0 is
+    exactly 1 (the kernel sums to one). ``tau`` (R,) thickness over mean free path,
+    ``plasmon_eV`` (R,); returns (R, n // 2 + 1) complex.
+    """
+    half = n // 2  # channels 1 .. half - 1 hold the positive (loss-side) energies
+    e = step_eV * np.arange(1, half)
+    g = 0.5 * plasmon_width_eV
+    ep = np.asarray(plasmon_eV, dtype=float)[:, None]
+    p = np.zeros((ep.shape[0], n))
+    p[:, 1:half] = g / math.pi / ((e[None, :] - ep) ** 2 + g * g)  # energy loss only
+    p /= p.sum(axis=1, keepdims=True)
+    series = np.exp(np.asarray(tau, dtype=float)[:, None] * (sfft.rfft(p, axis=1) - 1.0))
+    zlp_ft = _zero_loss_ft(n, float(step_eV), float(resolution_fwhm_eV))
+    return zlp_ft[None, :] * series
+
+
+@functools.lru_cache(maxsize=32)
+def _zero_loss_ft(n: int, step_eV: float, resolution_fwhm_eV: float) -> np.ndarray:
+    """rfft of the unit-area zero-loss Gaussian centred on channel 0 of a wrapped axis."""
     e = np.fft.fftfreq(n, d=1.0 / (n * step_eV))  # 0, +step, ..., -step: wrapped energies
     sig = resolution_fwhm_eV / (2.0 * math.sqrt(2.0 * math.log(2.0)))
     zlp = np.exp(-0.5 * (e / max(sig, 1e-9)) ** 2)
-    zlp /= zlp.sum()
-    g = 0.5 * plasmon_width_eV
-    p = g / math.pi / ((e - plasmon_eV) ** 2 + g * g)
-    p = np.where(e > 0, p, 0.0)  # energy loss only
-    p /= p.sum()
-    # Poisson series in Fourier space: sum tau^k/k! P^k exp(-tau) = exp(tau (P - 1))
-    pf = np.fft.rfft(p)
-    series = np.exp(tau * (pf - 1.0))
-    kern = np.fft.irfft(np.fft.rfft(zlp) * series, n)
-    kern = np.maximum(kern, 0.0)
-    return kern / kern.sum()
+    out = sfft.rfft(zlp / zlp.sum())
+    out.flags.writeable = False
+    return out
 
 
 def plural_scatter(ssd: np.ndarray, kernels: np.ndarray | None, kernels_ft: np.ndarray | None = None) -> np.ndarray:
@@ -150,10 +205,10 @@ def plural_scatter(ssd: np.ndarray, kernels: np.ndarray | None, kernels_ft: np.n
     """
     p, c = ssd.shape
     if kernels_ft is None:
-        kernels_ft = np.fft.rfft(kernels, axis=1)
+        kernels_ft = sfft.rfft(kernels, axis=1)
     k = 2 * (kernels_ft.shape[1] - 1)
-    f = np.fft.rfft(ssd, n=k, axis=1) * kernels_ft
-    return np.fft.irfft(f, n=k, axis=1)[:, :c]
+    f = sfft.rfft(ssd, n=k, axis=1) * kernels_ft
+    return sfft.irfft(f, n=k, axis=1)[:, :c]
 
 
 def fourier_ratio(spectra: np.ndarray, kernels: np.ndarray, step_eV: float, reconvolve_fwhm_eV: float,
@@ -185,10 +240,10 @@ def fourier_ratio(spectra: np.ndarray, kernels: np.ndarray, step_eV: float, reco
     e = np.fft.rfftfreq(k, d=step_eV)  # cycles per eV
     sig = reconvolve_fwhm_eV / (2.0 * np.sqrt(2.0 * np.log(2.0)))
     gauss = np.exp(-2.0 * (np.pi * sig * e) ** 2)  # transform of a unit-area Gaussian
-    kf = np.fft.rfft(kernels, axis=1)
+    kf = sfft.rfft(kernels, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(np.abs(kf) > 1e-12, gauss[None, :] / kf, 0.0)
-    out = np.fft.irfft(np.fft.rfft(pad, axis=1) * ratio, n=k, axis=1)[:, :c]
+    out = sfft.irfft(sfft.rfft(pad, axis=1) * ratio, n=k, axis=1)[:, :c]
     if not return_gain:
         return out
     # white (Poisson) noise of variance v per channel comes out with variance v * gain^2

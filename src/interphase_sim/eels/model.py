@@ -177,7 +177,7 @@ class EELSModel:
         for (phase, edge_name), tpl in dict(templates or {}).items():
             self._custom_templates[(self._phase_key(phase), XS.edge(edge_name).name)] = tpl
         self._basis_cache: dict[tuple, Any] = {}
-        self._kernel_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._kernel_cache: dict[tuple, np.ndarray] = {}
 
     # -- construction from a sample file -------------------------------------------------
     @classmethod
@@ -250,8 +250,9 @@ class EELSModel:
 
     # -- parameters and axes ---------------------------------------------------------------
     def parameters(self) -> Parameters:
-        """The stack's Parameters and this model's (``eels.thickness_nm``, ...)."""
-        items = list(self.stack.parameters().items())
+        """The stack's Parameters (but the 6Li abundances: EELS does not see isotopes) and this
+        model's (``eels.thickness_nm``, ...)."""
+        items = list(self.stack.parameters(isotopes=False).items())
         items += prefixed("eels", [(name, getattr(self, name)) for name in _NUMBERS])
         items += prefixed("eels", [(f"xsec_scale.{xsec_key(e)}", p) for e, p in self.xsec_scale.items()])
         return Parameters(items)
@@ -401,33 +402,41 @@ class EELSModel:
 
     def _kernels(self, local: dict[str, Any], n_fft: int, step_eV: float, transform: bool = False) -> np.ndarray:
         """Low-loss kernels (positions x n_fft) on channels of ``step_eV``, or their rffts
-        (``transform``; cached with them); zero-loss only without plural scattering."""
-        out = np.empty((local["densities"].shape[0], n_fft // 2 + 1 if transform else n_fft),
-                       dtype=complex if transform else float)
-        for i, row in enumerate(local["densities"]):
-            dens = {e: row[k] for k, e in enumerate(local["elements"]) if row[k] > 0}
-            if not dens:
-                out[i] = 1.0 if transform else 0.0
-                if not transform:
-                    out[i, 0] = 1.0
-                continue
-            tau, ep = 0.0, 1.0
-            if self.plural:
-                lam = LL.mean_free_path_nm(dens, self.beam_energy_eV.value, self.collection_mrad.value)
-                tau = self.thickness_nm.value / lam
-                ep = LL.plasmon_energy_eV(dens)
-            # exact keys: positions inside one homogeneous layer share a kernel, and the
-            # model stays smooth in its parameters (a fit differentiates it)
-            key = (tau, ep, n_fft, step_eV, self.energy_resolution_eV.value, self.plasmon_width_eV.value)
-            hit = self._kernel_cache.get(key)
-            if hit is None:
-                k = LL.lowloss_kernel(n_fft, step_eV, tau, ep, self.plasmon_width_eV.value,
-                                      self.energy_resolution_eV.value)
-                if len(self._kernel_cache) > 2048:  # ~130 MB at 4096 channels
-                    self._kernel_cache.clear()
-                hit = self._kernel_cache[key] = (k, np.fft.rfft(k))
-            out[i] = hit[1] if transform else hit[0]
-        return out
+        (``transform``); zero-loss only without plural scattering. Transforms are cached
+        per exact (t/lambda, plasmon energy, axis, widths): positions inside one homogeneous
+        layer share one, and the model stays smooth in its parameters (a fit differentiates
+        it); the missing ones are computed together (:func:`~.lowloss.lowloss_kernels_ft`)."""
+        width, res = self.plasmon_width_eV.value, self.energy_resolution_eV.value
+        keys = [k + (n_fft, step_eV, res, width) for k in self._kernel_keys(local)]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._kernel_cache))
+        if missing:
+            if len(self._kernel_cache) + len(missing) > 2048:  # ~70 MB of transforms at 4096 channels
+                self._kernel_cache.clear()
+                missing = list(dict.fromkeys(keys))
+            tau = np.array([k[0] for k in missing])
+            ep = np.array([k[1] for k in missing])
+            for k, ft in zip(missing, LL.lowloss_kernels_ft(n_fft, step_eV, tau, ep, width, res)):
+                self._kernel_cache[k] = ft
+        ft = np.array([self._kernel_cache[k] for k in keys])
+        if transform:
+            return ft
+        kern = np.maximum(LL.sfft.irfft(ft, n_fft, axis=1), 0.0)
+        return kern / kern.sum(axis=1, keepdims=True)
+
+    def _kernel_keys(self, local: dict[str, Any]) -> list[tuple[float, float]]:
+        """(t / lambda, plasmon energy eV) per position from its element densities; (0, 1)
+        where there is no plural scattering (vacuum, or ``plural`` off)."""
+        n = local["densities"].shape[0]
+        if not self.plural:
+            return [(0.0, 1.0)] * n
+        lam, ep = LL.plural_parameters(local["densities"], local["elements"], self.beam_energy_eV.value,
+                                       self.collection_mrad.value)
+        # rounded far below what a fit resolves (a Jacobian step moves t/lambda by ~1e-8),
+        # so that positions deep in one layer, whose compositions differ only in the
+        # interfaces' vanishing tails, share one kernel
+        tau = np.round(self.thickness_nm.value / lam, 12)
+        ep = np.round(ep, 10)
+        return [(float(t), float(e)) if t > 0 else (0.0, 1.0) for t, e in zip(tau, ep)]
 
     def deconvolve(self, measurement: Measurement) -> Measurement:
         """Single-scattering estimate of a measured line scan (Fourier-ratio deconvolution).

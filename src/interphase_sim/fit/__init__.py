@@ -14,8 +14,9 @@ Five lines from a measured NDP spectrum and a sample file to fitted thicknesses:
 """
 
 from interphase_sim.fit.mcmc import SampleResult, sample
-from interphase_sim.fit.objective import FitError, Objective, free_parameters
+from interphase_sim.fit.objective import FitError, Objective, free_parameters, hold_systematics
 from interphase_sim.fit.optimize import fit
 from interphase_sim.fit.result import FitResult
 
-__all__ = ["FitError", "FitResult", "Objective", "SampleResult", "fit", "free_parameters", "sample"]
+__all__ = ["FitError", "FitResult", "Objective", "SampleResult", "fit", "free_parameters", "hold_systematics",
+           "sample"]

@@ -14,6 +14,14 @@ prior. With ``H`` the Fisher information plus those precisions:
   restricted to the other parameters;
 - the **systematic** error is what the systematics add: ``sqrt(total^2 - statistical^2)``.
 
+A systematic Parameter that is *not* free but has an explicit prior (the 6Li abundance,
+the density of an amorphous phase: :class:`FixedSystematics`) is propagated linearly: the
+fitted values would move by ``G = -H^-1 B`` per unit of it, with ``B = sum J^T W
+d mu / d theta`` the cross information, and ``G sigma^2 G^T`` (sigma its prior's width)
+joins the total covariance. That is what freeing it would give when the data do not
+constrain it better than its prior; free it (``vary = true``) when they might, and
+:func:`~interphase_sim.fit.sample` marginalises it either way.
+
 A parameter whose total error is more than :data:`PRIOR_LIMITED` of its prior's width
 is *not constrained by the data*: its error is the prior's, not a measurement.
 """
@@ -23,12 +31,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ErrorBudget", "prior_terms", "prior_residuals", "error_budget", "phase_fractions", "at_bound",
+__all__ = ["ErrorBudget", "FixedSystematics", "prior_terms", "prior_residuals", "error_budget", "phase_fractions", "at_bound",
            "correlated_pair_check", "PRIOR_LIMITED"]
 
 #: Total error above this share of the prior's standard deviation: the data do not constrain it.
@@ -76,6 +84,12 @@ class ErrorBudget:
         The prior's standard deviation (inf: none).
     prior_limited : list of str
         Parameters the data do not constrain (total error > PRIOR_LIMITED x prior std).
+    free_covariance : ndarray
+        The covariance of the free parameters alone (without the held systematics): the
+        curvature of the statistic, which a profile check tests.
+    propagated : dict
+        Per held systematic (:class:`FixedSystematics`): its prior width and how far one
+        prior standard deviation of it moves each free parameter.
     """
 
     names: list[str]
@@ -85,6 +99,27 @@ class ErrorBudget:
     covariance: np.ndarray
     prior_std: np.ndarray
     prior_limited: list[str]
+    free_covariance: np.ndarray | None = None
+    propagated: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FixedSystematics:
+    """Systematic Parameters held at their values in a fit, with explicit priors.
+
+    Attributes
+    ----------
+    names : list of str
+    prior_std : ndarray (q,)
+        Their priors' standard deviations.
+    cross : ndarray (n, q)
+        ``sum over objectives of J^T diag(w) (d mu / d theta)``: J the free parameters'
+        Jacobian, w the Fisher weights.
+    """
+
+    names: list[str]
+    prior_std: np.ndarray
+    cross: np.ndarray
 
 
 def _inverse(h: np.ndarray) -> np.ndarray:
@@ -97,12 +132,20 @@ def _inverse(h: np.ndarray) -> np.ndarray:
     return np.linalg.pinv(h)
 
 
-def error_budget(names: list[str], params: Sequence[Any], fisher: np.ndarray) -> ErrorBudget:
-    """The :class:`ErrorBudget` of a fit from the data's Fisher matrix and the priors."""
+def error_budget(names: list[str], params: Sequence[Any], fisher: np.ndarray,
+                 fixed: FixedSystematics | None = None) -> ErrorBudget:
+    """The :class:`ErrorBudget` of a fit from the data's Fisher matrix, the priors and the
+    held systematics (``fixed``, propagated linearly)."""
     _, std, _ = prior_terms(params)
     precision = np.where(np.isfinite(std), 1.0 / np.where(np.isfinite(std), std, 1.0) ** 2, 0.0)
     h = fisher + np.diag(precision)
-    cov = _inverse(h)
+    free_cov = cov = _inverse(h)
+    propagated: dict[str, dict[str, Any]] = {}
+    if fixed is not None and fixed.names:
+        shifts = -(free_cov @ fixed.cross) * fixed.prior_std[None, :]  # (n, q): per 1 sigma of each
+        cov = free_cov + shifts @ shifts.T
+        propagated = {f: {"prior_std": float(sd), "shifts": {n: float(v) for n, v in zip(names, shifts[:, j])}}
+                      for j, (f, sd) in enumerate(zip(fixed.names, fixed.prior_std))}
     total = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     systematic_role = np.array([p.role == "systematic" for p in params], dtype=bool)
     stat = np.full(len(names), math.nan)
@@ -111,10 +154,11 @@ def error_budget(names: list[str], params: Sequence[Any], fisher: np.ndarray) ->
         stat[keep] = np.sqrt(np.clip(np.diag(_inverse(h[np.ix_(keep, keep)])), 0.0, None))
     sys_ = np.sqrt(np.clip(total**2 - stat**2, 0.0, None))
     sys_[systematic_role] = math.nan
-    limited = [n for n, t, s, p in zip(names, total, std, params)
+    free_total = np.sqrt(np.clip(np.diag(free_cov), 0.0, None))  # the held systematics are not this prior
+    limited = [n for n, t, s, p in zip(names, free_total, std, params)
                if math.isfinite(s) and t > PRIOR_LIMITED * s and p.role != "systematic"]
     return ErrorBudget(names=list(names), total=total, statistical=stat, systematic=sys_, covariance=cov,
-                       prior_std=std, prior_limited=limited)
+                       prior_std=std, prior_limited=limited, free_covariance=free_cov, propagated=propagated)
 
 
 def phase_fractions(objectives: Sequence[Any], names: list[str], cov: np.ndarray) -> dict[str, dict[str, float]]:

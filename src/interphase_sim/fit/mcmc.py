@@ -16,7 +16,7 @@ import numpy as np
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.fileio import atomic_write_text
 from interphase_sim.core.params import Parameters
-from interphase_sim.fit.objective import FitError, Objective, as_objectives, free_parameters
+from interphase_sim.fit.objective import FitError, Objective, as_objectives, free_parameters, held_systematics
 from interphase_sim.fit.optimize import Evaluator, fit
 from interphase_sim.fit.result import FitResult
 
@@ -173,18 +173,34 @@ def sample(
     Returns
     -------
     SampleResult
-        The Parameters are left at the posterior medians.
+        The free Parameters are left at the posterior medians. Systematic Parameters
+        that are held but have a prior (the 6Li abundance, an amorphous density) are
+        sampled too, within their priors (marginalised), and then put back.
     """
-    import emcee
-
     objs = as_objectives(objectives)
-    params = free_parameters(objs)
-    ndim = len(params)
-    _check_chain(nwalkers, nsteps, thin, ndim)
     if start is None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             start = fit(objs)
+    held = held_systematics(objs)
+    saved = [(p, p.value) for p in held]
+    try:
+        for p in held:  # marginalised: sampled within their priors
+            p.vary = True
+        return _run(objs, nwalkers, nsteps, seed, start, burn, thin, init_scale, progress)
+    finally:
+        for p, v in saved:
+            p.vary, p.value = False, v
+
+
+def _run(objs: list[Objective], nwalkers: int, nsteps: int, seed: Any, start: FitResult, burn: int | None,
+         thin: int, init_scale: float, progress: bool) -> SampleResult:
+    """:func:`sample` with the held systematics freed."""
+    import emcee
+
+    params = free_parameters(objs)
+    ndim = len(params)
+    _check_chain(nwalkers, nsteps, thin, ndim)
     log_prob = _LogPosterior(objs, params)
     rng = np.random.default_rng(seed)
     p0 = _start_ball(params, start, nwalkers, init_scale, rng)
@@ -250,7 +266,8 @@ def _start_ball(
     best = np.array([start.values.get(n, p.value) for n, p in params.items()])
     bounds = params.bounds_array()
     span = np.where(np.isfinite(bounds[:, 1] - bounds[:, 0]), bounds[:, 1] - bounds[:, 0], np.abs(best) + 1.0)
-    err = np.array([start.stderr.get(n, math.nan) for n in params])
+    err = np.array([start.stderr.get(n, p.prior.std() if p.prior is not None else math.nan)
+                    for n, p in params.items()])
     err = np.where(np.isfinite(err) & (err > 0), err, 1e-3 * span)
     p0 = best + init_scale * err * rng.standard_normal((nwalkers, best.size))
     return np.clip(p0, bounds[:, 0] + 1e-9 * span, bounds[:, 1] - 1e-9 * span)

@@ -11,13 +11,14 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numba
 import numpy as np
 
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.measurement import Measurement
 from interphase_sim.core.params import Parameter, Parameters
 
-__all__ = ["Objective", "FitError", "free_parameters", "as_objectives"]
+__all__ = ["Objective", "FitError", "free_parameters", "held_systematics", "hold_systematics", "as_objectives"]
 
 MU_FLOOR = 1e-10  # counts: a Poisson mean of exactly zero where data are non-zero is infinitely unlikely
 
@@ -113,9 +114,7 @@ class Objective:
         d = self._data
         if self.loss == "gaussian":
             return (d - mu) / self._sigma
-        m = np.maximum(mu, MU_FLOOR)
-        dev = 2.0 * (m - d) + 2.0 * (self._dlogd - d * np.log(m))
-        return np.sign(d - m) * np.sqrt(np.maximum(dev, 0.0))
+        return _deviance_residuals(np.ascontiguousarray(mu, dtype=float), d, self._dlogd)
 
     def statistic(self, mu: np.ndarray | None = None) -> float:
         """Poisson deviance or chi-square (sum of squared residuals)."""
@@ -143,6 +142,21 @@ class Objective:
 
     def __repr__(self) -> str:
         return f"Objective({self.name}, {self.loss}, {self.n_data} points)"
+
+
+@numba.njit(cache=True, nogil=True)
+def _deviance_residuals(mu: np.ndarray, d: np.ndarray, dlogd: np.ndarray) -> np.ndarray:
+    """Signed square roots of the Poisson deviance terms, one pass (counts d, means mu).
+
+    ``r = sign(d - m) sqrt(2 (m - d) + 2 (d ln d - d ln m))`` with ``m = max(mu, MU_FLOOR)``
+    and ``dlogd = d ln d`` (0 where d = 0)."""
+    out = np.empty(mu.size)
+    for i in range(mu.size):
+        m = max(mu[i], MU_FLOOR)
+        dev = 2.0 * (m - d[i]) + 2.0 * (dlogd[i] - d[i] * np.log(m))
+        r = np.sqrt(max(dev, 0.0))
+        out[i] = r if d[i] > m else (-r if d[i] < m else 0.0)
+    return out
 
 
 def as_objectives(objectives: Objective | Iterable[Objective]) -> list[Objective]:
@@ -179,3 +193,32 @@ def free_parameters(objectives: Sequence[Objective]) -> Parameters:
         if not math.isfinite(p.value):
             raise InterphaseInputError(name, "a free parameter needs a finite start value")
     return params
+
+
+def held_systematics(objectives: Sequence[Objective]) -> list[Parameter]:
+    """Systematic Parameters that are not free but have an explicit prior (each object once):
+    a fit propagates them, :func:`sample` marginalises them."""
+    out: dict[int, Parameter] = {}
+    for o in objectives:
+        for p in o.parameters().values():
+            if p.role == "systematic" and not p.vary and p.prior is not None:
+                out.setdefault(id(p), p)
+    return list(out.values())
+
+
+def hold_systematics(model: Any, exact: bool = True) -> list[str]:
+    """Hold every systematic Parameter of ``model`` (or of an Objective) at its value.
+
+    With ``exact`` (default) their priors are dropped too: the model's physics (stopping
+    powers, cross-sections, the 6Li abundance, amorphous densities) is taken as exact, as
+    for data made by the fit model itself. Without it they stay in the error budget,
+    propagated from their priors (:mod:`interphase_sim.fit.budget`). Returns their names.
+    """
+    held = []
+    for name, p in model.parameters().items():
+        if p.role == "systematic":
+            p.vary = False
+            if exact:
+                p.prior = None
+            held.append(name)
+    return held

@@ -53,6 +53,10 @@ class FitResult:
         every layer with a free phase weight.
     prior_penalty : float
         Sum of the squared prior residuals at the best values (not in ``statistic``).
+    propagated : dict
+        Systematic Parameters held at their values with a prior (the 6Li abundance, an
+        amorphous density), propagated into the total and systematic errors:
+        ``{name: {"prior_std", "shifts": {parameter: move per 1 prior sigma}}}``.
     pair_check : dict or None
         The most correlated pair and the rise of the statistic one standard error along
         their regression line (1 for a Gaussian posterior; see
@@ -90,6 +94,7 @@ class FitResult:
     phase_fractions: dict[str, dict[str, float]] = field(default_factory=dict)
     prior_penalty: float = 0.0
     pair_check: dict[str, Any] | None = None
+    propagated: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, *, objectives: list[Any], params: Parameters, x: np.ndarray, budget: ErrorBudget,
@@ -143,6 +148,7 @@ class FitResult:
             not_constrained=list(budget.prior_limited),
             phase_fractions=fractions,
             prior_penalty=float(prior_penalty),
+            propagated=dict(budget.propagated),
         )
 
     # -- presentation ---------------------------------------------------------------------
@@ -181,6 +187,11 @@ class FitResult:
         if self.phase_fractions:
             lines += ["", "Volume fractions (normalised over each layer's phase weights):"]
             lines += [f"  {n}: {f['fraction']:.4f} +/- {f['error']:.2g}" for n, f in self.phase_fractions.items()]
+        if self.propagated:
+            lines += ["", "Held systematics, propagated (the largest shift per prior sigma):"]
+            for name, d in self.propagated.items():
+                big = max(d["shifts"].items(), key=lambda kv: abs(kv[1]) / max(self.stderr.get(kv[0], 1.0), 1e-300))
+                lines.append(f"  {name} +/- {d['prior_std']:.3g}: {big[0]} {big[1]:+.3g}")
         if self.pair_check is not None:
             c = self.pair_check
             ok = 0.5 <= c["delta_statistic"] <= 2.0
@@ -214,6 +225,7 @@ class FitResult:
             "phase_fractions": self.phase_fractions,
             "prior_penalty": self.prior_penalty,
             "pair_check": self.pair_check,
+            "propagated_systematics": self.propagated,
             "statistics": self.statistics,
             "statistic": self.statistic,
             "dof": self.dof,

@@ -647,7 +647,8 @@ class StackPhaseFractions:
         self.confusion = confusion
 
     def parameters(self) -> Parameters:
-        return self.stack.parameters()
+        """The stack's Parameters that volume fractions depend on (not 6Li, not densities)."""
+        return self.stack.parameters(isotopes=False, densities=False)
 
     def _window_fractions(self, z: np.ndarray, names: list[str]) -> np.ndarray:
         """Volume fractions (n_z, n_names) of the stack, averaged over ``window_nm``."""

@@ -302,7 +302,9 @@ class HRTEMModel:
 
     def _stack_values(self) -> tuple | None:
         """The stack's Parameter values the lamella was built with (None: no stack)."""
-        return None if self.stack is None else tuple(float(p.value) for p in self.stack.parameters().values())
+        if self.stack is None:
+            return None
+        return tuple(float(p.value) for p in self.stack.parameters(isotopes=False).values())
 
     def _refresh_structure(self) -> None:
         """Rebuild the lamella (same seed) when a Parameter of the stack has changed since it was built
@@ -327,11 +329,11 @@ class HRTEMModel:
         return out
 
     def parameters(self):
-        """The stack's Parameters (a change rebuilds the lamella) and ``hrtem.defocus_A`` (Å),
-        ``hrtem.scale`` (the intensity scale)."""
+        """The stack's Parameters but the 6Li abundances (a change rebuilds the lamella) and
+        ``hrtem.defocus_A`` (Å), ``hrtem.scale`` (the intensity scale)."""
         from interphase_sim.core.params import Parameters
 
-        items = [] if self.stack is None else list(self.stack.parameters().items())
+        items = [] if self.stack is None else list(self.stack.parameters(isotopes=False).items())
         return Parameters(items + prefixed("hrtem", [("defocus_A", self.defocus_A), ("scale", self.scale)]))
 
     @staticmethod

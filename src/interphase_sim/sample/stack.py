@@ -23,13 +23,9 @@ from interphase_sim.sample.phases import Phase
 from interphase_sim.sample.profile import DepthProfile
 from interphase_sim.sample import toml_io
 from interphase_sim.sample.profile_kernel import layer_profile
+from interphase_sim.sample.isotopes import NATURAL_LI6_ABUNDANCE, li6_parameter
 
 __all__ = ["Layer", "Stack", "NATURAL_LI6_ABUNDANCE"]
-
-#: Natural 6Li atom fraction (IUPAC 2009 representative value 0.0759; it varies between
-#: sources from about 0.019 to 0.078, so it is a Parameter).
-NATURAL_LI6_ABUNDANCE = 0.0759
-
 
 @functools.cache
 def _atomic_number(symbol: str) -> int:
@@ -257,7 +253,7 @@ class Stack:
                 )
         self.layers = layers
         self.name = name
-        self.li6_abundance = as_parameter(li6_abundance, "li6_abundance")
+        self.li6_abundance = li6_parameter(li6_abundance, "li6_abundance")
         check_physical(self.li6_abundance, "sample.li6_abundance", 0.0, 1.0)
         self.sections = dict(sections or {})
         # One Phase object per name across the stack.
@@ -317,15 +313,24 @@ class Stack:
         return float(math.fsum(t))
 
     # -- parameters -----------------------------------------------------------------------
-    def parameters(self) -> Parameters:
+    def parameters(self, isotopes: bool = True, densities: bool = True) -> Parameters:
         """Every Parameter by dotted name (``SEI.thickness_nm``, ``SEI.phases.Li2O``,
-        ``li6_abundance``, ``phases.LiPON.density``), each object once."""
+        ``li6_abundance``, ``phases.LiPON.density``), each object once.
+
+        A model that does not depend on the 6Li abundances (``isotopes=False``: EELS, phase
+        maps) or on mass densities (``densities=False``: volume fractions) leaves them out,
+        so that a fit never varies what its prediction cannot see.
+        """
         items: list[tuple[str, Parameter]] = [("li6_abundance", self.li6_abundance)]
         for lay in self.layers:
             items += lay.parameters()
         for name, ph in self.phases.items():
             if ph.density_parameter is not None:
                 items.append((f"phases.{name}.density", ph.density_parameter))
+        if not isotopes:
+            items = [(n, q) for n, q in items if not n.endswith("li6_abundance")]
+        if not densities:
+            items = [(n, q) for n, q in items if not n.endswith((".density", ".density_scale"))]
         return Parameters(items)
 
     # -- depth profile --------------------------------------------------------------------

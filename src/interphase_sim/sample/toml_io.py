@@ -56,6 +56,7 @@ from interphase_sim.core.fileio import atomic_write_text
 from interphase_sim.core import validate as V
 from interphase_sim.core.params import Parameter
 from interphase_sim.core.settings import check_tables, read_number
+from interphase_sim.sample.isotopes import is_default_li6
 from interphase_sim.sample.phases import Phase
 
 __all__ = ["SampleSpec", "read_sample_spec", "parse_sample_spec", "dump_stack", "write_stack"]
@@ -243,6 +244,12 @@ def _number(p: Parameter) -> Any:
     return t
 
 
+def _same_prior(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a.dist.name == b.dist.name and a.args == b.args and a.kwds == b.kwds
+
+
 def _phase_table(ph: Phase) -> dict[str, Any] | None:
     """The [phases.NAME] table a phase needs, or None for an unchanged built-in."""
     dp = ph.density_parameter
@@ -250,7 +257,8 @@ def _phase_table(ph: Phase) -> dict[str, Any] | None:
         if dp is None:
             return None
         proto = _phases.get(ph.name).density_parameter
-        same = (dp.value == proto.value and dp.bounds == proto.bounds and not dp.vary and dp.prior is None)
+        same = (dp.value == proto.value and dp.bounds == proto.bounds and not dp.vary and dp.role == proto.role
+                and _same_prior(dp.prior, proto.prior))
         return None if same else {"density": _number(dp)}
     if dp is not None:
         return {"formula": ph.formula, "density": _number(dp)}
@@ -281,7 +289,8 @@ def stack_to_dict(stack: Any) -> dict[str, Any]:
     sample: dict[str, Any] = {}
     if stack.name is not None:
         sample["name"] = stack.name
-    sample["li6_abundance"] = _number(stack.li6_abundance)
+    li6 = stack.li6_abundance
+    sample["li6_abundance"] = li6.value if is_default_li6(li6) else _number(li6)
     doc["sample"] = sample
     ptables = {k: t for k, ph in stack.phases.items() if (t := _phase_table(ph)) is not None}
     if ptables:

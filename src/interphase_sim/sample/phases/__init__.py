@@ -21,6 +21,8 @@ import json
 from importlib import resources
 from typing import Any
 
+import scipy.stats
+
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.params import Parameter
 from interphase_sim.sample.phases.phase import Phase, parse_composition
@@ -46,11 +48,13 @@ _AMORPHOUS = {
     "LiPON": dict(
         formula="Li2.9PO3.3N0.46",
         density=2.4,
+        density_sd=0.1,
         density_bounds=(2.0, 2.8),
         description="amorphous lithium phosphorus oxynitride electrolyte",
         source=(
             "composition Li2.9PO3.3N0.46: Bates et al., Solid State Ionics 53-56, 647 (1992); "
-            "density 2.3-2.5 g/cm3 is an assumption and a fit parameter"
+            "density 2.3-2.5 g/cm3 (films differ with deposition): a free systematic with prior "
+            "norm(2.4, 0.1)"
         ),
     ),
 }
@@ -98,7 +102,10 @@ def _prototype(name: str) -> Phase:
 def _build(name: str) -> Phase:
     if name in _AMORPHOUS:
         d = _AMORPHOUS[name]
-        dens = Parameter(d["density"], bounds=d["density_bounds"], units="g/cm3")
+        # the density of an amorphous film is known to its prior only: a free systematic
+        # (NDP measures areal densities; see interphase_sim.fit.budget)
+        dens = Parameter(d["density"], bounds=d["density_bounds"], units="g/cm3", vary=True,
+                         prior=scipy.stats.norm(loc=d["density"], scale=d["density_sd"]), role="systematic")
         return Phase.amorphous(
             name, d["formula"], dens, source=d["source"], description=d["description"]
         )

@@ -223,7 +223,8 @@ class Phase:
         dens = None
         if self._density_param is not None:
             p = self._density_param
-            dens = Parameter(p.value, bounds=p.bounds, vary=p.vary, name=p.name, units=p.units, prior=p.prior)
+            dens = Parameter(p.value, bounds=p.bounds, vary=p.vary, name=p.name, units=p.units, prior=p.prior,
+                             role=p.role)
         new = Phase(
             self.name,
             self._formula_text,
