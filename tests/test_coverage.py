@@ -59,11 +59,13 @@ def _ndp(stack, rng=None):
     return model
 
 
-def _eels(stack, rng=None):
+def _eels(stack, rng=None, scan=(100.0, 200.0, 40)):
+    """An N K + O K line scan over ``scan`` = (start nm, stop nm, positions); with ``rng``
+    the data's physics, drawn from what the fit model knows as priors."""
     from interphase_sim.eels.model import EELSModel
 
     model = EELSModel.from_stack(stack, edges=["N K", "O K"], channels=256, offset_eV=380.0, dispersion_eV=1.0,
-                                 scan_start_nm=100.0, scan_stop_nm=200.0, positions=40, dose_e_per_A2=2e4,
+                                 scan_start_nm=scan[0], scan_stop_nm=scan[1], positions=scan[2], dose_e_per_A2=2e4,
                                  plural=False)
     model.probe_fwhm_nm.vary = True  # the probe's width is not known: fitted
     # where the scan starts is known to +-8 nm (say, from the image the scan was placed on)

@@ -118,7 +118,12 @@ def test_fraction_errors_count_grains_not_windows():
     pm = _map(labels)
     default = phase_map_depth_fractions(pm, ["Li2O", "Li3N"])
     np.testing.assert_allclose(default.values[:, 0], 0.25)
-    np.testing.assert_allclose(default.uncertainties[:, 0], np.sqrt(0.25 * 0.75 / 16))
+    # the shares of a row are one multinomial draw: sqrt(f / n) each, so that the chi-square
+    # over both shares is the binomial one of either share alone (not twice it)
+    np.testing.assert_allclose(default.uncertainties, np.sqrt(np.array([0.25, 0.75]) / 16)[None, :].repeat(8, 0))
+    shift = np.array([0.05, -0.05])  # a model 5 % off
+    chi2 = np.sum((shift / default.uncertainties[0]) ** 2)
+    assert chi2 == pytest.approx(0.05**2 * 16 / (0.25 * 0.75))
     assert default.metadata["n_eff"] == [16.0] * 8
     # 2 nm grains: 4 windows per grain, a row holds 4 independent labels
     grains = phase_map_depth_fractions(pm, ["Li2O", "Li3N"], correlation_nm=2.0)
@@ -129,7 +134,7 @@ def test_fraction_errors_count_grains_not_windows():
                                default.uncertainties)
     wide = phase_map_depth_fractions(pm, ["Li2O", "Li3N"], correlation_nm=100.0)
     assert wide.metadata["n_eff"] == [1.0] * 8
-    np.testing.assert_allclose(wide.uncertainties, 0.5)  # the floor 0.5 / n_eff
+    np.testing.assert_allclose(wide.uncertainties, np.sqrt([[0.25, 0.75]] * 8))  # floored at 0.5 / n_eff
     for bad in (0.0, -1.0, float("nan")):
         with pytest.raises(InterphaseInputError, match="correlation_nm"):
             phase_map_depth_fractions(pm, correlation_nm=bad)

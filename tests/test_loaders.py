@@ -27,13 +27,14 @@ def _quiet_import(name):
 
 
 def _one_line_error(call, *names):
+    """The InterphaseInputError ``call`` raises: one line, naming each of ``names``."""
     with pytest.raises(InterphaseInputError) as err:
         call()
     msg = str(err.value)
     assert "\n" not in msg
     for n in names:
         assert str(n) in msg, msg
-    return msg
+    return err.value
 
 
 # -- NDP ---------------------------------------------------------------------------------------
@@ -333,7 +334,7 @@ def test_hrtem_hspy_from_to_hyperspy_signal(tmp_path):
 def test_unknown_extension_kind_and_keyword(tmp_path):
     p = tmp_path / "data.xyz"
     p.write_text("1,2\n")
-    msg = _one_line_error(lambda: load_measurement(p), p, ".xyz", ".csv", ".tiff", ".msa")
+    msg = str(_one_line_error(lambda: load_measurement(p), p, ".xyz", ".csv", ".tiff", ".msa"))
     assert "ndp" in msg and "hrtem" in msg
     t = tmp_path / "a.tif"
     t.write_bytes(b"")

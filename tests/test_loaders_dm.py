@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interphase_sim import InterphaseInputError, load_measurement
+from interphase_sim import load_measurement
+from test_loaders import _one_line_error
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::PendingDeprecationWarning")
 
@@ -89,16 +90,6 @@ def _dm_calibration(sig):
         d = dims[f"TagGroup{len(shape) - 1 - i}"]  # DM dimension 0 is the fastest (last) array axis
         out.append(((np.arange(n) - float(d["Origin"])) * float(d["Scale"]), d["Units"]))
     return out
-
-
-def _one_line_error(call, *names):
-    with pytest.raises(InterphaseInputError) as err:
-        call()
-    msg = str(err.value)
-    assert "\n" not in msg
-    for n in names:
-        assert str(n) in msg, msg
-    return err.value
 
 
 # -- EELS ------------------------------------------------------------------------------------------

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.measurement import Measurement
@@ -104,26 +103,9 @@ def _load(kind: str, item: Any, base_dir: Path | None, calibration: dict[str, An
     return str(path), load_measurement(path, kind=kind, **calibration)
 
 
-def _span(p: Any) -> tuple[float, float]:
-    """The values a Parameter may take in the fit: its bounds if free (finite ones), else its value."""
-    lo, hi = p.bounds if p.vary else (p.value, p.value)
-    return (lo if np.isfinite(lo) else p.value, hi if np.isfinite(hi) else p.value)
-
-
 def _ndp_objective(stack: Any, meas: Measurement, source: str, s: dict[str, Any]) -> tuple[Any, Objective]:
-    from interphase_sim.ndp import calibration as cal
-
     model = instruments["ndp"].from_stack(stack)
-    energy = model.calibrated_energy(meas)  # the measurement's channels (also a channel axis)
-    # The model zeroes channels whose calibrated energy is below the cutoff: a channel that a
-    # free gain/offset (or cutoff) can move across it would be a wall in the statistic
-    # (counts against 0), freezing the fit at its start. Fit only channels above the cutoff
-    # for every calibration within the bounds.
-    chans = cal.channels(meas)[0]
-    lowest = np.min([g * chans + o for g in _span(model.gain_keV) for o in _span(model.offset_keV)], axis=0)
-    lo = float(s.get("energy_min_keV") or 0.0)
-    hi = float(s["energy_max_keV"]) if s.get("energy_max_keV") is not None else np.inf
-    mask = (energy >= lo) & (energy <= hi) & (lowest >= _span(model.low_energy_cutoff_keV)[1])
+    mask = model.fit_mask(meas, s.get("energy_min_keV"), s.get("energy_max_keV"))
     if not mask.any():
         raise InterphaseInputError(f"fit.data.ndp ({source})", "no channel lies in the fitted energy window above "
                                    "the cutoff (for every calibration within the gain/offset bounds)")

@@ -27,8 +27,11 @@ import functools
 import math
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.fft as sfft
+
+from interphase_sim.core.errors import InterphaseInputError
 
 __all__ = [
     "VALENCE_ELECTRONS",
@@ -41,6 +44,9 @@ __all__ = [
     "plural_scatter",
     "fourier_ratio",
 ]
+
+#: Plasmon-energy grid (eV) on which a line scan's plasmon transforms are interpolated.
+PLASMON_GRID_EV = 0.02
 
 #: Valence electrons per atom used for the free-electron plasmon energy (outer s, p and,
 #: for transition metals, d electrons).
@@ -91,8 +97,6 @@ def mean_free_path_nm(densities: dict[str, float], beam_energy_eV: float, collec
     f = (1 + e0 / 1022.0) / (1 + e0 / 511.0) ** 2
     arg = 2.0 * collection_mrad * e0 / em
     if arg <= 2.0:  # the formula needs beta well above the characteristic angle
-        from interphase_sim.core.errors import InterphaseInputError
-
         raise InterphaseInputError(
             "collection_mrad", f"{collection_mrad} mrad is too small for the mean-free-path formula "
             f"(2 beta E0 / Em = {arg:.3g} must exceed 2)")
@@ -163,7 +167,7 @@ def lowloss_kernel(n: int, step_eV: float, tau: float, plasmon_eV: float, plasmo
 
 
 def lowloss_kernels_ft(n: int, step_eV: float, tau: np.ndarray, plasmon_eV: np.ndarray, plasmon_width_eV: float,
-                       resolution_fwhm_eV: float) -> np.ndarray:
+                       resolution_fwhm_eV: float, plasmon_grid_eV: float | None = None) -> np.ndarray:
     """``numpy.fft.rfft`` of low-loss kernels (rows: one per ``(tau, plasmon_eV)`` pair).
 
     The Poisson series of plasmons is ``exp(tau (P - 1))`` in Fourier space (P the
@@ -171,17 +175,67 @@ def lowloss_kernels_ft(n: int, step_eV: float, tau: np.ndarray, plasmon_eV: np.n
     zero-loss Gaussian's transform. Every factor has unit area, so each row's channel 0 is
     exactly 1 (the kernel sums to one). ``tau`` (R,) thickness over mean free path,
     ``plasmon_eV`` (R,); returns (R, n // 2 + 1) complex.
+
+    With ``plasmon_grid_eV``, P is interpolated linearly between the transforms of
+    plasmon energies on that grid (cached): a line scan's positions each have their own
+    plasmon energy, and a 0.02 eV grid moves P by < 1e-5 (its curvature in the plasmon
+    energy is (2 pi f)^2 P, damped by the width) while sparing a transform per position.
     """
+    ep = np.asarray(plasmon_eV, dtype=float)
+    tau = np.asarray(tau, dtype=float)
+    zlp_ft = _zero_loss_ft(n, float(step_eV), float(resolution_fwhm_eV))
+    if plasmon_grid_eV is None:
+        return zlp_ft[None, :] * np.exp(tau[:, None] * (_plasmon_ft(n, float(step_eV), float(plasmon_width_eV), ep) - 1.0))
+    u = ep / plasmon_grid_eV
+    i = np.floor(u).astype(np.int64)
+    base, grid = _plasmon_grid(n, float(step_eV), float(plasmon_width_eV), float(plasmon_grid_eV),
+                               int(i.min()), int(i.max()) + 1)
+    return _interpolated_series(grid, i - base, u - i, tau, zlp_ft)
+
+
+@numba.njit(cache=True, nogil=True)
+def _interpolated_series(grid: np.ndarray, i: np.ndarray, w: np.ndarray, tau: np.ndarray,
+                         zlp_ft: np.ndarray) -> np.ndarray:
+    """``zlp_ft exp(tau (P - 1))`` per row, P interpolated between grid rows i and i + 1."""
+    out = np.empty((i.size, zlp_ft.size), dtype=np.complex128)
+    for r in range(i.size):
+        a, b, wr, t = grid[i[r]], grid[i[r] + 1], w[r], tau[r]
+        for f in range(zlp_ft.size):
+            out[r, f] = zlp_ft[f] * np.exp(t * ((1.0 - wr) * a[f] + wr * b[f] - 1.0))
+    return out
+
+
+def _plasmon_ft(n: int, step_eV: float, width_eV: float, plasmon_eV: np.ndarray) -> np.ndarray:
+    """rfft (R, n // 2 + 1) of unit-area Lorentzians at ``plasmon_eV`` on the loss side."""
     half = n // 2  # channels 1 .. half - 1 hold the positive (loss-side) energies
     e = step_eV * np.arange(1, half)
-    g = 0.5 * plasmon_width_eV
-    ep = np.asarray(plasmon_eV, dtype=float)[:, None]
-    p = np.zeros((ep.shape[0], n))
-    p[:, 1:half] = g / math.pi / ((e[None, :] - ep) ** 2 + g * g)  # energy loss only
+    g = 0.5 * width_eV
+    p = np.zeros((plasmon_eV.size, n))
+    p[:, 1:half] = g / math.pi / ((e[None, :] - plasmon_eV[:, None]) ** 2 + g * g)  # energy loss only
     p /= p.sum(axis=1, keepdims=True)
-    series = np.exp(np.asarray(tau, dtype=float)[:, None] * (sfft.rfft(p, axis=1) - 1.0))
-    zlp_ft = _zero_loss_ft(n, float(step_eV), float(resolution_fwhm_eV))
-    return zlp_ft[None, :] * series
+    return sfft.rfft(p, axis=1)
+
+
+_PLASMON_GRID: dict[tuple, tuple[int, np.ndarray]] = {}
+_PLASMON_GRID_ROWS = 2048  # ~70 MB at 4096 channels
+
+
+def _plasmon_grid(n: int, step_eV: float, width_eV: float, grid_eV: float, first: int,
+                  last: int) -> tuple[int, np.ndarray]:
+    """(index of row 0, plasmon transforms at energies ``index x grid_eV``) covering
+    ``first..last``: one array per axis and width, grown as needed and kept."""
+    key = (n, step_eV, width_eV, grid_eV)
+    base, rows = _PLASMON_GRID.get(key, (first, np.empty((0, n // 2 + 1), dtype=complex)))
+    lo, hi = min(base, first), max(base + rows.shape[0], last + 1)
+    if lo < base or hi > base + rows.shape[0]:
+        if hi - lo > _PLASMON_GRID_ROWS:
+            raise InterphaseInputError("plasmon_eV", f"plasmon energies spread over {(hi - lo) * grid_eV:.0f} eV")
+        new = np.empty((hi - lo, n // 2 + 1), dtype=complex)
+        new[base - lo:base - lo + rows.shape[0]] = rows
+        todo = [k for k in range(lo, hi) if not base <= k < base + rows.shape[0]]
+        new[np.array(todo) - lo] = _plasmon_ft(n, step_eV, width_eV, grid_eV * np.array(todo, dtype=float))
+        _PLASMON_GRID[key] = (base, rows) = (lo, new)
+    return base, rows
 
 
 @functools.lru_cache(maxsize=32)
@@ -208,7 +262,7 @@ def plural_scatter(ssd: np.ndarray, kernels: np.ndarray | None, kernels_ft: np.n
         kernels_ft = sfft.rfft(kernels, axis=1)
     k = 2 * (kernels_ft.shape[1] - 1)
     f = sfft.rfft(ssd, n=k, axis=1) * kernels_ft
-    return sfft.irfft(f, n=k, axis=1)[:, :c]
+    return sfft.irfft(f, n=k, axis=1, overwrite_x=True)[:, :c]
 
 
 def fourier_ratio(spectra: np.ndarray, kernels: np.ndarray, step_eV: float, reconvolve_fwhm_eV: float,

@@ -415,7 +415,7 @@ class EELSModel:
                 missing = list(dict.fromkeys(keys))
             tau = np.array([k[0] for k in missing])
             ep = np.array([k[1] for k in missing])
-            for k, ft in zip(missing, LL.lowloss_kernels_ft(n_fft, step_eV, tau, ep, width, res)):
+            for k, ft in zip(missing, LL.lowloss_kernels_ft(n_fft, step_eV, tau, ep, width, res, LL.PLASMON_GRID_EV)):
                 self._kernel_cache[k] = ft
         ft = np.array([self._kernel_cache[k] for k in keys])
         if transform:

@@ -116,6 +116,17 @@ class Objective:
             return (d - mu) / self._sigma
         return _deviance_residuals(np.ascontiguousarray(mu, dtype=float), d, self._dlogd)
 
+    def residual_derivative(self, mu: np.ndarray) -> np.ndarray:
+        """d residual / d mu per point at the prediction ``mu`` (a Jacobian's chain rule).
+
+        Gaussian: ``-1 / sigma``. Poisson deviance residual ``r = sign(d - m) sqrt(D)``:
+        ``(1 - d / m) sign(d - m) / sqrt(D)``, whose limit where ``d = m`` is ``-1 / sqrt(m)``;
+        0 below the floor ``MU_FLOOR`` (the residual does not move there).
+        """
+        if self.loss == "gaussian":
+            return -1.0 / self._sigma
+        return _deviance_derivative(np.ascontiguousarray(mu, dtype=float), self._data, self._dlogd)
+
     def statistic(self, mu: np.ndarray | None = None) -> float:
         """Poisson deviance or chi-square (sum of squared residuals)."""
         r = self.residuals(mu)
@@ -156,6 +167,24 @@ def _deviance_residuals(mu: np.ndarray, d: np.ndarray, dlogd: np.ndarray) -> np.
         dev = 2.0 * (m - d[i]) + 2.0 * (dlogd[i] - d[i] * np.log(m))
         r = np.sqrt(max(dev, 0.0))
         out[i] = r if d[i] > m else (-r if d[i] < m else 0.0)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _deviance_derivative(mu: np.ndarray, d: np.ndarray, dlogd: np.ndarray) -> np.ndarray:
+    """d r / d mu of :func:`_deviance_residuals` (see :meth:`Objective.residual_derivative`)."""
+    out = np.empty(mu.size)
+    for i in range(mu.size):
+        m = mu[i]
+        if m < MU_FLOOR:
+            out[i] = 0.0
+            continue
+        dev = 2.0 * (m - d[i]) + 2.0 * (dlogd[i] - d[i] * np.log(m))
+        if abs(d[i] - m) <= 1e-6 * m or dev <= 0.0:
+            out[i] = -1.0 / np.sqrt(m)
+        else:
+            r = np.sqrt(dev)
+            out[i] = (1.0 - d[i] / m) * (1.0 if d[i] > m else -1.0) / r
     return out
 
 

@@ -13,7 +13,8 @@ import scipy.optimize
 
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.params import Parameters
-from interphase_sim.fit.budget import FixedSystematics, correlated_pair_check, error_budget, prior_residuals
+from interphase_sim.fit.budget import (FixedSystematics, correlated_pair_check, error_budget, prior_residuals,
+                                      prior_terms)
 from interphase_sim.fit.objective import FitError, Objective, as_objectives, free_parameters, held_systematics
 from interphase_sim.fit.result import FitResult
 
@@ -41,6 +42,7 @@ class Evaluator:
         self._inputs = [list(o.parameters().values()) for o in objectives]
         self._last: list[tuple[tuple[float, ...], np.ndarray] | None] = [None] * len(objectives)
         self._last_residuals: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(objectives)
+        self.last_jacobian: tuple[np.ndarray, list[np.ndarray], list[np.ndarray]] | None = None
 
     def set(self, x: np.ndarray) -> None:
         for p, v in zip(self.params.values(), x, strict=True):
@@ -89,6 +91,25 @@ class Evaluator:
     def statistic(self, x: np.ndarray) -> float:
         r = self.residuals(x)
         return float(r @ r)
+
+    def residual_jacobian(self, x: np.ndarray) -> np.ndarray:
+        """d residuals / d x (the rows of :meth:`residuals`): the predictions' Jacobians
+        (:func:`jacobians`, forward differences) through each objective's
+        :meth:`~interphase_sim.fit.objective.Objective.residual_derivative`, and the priors'
+        ``1 / std``. Kept (:attr:`last_jacobian`) for the Fisher information at the optimum."""
+        x = np.asarray(x, dtype=float)
+        jac, mus = jacobians(self, x, central=False)
+        self.last_jacobian = (x.copy(), jac, mus)
+        _, std, explicit = prior_terms(list(self.params.values()))
+        n_prior = int(explicit.sum()) if self.priors else 0
+        out = np.zeros((sum(m.size for m in mus) + n_prior, x.size), order="F")
+        start = 0
+        for o, m, j in zip(self.objectives, mus, jac):
+            np.multiply(j, o.residual_derivative(m)[:, None], out=out[start:start + m.size])
+            start += m.size
+        if n_prior:
+            out[start + np.arange(n_prior), np.flatnonzero(explicit)] = 1.0 / std[explicit]
+        return out
 
 
 def fisher_matrix(ev: Evaluator, x: np.ndarray, rel_step: float = 1e-4) -> np.ndarray:
@@ -152,28 +173,37 @@ def _correlation(cov: np.ndarray) -> np.ndarray:
     return np.clip(corr, -1.0, 1.0)
 
 
-def jacobians(ev: Evaluator, x: np.ndarray, rel_step: float = 1e-4) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def jacobians(ev: Evaluator, x: np.ndarray, rel_step: float = 1e-4, central: bool = True,
+              forward: list[np.ndarray] | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(d mu / d theta per objective (points x free parameters), mu per objective) at ``x``.
 
     Central differences of ``rel_step`` times the parameter's scale (its value, or 1e-3 of
-    its bound span if larger), within the bounds (forward differences would do for the
-    information, but not along a direction the data hardly see, where a 1e-4 error in a
-    column moves a prior-limited error by 0.2 %). An objective that a parameter
-    does not touch reuses its prediction (:class:`Evaluator`): a column costs only the
-    models that parameter enters. The model is left at ``x``.
+    its bound span if larger), within the bounds; forward ones (backward at an upper
+    bound) with ``central=False``, as the least squares take them; ``forward``, such
+    forward differences already taken at ``x``, spares the forward half of the central
+    ones. Central differences matter along a direction the data hardly see: there a
+    forward difference's O(step) error is information the data do not have. An objective
+    that a parameter does not touch reuses its prediction (:class:`Evaluator`): a column
+    costs only the models that parameter enters. The model is left at ``x``.
     """
     n = x.size
     lo = np.array([p.bounds[0] for p in ev.params.values()])
     hi = np.array([p.bounds[1] for p in ev.params.values()])
     mus0 = ev.expected(x)
-    jac = [np.empty((m.size, n)) for m in mus0]
+    jac = [np.empty((m.size, n), order="F") for m in mus0]  # columns contiguous: filled one by one
     for i in range(n):
         scale = max(abs(x[i]), 1e-3 * (hi[i] - lo[i]) if math.isfinite(hi[i] - lo[i]) else 1.0, 1e-12)
         h = rel_step * scale
         up, dn = x.copy(), x.copy()
         up[i] = min(x[i] + h, hi[i])
-        dn[i] = max(x[i] - h, lo[i])
-        mu_up, mu_dn = ev.expected(up), ev.expected(dn)
+        dn[i] = max(x[i] - h, lo[i]) if central or up[i] == x[i] else x[i]
+        if up[i] == x[i]:
+            mu_up = mus0
+        elif forward is not None:  # the forward column, taken with this very step
+            mu_up = [m + f[:, i] * (up[i] - x[i]) for m, f in zip(mus0, forward)]
+        else:
+            mu_up = ev.expected(up)
+        mu_dn = ev.expected(dn) if dn[i] != x[i] else mus0
         for k in range(len(mus0)):
             jac[k][:, i] = (mu_up[k] - mu_dn[k]) / (up[i] - dn[i])
     ev.expected(x)  # leave the models (and the cache) at x
@@ -242,7 +272,11 @@ def fit(
     ev.set(x)
     mus = ev.expected(x)
     stats = [o.statistic(m) for o, m in zip(objs, mus)]
-    jac, _ = jacobians(ev, x)
+    last = ev.last_jacobian
+    # the information at the optimum, by central differences: the least squares' last
+    # (forward) Jacobian gives their forward half when it was taken there
+    forward = last[1] if last is not None and np.array_equal(last[0], x) else None
+    jac = jacobians(ev, x, forward=forward)[0]
     fisher = information(ev, mus, jac, jac)
     # degrees of freedom: informative points (a channel that can never have counts is none)
     dof = sum(o.n_informative(m) for o, m in zip(objs, mus)) - x.size
@@ -324,7 +358,7 @@ def _minimize(
     if method == "least_squares":
         stop = _SmallImprovement()
         res = scipy.optimize.least_squares(
-            ev.residuals, x0, bounds=(bounds[:, 0], bounds[:, 1]), x_scale="jac",
+            ev.residuals, x0, jac=ev.residual_jacobian, bounds=(bounds[:, 0], bounds[:, 1]), x_scale="jac",
             max_nfev=max_nfev, **{"tr_solver": _trust_region_solver(ev, x0), "callback": stop, **options},
         )
         if stop.stopped:

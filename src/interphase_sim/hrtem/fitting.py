@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.stats
 from scipy import optimize
 
 from interphase_sim.core.errors import InterphaseInputError
@@ -356,10 +357,15 @@ def phase_map_depth_fractions(pm: PhaseMap, phase_names: Any | None = None,
 
     For each depth (a row of windows, or all rows within a ``bin_nm`` bin), each phase's
     share of the *labelled* windows (unlabelled windows, amorphous or off-zone, do not
-    count); depths without labels are dropped. Uncertainties are binomial in an
-    effective number of independent labels, ``sqrt(f (1 - f) / n_eff)``, floored at
-    ``0.5 / n_eff``, with ``n_eff = max(n (step / l)^2, 1)`` for ``n`` labelled windows:
-    windows closer than the correlation length ``l`` share what they see.
+    count); depths without labels are dropped. The shares of one depth are one
+    multinomial draw of an effective number of independent labels, ``n_eff = max(n
+    (step / l)^2, 1)`` for ``n`` labelled windows (windows closer than the correlation
+    length ``l`` share what they see), so their uncertainties are ``sqrt(f / n_eff)``
+    (floored at ``0.5 / n_eff``): summed over all phases of a depth, the chi-square is then
+    the multinomial's (Pearson's form). Binomial errors ``sqrt(f (1 - f) / n_eff)``, as
+    before, count the information of the shares, which sum to one, up to twice (exactly
+    twice for two phases): SEI thickness fits to synthetic grain maps had pulls of sd 1.55
+    and 95 % intervals that held the truth in 84 % of the cases (``test_coverage_hrtem``).
 
     Parameters
     ----------
@@ -404,7 +410,7 @@ def phase_map_depth_fractions(pm: PhaseMap, phase_names: Any | None = None,
     f = counts[keep] / n[keep, None]
     overlap = min(1.0, pm.step_nm / max(pm.window_nm, corr)) ** 2
     n_eff = np.maximum(n[keep] * overlap, 1.0)
-    err = np.maximum(np.sqrt(f * (1 - f) / n_eff[:, None]), 0.5 / n_eff[:, None])
+    err = np.sqrt(np.maximum(f, 0.25 / n_eff[:, None]) / n_eff[:, None])
     return Measurement(values=f, axes=[Axis("depth", "nm", y[keep]),
                                        Axis("phase", "", np.array(names, dtype=object))],
                        uncertainties=err, metadata={"labelled": n[keep].tolist(), "n_eff": n_eff.tolist()},
@@ -611,6 +617,10 @@ def label_confusion(maps: Any, truths: Any, labels: Any | None = None) -> LabelC
                           content=t.sum(axis=0), windows=int(t.shape[0]))
 
 
+#: Prior standard deviation and bounds of a phase's label efficiency in an image.
+LABEL_EFFICIENCY_SD, LABEL_EFFICIENCY_BOUNDS = 0.15, (0.5, 2.0)
+
+
 class StackPhaseFractions:
     """A Stack's crystalline phase fractions along depth, to compare with a phase map.
 
@@ -623,6 +633,13 @@ class StackPhaseFractions:
     so a phase's fringes mistaken for another's are predicted rather than fitted as
     that phase. Its parameters are the Stack's, so an Objective (``loss="gaussian"``)
     can refine thicknesses and fractions from images, jointly with NDP or EELS.
+
+    How readily a phase's fringes are recognised differs between the image and what the
+    confusion was calibrated on (defocus, lamella thickness, noise): each crystalline
+    phase's fractions are weighted by ``hrtem.label_efficiency.<phase>``, a free
+    systematic with prior N(1, 15 %) within (0.5, 2), before the labels are shared out.
+    A boundary between two crystalline layers moves with their efficiencies' ratio, so
+    its error carries that uncertainty.
 
     Parameters
     ----------
@@ -645,17 +662,27 @@ class StackPhaseFractions:
                 raise InterphaseInputError("confusion", f"calibrated without the stack's {', '.join(missing)}: "
                                            "calibrate on images of this sample")
         self.confusion = confusion
+        self.label_efficiency = {
+            name: Parameter(1.0, bounds=LABEL_EFFICIENCY_BOUNDS, vary=True, units="", role="systematic",
+                            name=f"hrtem.label_efficiency.{name}",
+                            prior=scipy.stats.norm(loc=1.0, scale=LABEL_EFFICIENCY_SD))
+            for name, ph in stack.phases.items() if not ph.amorphous}
 
     def parameters(self) -> Parameters:
-        """The stack's Parameters that volume fractions depend on (not 6Li, not densities)."""
-        return self.stack.parameters(isotopes=False, densities=False)
+        """The stack's Parameters that volume fractions depend on (not 6Li, not densities)
+        and the label efficiencies ``hrtem.label_efficiency.<phase>``."""
+        items = list(self.stack.parameters(isotopes=False, densities=False).items())
+        items += [(f"hrtem.label_efficiency.{n}", q) for n, q in self.label_efficiency.items()]
+        return Parameters(items)
 
     def _window_fractions(self, z: np.ndarray, names: list[str]) -> np.ndarray:
         """Volume fractions (n_z, n_names) of the stack, averaged over ``window_nm``."""
         offs = np.linspace(-0.5, 0.5, 9) * self.window_nm
         zz = (z[:, None] + offs[None, :]).ravel()
         prof = self.stack.profile(np.clip(zz, 0.0, None))
-        return np.stack([prof.fraction(n).reshape(z.size, offs.size).mean(axis=1) for n in names], axis=1)
+        eff = [self.label_efficiency[n].value if n in self.label_efficiency else 1.0 for n in names]
+        return np.stack([e * prof.fraction(n).reshape(z.size, offs.size).mean(axis=1) for n, e in zip(names, eff)],
+                        axis=1)
 
     def expected(self, measurement: Measurement) -> np.ndarray:
         z = measurement.axis("depth")

@@ -297,6 +297,27 @@ class NDPModel:
             return c["copy"]  # exactly the measurement's energies
         return cal.calibrated_energy(c["chans"], gain, offset)
 
+    def fit_mask(self, measurement: Measurement, energy_min_keV: float | None = None,
+                 energy_max_keV: float | None = None) -> np.ndarray:
+        """The channels of ``measurement`` a fit should take: inside the energy window (keV,
+        at the current calibration) and above the low-energy cutoff for *every* gain,
+        offset and cutoff within their bounds when free.
+
+        The model zeroes channels below the cutoff, so a channel that a free calibration
+        could move across it would be a wall in the statistic (counts against 0) and
+        freeze the fit at its start.
+        """
+        def span(p: Parameter) -> tuple[float, float]:
+            lo, hi = p.bounds if p.vary else (p.value, p.value)
+            return (lo if np.isfinite(lo) else p.value, hi if np.isfinite(hi) else p.value)
+
+        energy = self.calibrated_energy(measurement)
+        chans = cal.channels(measurement)[0]
+        lowest = np.min([g * chans + o for g in span(self.gain_keV) for o in span(self.offset_keV)], axis=0)
+        lo = float(energy_min_keV or 0.0)
+        hi = float(energy_max_keV) if energy_max_keV is not None else np.inf
+        return (energy >= lo) & (energy <= hi) & (lowest >= span(self.low_energy_cutoff_keV)[1])
+
     def _warn_far_calibration(self, nominal: tuple[float, float] | None) -> None:
         if nominal is None:
             return
