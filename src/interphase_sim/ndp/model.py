@@ -358,17 +358,24 @@ class NDPModel:
 
     def _stacked(self, part: Particle, phases: list[Phase], eg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(stopping keV/nm, straggling rate keV^2/nm) of ``phases`` on the grid, (P, G) each,
-        unscaled; cached on the phases' densities (a fit changes those rarely)."""
+        unscaled. Both go with the number of atoms per nm (every stopping source scales its
+        mass stopping by the density), so they are computed once per composition, at the
+        density first seen, and scaled to the current one: a fit or a sampler that moves a
+        density (a systematic) pays no new tables."""
         key = ("stacked", part.ion, self.straggling, self.straggling_model, eg[-1], eg.size,
-               tuple((ph.name, ph.formula, ph.density) for ph in phases))
+               tuple((ph.name, ph.formula) for ph in phases))
         got = self._stopping_cache.get(key)
         if got is None:
             s = np.array([self._phase_stopping(part.ion, ph, eg) for ph in phases])
             w = (np.array([self._phase_straggling(part.ion, ph, eg) for ph in phases]) if self.straggling
                  else np.zeros_like(s))
-            got = (s, w)
+            got = (s, w, np.array([ph.density for ph in phases]))
             self._stopping_cache[key] = got
-        return got
+        s, w, rho0 = got
+        ratio = np.array([ph.density for ph in phases]) / rho0
+        if np.all(ratio == 1.0):
+            return s, w
+        return s * ratio[:, None], w * ratio[:, None]
 
     def _scales(self, names: Iterable[str]) -> np.ndarray:
         """The stopping scales of phases ``names`` (1 for a phase without one)."""
@@ -431,19 +438,22 @@ class NDPModel:
     def _max_depth(self, particles: Iterable[Particle] | None = None) -> float:
         """Deepest birth depth (nm) any of ``particles`` (default the counted ones) can escape from."""
         parts = tuple(self.particles if particles is None else particles)
-        key = (tuple((name, ph.density) for name, ph in self.stack.phases.items()), id(self.stopping),
-               tuple(p.name for p in parts))
-        if self._reach_cache.get("key") != key:
-            reach = 0.0
+        phases = list(self.stack.phases.values())
+        key = (tuple((ph.name, ph.formula) for ph in phases), id(self.stopping), tuple(p.name for p in parts))
+        if self._reach_cache.get("key") != key:  # per phase, at the densities first seen
+            reach = np.zeros(len(phases))
             for part in parts:
                 du, eg = self._grid(part)
-                s = np.array([self._phase_stopping(part.ion, ph, eg) for ph in self.stack.phases.values()])
-                reach = max(reach, float(K.range_tables(s, du)[:, -1].max()))
-            self._reach_cache = {"key": key, "reach": reach}
-        # a layer thinned by density_scale < 1 (or a stopping scale < 1) lets particles escape from deeper
+                s = np.array([self._phase_stopping(part.ion, ph, eg) for ph in phases])
+                reach = np.maximum(reach, K.range_tables(s, du)[:, -1])
+            self._reach_cache = {"key": key, "reach": reach, "density": np.array([ph.density for ph in phases])}
+        # ranges go with 1 / density; a layer thinned by density_scale < 1 (or a stopping
+        # scale < 1) lets particles escape from deeper
+        c = self._reach_cache
+        reach = float(np.max(c["reach"] * c["density"] / np.array([ph.density for ph in phases])))
         thinnest = min(lay.density_scale.value for lay in self.stack.layers)
         weakest = min([p.value for p in self.stopping_scale.values()] + [1.0])
-        return self.stack.finite_depth_nm() + self._reach_cache["reach"] / min(thinnest, 1.0) / weakest
+        return self.stack.finite_depth_nm() + reach / min(thinnest, 1.0) / weakest
 
     # -- the forward model ----------------------------------------------------------------
     def _tables(self, part: Particle, reg: dict[str, np.ndarray], k_det: float) -> dict[str, Any]:
