@@ -121,7 +121,7 @@ def joint_fit_rows(rows: list, quick: bool) -> None:
             t0 = time.perf_counter()
             sample(objective, nwalkers=32, nsteps=2000, seed=1, start=best)
         dt = time.perf_counter() - t0
-        rows.append((f"emcee with systematics: NDP, {len(best.names)} free (stopping scales), 32 x 2000", dt, "s",
+        rows.append((f"emcee with systematics: NDP, {len(best.names)} free (stopping scales, 6Li, density), 32 x 2000", dt, "s",
                      "< 60 s", dt < 60.0, dt))
 
 
