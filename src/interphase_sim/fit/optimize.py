@@ -281,9 +281,12 @@ def fit(
     # degrees of freedom: informative points (a channel that can never have counts is none)
     dof = sum(o.n_informative(m) for o, m in zip(objs, mus)) - x.size
     reduced = sum(stats) / dof if dof > 0 else math.nan
+    held = propagate_held(ev, x, mus, jac)
     if scale_covar and dof > 0:
         fisher = fisher / reduced
-    budget = error_budget(list(params), list(params.values()), fisher, propagate_held(ev, x, mus, jac))
+        if held is not None:
+            held = FixedSystematics(held.names, held.prior_std, held.cross / reduced)
+    budget = error_budget(list(params), list(params.values()), fisher, held)
     wall = time.perf_counter() - t0
     result = FitResult.build(
         objectives=objs, params=params, x=x, budget=budget, fisher=fisher, statistics=stats, dof=dof,
