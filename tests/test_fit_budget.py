@@ -146,3 +146,36 @@ def test_the_most_correlated_pair_is_checked_along_its_regression_line():
     curved = LineWithScale()
     res = fit(Objective(curved, _line_data(curved, seed=1), loss="gaussian"))
     assert res.pair_check["delta_statistic"] > 2.0 and "NOT Gaussian" in res.report()
+
+
+def test_a_fit_that_cannot_describe_its_data_says_so():
+    """An EELS scan of LiPON | LNMO fitted from a start that puts the interface 300 nm
+    outside the 200 nm scan: the statistic stays at 28 per degree of freedom. The fit must
+    not pass that off as a result; the same fit from a start inside the scan is fine."""
+    import warnings
+
+    import numpy as np
+
+    from interphase_sim import samples
+    from interphase_sim.eels.model import EELSModel
+    from interphase_sim.fit import Objective, fit
+
+    stack = samples.load("lnmo_lipon")
+    model = EELSModel.from_stack(stack, positions=60, channels=512)
+    data = model.simulate(noise=True, seed=1)
+    free = stack.parameters().varying()
+    truth = free.get_values()
+    lo, hi = free.bounds_array().T
+    for factor, poor in ((1.2, True), (1.02, False)):
+        free.set_values(np.clip(truth * factor, lo, hi))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = fit(Objective(model, data))
+        flagged = [str(w.message) for w in caught if "POOR FIT" in str(w.message)]
+        assert res.poor_fit is poor and bool(flagged) is poor, (factor, res.reduced_statistic)
+        assert ("POOR FIT" in res.report()) is poor
+        assert res.to_dict()["poor_fit"] is poor
+        if poor:
+            assert res.reduced_statistic > 2.0 and res.misfit_sigma > 100
+        else:
+            assert res.reduced_statistic < 1.1

@@ -299,6 +299,8 @@ def fit(
     for name in result.at_bounds:
         warnings.warn(f"{name} ended at a bound ({result.values[name]:.6g}); its error is unreliable",
                       UserWarning, stacklevel=2)
+    if result.poor_fit:
+        warnings.warn(result.misfit_text(), UserWarning, stacklevel=2)
     return result
 
 

@@ -14,9 +14,11 @@ from interphase_sim.core.fileio import atomic_write_text
 from interphase_sim.core.params import Parameters
 from interphase_sim.fit.budget import ErrorBudget, at_bound, phase_fractions
 
-__all__ = ["FitResult", "DEGENERATE_CORRELATION"]
+__all__ = ["FitResult", "DEGENERATE_CORRELATION", "MISFIT_SIGMA", "MISFIT_REDUCED"]
 
 DEGENERATE_CORRELATION = 0.95  # |rho| above this: only a combination is constrained
+MISFIT_SIGMA = 10.0  # a statistic this many sqrt(2 dof) above dof: the model does not describe the data
+MISFIT_REDUCED = 1.3  # ... and this much per degree of freedom
 
 
 @dataclass
@@ -204,7 +206,29 @@ class FitResult:
             lines += ["", "Not constrained by the data (the error is the prior's): " + ", ".join(self.not_constrained)]
         if self.condition_number > 1e12:
             lines.append(f"Warning: the Fisher matrix is near singular (condition {self.condition_number:.2g})")
+        if self.poor_fit:
+            lines.append(f"Warning: {self.misfit_text()}")
         return "\n".join(lines)
+
+    @property
+    def misfit_sigma(self) -> float:
+        """How far the statistic lies above its degrees of freedom, in its standard
+        deviations ``sqrt(2 dof)`` (chi-square or deviance of a model that describes the data)."""
+        return (self.statistic - self.dof) / math.sqrt(2.0 * self.dof) if self.dof > 0 else math.nan
+
+    @property
+    def poor_fit(self) -> bool:
+        """The statistic is more than :data:`MISFIT_SIGMA` standard deviations above its
+        degrees of freedom and more than :data:`MISFIT_REDUCED` per degree of freedom: the
+        model does not describe the data, and the errors, which assume it does, mean
+        nothing. (The Poisson deviance of a right model runs a little above one per point
+        where counts are few, ~1 + 1 / (6 mu): hence the second condition.)"""
+        return bool(self.misfit_sigma > MISFIT_SIGMA and self.reduced_statistic > MISFIT_REDUCED)
+
+    def misfit_text(self) -> str:
+        return (f"POOR FIT: the statistic is {self.reduced_statistic:.3g} per degree of freedom "
+                f"({self.misfit_sigma:.0f} sigma above {self.dof}): the model does not describe the data (a start "
+                "far from the minimum, or physics the model lacks), so its errors do not hold")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per parameter value, stderr, bounds; statistics; diagnostics."""
@@ -230,6 +254,7 @@ class FitResult:
             "statistic": self.statistic,
             "dof": self.dof,
             "reduced_statistic": _json_float(self.reduced_statistic),
+            "misfit_sigma": _json_float(self.misfit_sigma), "poor_fit": self.poor_fit,
             "condition_number": _json_float(self.condition_number),
             "nfev": self.nfev,
             "wall_time_s": self.wall_time_s,
