@@ -3,10 +3,16 @@
 :class:`~interphase_sim.sweep.design.SweepDesign` reads and checks a ``[sweep]`` table
 and makes its points and per-sample seeds; :class:`~interphase_sim.sweep.simulate.SampleSimulator`
 builds the instruments' models once and simulates one design point from its values and
-seed. (The dask engine and the Zarr store are to come.)
+seed; :func:`~interphase_sim.sweep.engine.run_sweep` writes the batches into a Zarr store
+laid out first (:mod:`interphase_sim.sweep.store`), resuming the same sweep;
+:func:`open_dataset` and :func:`simulate_one` read it back. (The dask engine is to come:
+this one runs the batches in the calling process.)
 """
 
 from interphase_sim.sweep.design import SweepDesign, SweepParameter, check_design, parameter_ranges
+from interphase_sim.sweep.engine import SweepRun, run_sweep
 from interphase_sim.sweep.simulate import SampleSimulator
+from interphase_sim.sweep.store import open_dataset, simulate_one
 
-__all__ = ["SampleSimulator", "SweepDesign", "SweepParameter", "check_design", "parameter_ranges"]
+__all__ = ["SampleSimulator", "SweepDesign", "SweepParameter", "SweepRun", "check_design", "open_dataset",
+           "parameter_ranges", "run_sweep", "simulate_one"]
