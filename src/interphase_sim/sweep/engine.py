@@ -73,8 +73,25 @@ class SweepRun:
 
 
 def run_sweep(stack: Any, design: SweepDesign, path: str | os.PathLike, *, batch_size: int | None = None,
-              overwrite: bool = False) -> SweepRun:
-    """Compute ``design`` on ``stack`` into the Zarr store ``path`` (resuming the same sweep)."""
+              overwrite: bool = False, client: Any = None, workers: int | None = None) -> SweepRun:
+    """Compute ``design`` on ``stack`` into the Zarr store ``path`` (resuming the same sweep).
+
+    Parameters
+    ----------
+    stack : Stack
+    design : SweepDesign
+    path : path
+        The store (a folder); an existing store of the same sweep is resumed, one of
+        another sweep refused unless ``overwrite``.
+    batch_size : int, optional
+        Samples per task and per chunk (default the table's, else 256).
+    client : distributed.Client, optional
+        Run the batches on its cluster (each worker computes a batch and writes it
+        itself: nothing is gathered). Default: ``workers`` processes of a LocalCluster,
+        or this process when ``workers`` is None or 1.
+    workers : int, optional
+        Worker processes of a LocalCluster made (and closed) here.
+    """
     check_design(design, stack)  # names and draws, before any work
     sample_text = stack.to_toml_string()
     size = int(batch_size or design.batch_size or DEFAULT_BATCH)
@@ -83,12 +100,46 @@ def run_sweep(stack: Any, design: SweepDesign, path: str | os.PathLike, *, batch
     create_store(path, design, sim, sample_text, size, overwrite=overwrite)
     size = store_batch_size(path)  # a resumed store keeps its own batches (one writer per chunk)
     done = done_mask(path)
+    todo = [(a, b) for a, b in batches(design.samples, size) if not done[a:b].all()]
     t0 = time.perf_counter()
-    computed = 0
-    for start, stop in batches(design.samples, size):
-        if done[start:stop].all():
-            continue
-        write_batch(path, start, compute_batch(sample_text, sweep, start, stop))
-        computed += stop - start
-    return SweepRun(path=str(path), samples=design.samples, computed=computed,
+    if client is None and (workers is None or int(workers) <= 1):
+        for start, stop in todo:
+            write_batch(path, start, compute_batch(sample_text, sweep, start, stop))
+    else:
+        _run_distributed(client, workers, str(path), sample_text, sweep, todo)
+    return SweepRun(path=str(path), samples=design.samples, computed=sum(b - a for a, b in todo),
                     resumed=int(done.sum()), wall_time_s=time.perf_counter() - t0)
+
+
+def batch_task(path: str, sample_text: str, sweep: dict[str, Any], start: int, stop: int) -> int:
+    """A worker's task: compute one batch and write it into the store; returns its size."""
+    write_batch(path, start, compute_batch(sample_text, sweep, start, stop))
+    return stop - start
+
+
+#: Times a batch is retried when its worker dies.
+RETRIES = 3
+
+
+def _run_distributed(client: Any, workers: int | None, path: str, sample_text: str, sweep: dict[str, Any],
+                     todo: list[tuple[int, int]]) -> None:
+    """Map :func:`batch_task` over ``todo`` on ``client`` (or a LocalCluster of ``workers``)."""
+    from distributed import Client, LocalCluster, as_completed
+
+    own = client is None
+    if own:
+        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    futures: list[Any] = []
+    try:
+        futures = [client.submit(batch_task, path, sample_text, sweep, a, b, pure=False, retries=RETRIES)
+                   for a, b in todo]
+        for fut in as_completed(futures):
+            fut.result()  # a batch that failed RETRIES times raises here
+    except BaseException:  # Ctrl-C included: what is done stays done, the rest is cancelled
+        client.cancel(futures)
+        raise
+    finally:
+        if own:
+            client.close()
+            cluster.close()
