@@ -426,7 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--out", default="interphase-demo", help="output folder (default: %(default)s)")
     sd.set_defaults(func=cmd_demo)
 
-    for add in (_add_simulate_parsers, _add_ndp_depth_parser, _add_build_parser, _add_fit_parser):
+    from interphase_sim.cli.sweep import add_sweep_parser
+
+    for add in (_add_simulate_parsers, _add_ndp_depth_parser, _add_build_parser, _add_fit_parser, add_sweep_parser):
         add(sub)
     return p
 

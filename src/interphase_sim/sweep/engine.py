@@ -73,7 +73,8 @@ class SweepRun:
 
 
 def run_sweep(stack: Any, design: SweepDesign, path: str | os.PathLike, *, batch_size: int | None = None,
-              overwrite: bool = False, client: Any = None, workers: int | None = None) -> SweepRun:
+              overwrite: bool = False, client: Any = None, workers: int | None = None,
+              progress: bool = False) -> SweepRun:
     """Compute ``design`` on ``stack`` into the Zarr store ``path`` (resuming the same sweep).
 
     Parameters
@@ -91,6 +92,8 @@ def run_sweep(stack: Any, design: SweepDesign, path: str | os.PathLike, *, batch
         or this process when ``workers`` is None or 1.
     workers : int, optional
         Worker processes of a LocalCluster made (and closed) here.
+    progress : bool
+        A progress bar (samples, samples/s, time left; tqdm, shown only on a terminal).
     """
     check_design(design, stack)  # names and draws, before any work
     sample_text = stack.to_toml_string()
@@ -102,11 +105,15 @@ def run_sweep(stack: Any, design: SweepDesign, path: str | os.PathLike, *, batch
     done = done_mask(path)
     todo = [(a, b) for a, b in batches(design.samples, size) if not done[a:b].all()]
     t0 = time.perf_counter()
-    if client is None and (workers is None or int(workers) <= 1):
-        for start, stop in todo:
-            write_batch(path, start, compute_batch(sample_text, sweep, start, stop))
-    else:
-        _run_distributed(client, workers, str(path), sample_text, sweep, todo)
+    bar = _progress_bar(progress, design.samples, int(done.sum()))
+    try:
+        if client is None and (workers is None or int(workers) <= 1):
+            for start, stop in todo:
+                bar.update(batch_task(str(path), sample_text, sweep, start, stop))
+        else:
+            _run_distributed(client, workers, str(path), sample_text, sweep, todo, bar)
+    finally:
+        bar.close()
     return SweepRun(path=str(path), samples=design.samples, computed=sum(b - a for a, b in todo),
                     resumed=int(done.sum()), wall_time_s=time.perf_counter() - t0)
 
@@ -121,8 +128,18 @@ def batch_task(path: str, sample_text: str, sweep: dict[str, Any], start: int, s
 RETRIES = 3
 
 
+def _progress_bar(show: bool, total: int, initial: int) -> Any:
+    """A tqdm bar over samples (silent unless ``show`` and a terminal)."""
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="sample", desc="sweep", dynamic_ncols=True,
+                disable=not (show and sys.stderr.isatty()))
+
+
 def _run_distributed(client: Any, workers: int | None, path: str, sample_text: str, sweep: dict[str, Any],
-                     todo: list[tuple[int, int]]) -> None:
+                     todo: list[tuple[int, int]], bar: Any) -> None:
     """Map :func:`batch_task` over ``todo`` on ``client`` (or a LocalCluster of ``workers``)."""
     from distributed import Client, LocalCluster, as_completed
 
@@ -135,7 +152,7 @@ def _run_distributed(client: Any, workers: int | None, path: str, sample_text: s
         futures = [client.submit(batch_task, path, sample_text, sweep, a, b, pure=False, retries=RETRIES)
                    for a, b in todo]
         for fut in as_completed(futures):
-            fut.result()  # a batch that failed RETRIES times raises here
+            bar.update(fut.result())  # a batch that failed RETRIES times raises here
     except BaseException:  # Ctrl-C included: what is done stays done, the rest is cancelled
         client.cancel(futures)
         raise
