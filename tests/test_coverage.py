@@ -87,29 +87,44 @@ def _sample_systematics(stack, rng):
     return stack
 
 
+class Tally:
+    """Intervals value +/- k x total error (k = 1, 1.96) that hold the truth, over fits."""
+
+    def __init__(self) -> None:
+        self.inside68 = self.inside95 = self.total = 0
+        self.pulls: list[float] = []
+        self.unconstrained: list[str] = []
+
+    def fit(self, objectives, truth: dict[str, float]) -> None:
+        """Fit ``objectives`` and count each truth's intervals."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            res = fit(objectives)
+        for name, t in truth.items():
+            if name in res.not_constrained:  # the error is the prior's: no interval to test
+                self.unconstrained.append(name)
+                continue
+            err = res.stderr[name]
+            self.inside68 += abs(res.values[name] - t) <= err
+            self.inside95 += abs(res.values[name] - t) <= 1.96 * err
+            self.total += 1
+            self.pulls.append((res.values[name] - t) / err)
+
+    def result(self) -> tuple[float, float, list[float], list[str]]:
+        """(68 % coverage, 95 % coverage, pulls, parameters not constrained)."""
+        return self.inside68 / self.total, self.inside95 / self.total, self.pulls, self.unconstrained
+
+
 def _coverage(kinds: tuple[str, ...], n_sets: int = N_SETS) -> tuple[float, float, list[float], list[str]]:
-    inside68 = inside95 = total = 0
-    pulls, unconstrained = [], []
+    tally = Tally()
     makers = {"ndp": _ndp, "eels": _eels}
     for seed in range(n_sets):
         rng = np.random.default_rng([20261203, seed])
         truth_stack = _sample_systematics(_stack(), rng)
         data = {k: makers[k](truth_stack, rng).simulate(noise=True, seed=rng) for k in kinds}
         stack = _stack(thickness=(120.0 * 1.15, 60.0 * 0.85))
-        objectives = [Objective(makers[k](stack), data[k]) for k in kinds]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            res = fit(objectives)
-        for name, t in TRUTH.items():
-            if name in res.not_constrained:  # the error is the prior's: no interval to test
-                unconstrained.append(name)
-                continue
-            err = res.stderr[name]
-            inside68 += abs(res.values[name] - t) <= err
-            inside95 += abs(res.values[name] - t) <= 1.96 * err
-            total += 1
-            pulls.append((res.values[name] - t) / err)
-    return inside68 / total, inside95 / total, pulls, unconstrained
+        tally.fit([Objective(makers[k](stack), data[k]) for k in kinds], TRUTH)
+    return tally.result()
 
 
 @pytest.mark.parametrize("kinds", [("ndp",), ("eels",), ("ndp", "eels")], ids=["ndp", "eels", "ndp+eels"])

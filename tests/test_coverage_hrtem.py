@@ -48,14 +48,13 @@ share 0.011 (the bands reach 3.5 of them either side of 68 %, 2.7 above and 4.5 
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
 from interphase_sim import Layer, Parameter, Stack
-from interphase_sim.fit import Objective, fit
+from interphase_sim.fit import Objective
 from interphase_sim.hrtem.fitting import (
     PhaseMapTruth,
     StackPhaseFractions,
@@ -65,7 +64,7 @@ from interphase_sim.hrtem.fitting import (
 from interphase_sim.hrtem.phasemap import PhaseMap
 from interphase_sim.hrtem.workflow import largest_grain_nm
 from test_coverage import _eels as coverage_eels
-from test_coverage import _ndp, _sample_systematics
+from test_coverage import Tally, _ndp, _sample_systematics
 
 pytestmark = pytest.mark.slow
 
@@ -152,8 +151,7 @@ def _eels(stack, rng=None):
 
 
 def _coverage(kinds: tuple[str, ...], n_sets: int) -> tuple[float, float, list[float], list[str]]:
-    inside68 = inside95 = total = 0
-    pulls, unconstrained = [], []
+    tally = Tally()
     lipon_free = kinds != ("hrtem",)
     truth = {n: t for n, t in TRUTH.items() if lipon_free or not n.startswith("LiPON")}
     for seed in range(n_sets):
@@ -168,19 +166,8 @@ def _coverage(kinds: tuple[str, ...], n_sets: int) -> tuple[float, float, list[f
         if "hrtem" in kinds:
             model = StackPhaseFractions(stack, window_nm=BIN_NM, confusion=_confusion(stack, rng))
             objectives.append(Objective(model, _hrtem(truth_stack, stack, rng), loss="gaussian"))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            res = fit(objectives)
-        for name, t in truth.items():
-            if name in res.not_constrained:  # the error is the prior's: no interval to test
-                unconstrained.append(name)
-                continue
-            err = res.stderr[name]
-            inside68 += abs(res.values[name] - t) <= err
-            inside95 += abs(res.values[name] - t) <= 1.96 * err
-            total += 1
-            pulls.append((res.values[name] - t) / err)
-    return inside68 / total, inside95 / total, pulls, unconstrained
+        tally.fit(objectives, truth)
+    return tally.result()
 
 
 @pytest.mark.parametrize("kinds", list(N_SETS), ids=["hrtem", "ndp+eels+hrtem"])
