@@ -53,6 +53,8 @@ def test_sweep_bad_input_is_one_line_and_status_2(tmp_path, capsys):
         (["sweep", str(sample), "--out", str(tmp_path / "x.zarr"), "--samples", "0"], "sweep.samples"),
         (["sweep", "info", str(tmp_path / "none.zarr")], "no such sweep store"),
         (["sweep", "info"], "give one store"),
+        (["sweep", "info", str(tmp_path)], "not a sweep store"),
+        (["sweep", "li_sei_lipon", "--out", str(tmp_path / "z.zarr")], "sweep.parameters: name what to vary"),
     ]
     for argv, words in cases:
         assert main(argv) == 2, argv

@@ -160,8 +160,8 @@ class SweepDesign:
         s = SWEEP.resolve(raw, {}, where=WHERE)
         params = s.get("parameters") or {}
         if not params:
-            raise InterphaseInputError(f"{WHERE}.parameters", 'name what to vary: "SEI.thickness_nm" = '
-                                       '{ dist = "uniform", low = 10, high = 100 }')
+            raise InterphaseInputError(f"{WHERE}.parameters", 'name what to vary, e.g. [sweep.parameters] '
+                                       '"LAYER.thickness_nm" = { dist = "uniform", low = 10, high = 100 }')
         grid = s["design"] == "grid"
         swept = tuple(SweepParameter.read(str(n), spec, grid) for n, spec in params.items())
         samples = _sample_count(s.get("samples"), swept, grid)

@@ -139,6 +139,8 @@ def open_dataset(path: str | os.PathLike) -> Any:
 
     if not Path(path).exists():
         raise InterphaseInputError(str(path), "no such sweep store")
+    if not any((Path(path) / name).exists() for name in ("zarr.json", ".zgroup")):
+        raise InterphaseInputError(str(path), "not a sweep store (no Zarr group there)")
     return xr.open_zarr(str(path), consolidated=False)
 
 
