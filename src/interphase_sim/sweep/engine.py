@@ -27,26 +27,37 @@ __all__ = ["SweepRun", "compute_batch", "run_sweep", "batches"]
 #: Samples per batch when neither the table nor the caller says.
 DEFAULT_BATCH = 256
 
-_SIMULATORS: dict[str, tuple[SweepDesign, SampleSimulator]] = {}
+@dataclass(frozen=True)
+class _Prepared:
+    """What a process keeps for one sweep: its simulator, points and per-sample seeds."""
+
+    simulator: SampleSimulator
+    points: dict[str, np.ndarray]
+    seeds: np.ndarray
 
 
-def _simulator(sample_text: str, sweep: dict[str, Any]) -> tuple[SweepDesign, SampleSimulator]:
-    """The design and a simulator for this sample and sweep, built once per process."""
+_PREPARED: dict[str, _Prepared] = {}
+
+
+def _prepared(sample_text: str, sweep: dict[str, Any]) -> _Prepared:
+    """The simulator, points and seeds of this sample and sweep, made once per process
+    (every batch a worker is given reuses them)."""
     from interphase_sim.sample.stack import Stack
 
     key = json.dumps({"sample": sample_text, "sweep": sweep}, sort_keys=True)
-    if key not in _SIMULATORS:
-        _SIMULATORS.clear()
+    if key not in _PREPARED:
+        _PREPARED.clear()
         design = SweepDesign.from_table(sweep)
-        _SIMULATORS[key] = (design, SampleSimulator(Stack.from_toml_string(sample_text), design))
-    return _SIMULATORS[key]
+        _PREPARED[key] = _Prepared(SampleSimulator(Stack.from_toml_string(sample_text), design), design.points(),
+                                   design.sample_seeds())
+    return _PREPARED[key]
 
 
 def compute_batch(sample_text: str, sweep: dict[str, Any], start: int, stop: int) -> dict[str, np.ndarray]:
     """``{variable: (stop - start, ...) float32 array}`` of samples ``start .. stop - 1``."""
-    design, sim = _simulator(sample_text, sweep)
-    points, seeds = design.points(), design.sample_seeds()
-    rows = [sim.simulate({n: v[i] for n, v in points.items()}, seeds[i]) for i in range(start, stop)]
+    prep = _prepared(sample_text, sweep)
+    rows = [prep.simulator.simulate({n: v[i] for n, v in prep.points.items()}, prep.seeds[i])
+            for i in range(start, stop)]
     return {k: np.stack([r[k] for r in rows]).astype("f4") for k in rows[0]}
 
 
@@ -99,8 +110,7 @@ def run_sweep(stack: Any, design: SweepDesign, path: str | os.PathLike, *, batch
     sample_text = stack.to_toml_string()
     size = int(batch_size or design.batch_size or DEFAULT_BATCH)
     sweep = design.to_dict()
-    _, sim = _simulator(sample_text, sweep)
-    create_store(path, design, sim, sample_text, size, overwrite=overwrite)
+    create_store(path, design, _prepared(sample_text, sweep).simulator, sample_text, size, overwrite=overwrite)
     size = store_batch_size(path)  # a resumed store keeps its own batches (one writer per chunk)
     done = done_mask(path)
     todo = [(a, b) for a, b in batches(design.samples, size) if not done[a:b].all()]

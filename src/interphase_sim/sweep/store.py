@@ -93,8 +93,7 @@ def create_store(path: str | os.PathLike, design: SweepDesign, simulator: Any, s
              "versions": json.dumps(_versions()), "batch_size": chunk,
              "settings": json.dumps({k: m.settings() for k, m in simulator.models.items()}, default=str)}
     ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
-    ds.to_zarr(path, mode="w", compute=False, consolidated=False)
-    ds[["done"]].to_zarr(path, mode="r+", region={"sample": slice(0, n)}, consolidated=False)  # an explicit False
+    ds.to_zarr(path, mode="w", compute=False, consolidated=False)  # unwritten chunks read as 0: not done
     return True
 
 
