@@ -23,6 +23,8 @@ import numpy as np  # noqa: E402
 
 from interphase_sim import Layer, Stack  # noqa: E402
 
+from bench_models import ten_layer_ndp_stack  # noqa: E402,F401  (the 10-layer NDP stack, for other scripts)
+
 
 def twenty_layer_stack() -> Stack:
     """20 layers cycling through the interphase phases, gradients and roughness on all."""
@@ -36,14 +38,6 @@ def twenty_layer_stack() -> Stack:
         )
     layers.append(Layer("substrate", {"Au": 1.0}, "inf"))
     return Stack(layers)
-
-
-def ten_layer_ndp_stack() -> Stack:
-    """10 layers with rough interfaces: an interphase over a cathode on a substrate."""
-    spec = [("LiPON", 300), ("Li3PO4", 20), ("Li3P", 10), ("Li3N", 15), ("Li2O", 20), ("LiF", 10),
-            ("LNMO", 200), ("SiO2", 50), ("Pt", 100), ("Si", "inf")]
-    return Stack([Layer(f"L{i}-{ph}", {ph: 1.0}, t, roughness_nm=0.0 if t == "inf" else 2.0)
-                  for i, (ph, t) in enumerate(spec)])
 
 
 def six_parameter_problem():
@@ -137,7 +131,7 @@ def bench(fn, repeat: int) -> tuple[float, float]:
     return statistics.median(times), first
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--quick", action="store_true", help="skip the minute-long emcee benchmark")
@@ -155,20 +149,6 @@ def main() -> None:
 
     from interphase_sim.ndp import NDPModel, spectrum_to_depth
 
-    ndp_stack = ten_layer_ndp_stack()
-    model = NDPModel(ndp_stack, particles=("alpha", "triton"), channels=1024, gain_keV=3.0,
-                     straggling=True, angle_nodes=3, acceptance_half_angle_deg=5.0)
-    thickness = ndp_stack[0].thickness_nm
-    state = {"i": 0}
-
-    def forward():
-        state["i"] += 1  # a new thickness each call, as in a fit: nothing is reused but stopping tables
-        thickness.value = 300.0 + (state["i"] % 7)
-        model.simulate()
-
-    med, first = bench(forward, args.repeat)
-    rows.append(("NDP spectrum, 1024 ch, 10 layers, alpha+triton, straggling, 3 angle nodes", med * 1e3, "ms", "< 2 ms", med < 2e-3, first))
-
     inv_stack = Stack([Layer("LiPON", {"LiPON": 1.0}, 2000), Layer("Si", {"Si": 1.0}, "inf")])
     inv_model = NDPModel(inv_stack, particles=("alpha",), channels=2000, gain_keV=1.2)
     spectrum = inv_model.simulate(noise=True, seed=1)
@@ -185,22 +165,6 @@ def main() -> None:
     path = [(lipon, 1000.0), ("Au", 200.0)]
     med, first = bench(lambda: exit_energy("alpha", e_grid, path), args.repeat)
     rows.append(("exit_energy, alpha through LiPON + Au, 500 energies", med * 1e3, "ms", "(no target)", None, first))
-
-    from interphase_sim import samples
-    from interphase_sim.eels.model import EELSModel
-
-    eels = EELSModel.from_stack(samples.load("lnmo_lipon"))
-    positions = eels.default_positions()
-    eels_thickness = eels.stack["LiPON"].thickness_nm
-
-    def linescan():
-        state["i"] += 1  # a new LiPON thickness each call, as in a fit
-        eels_thickness.value = 1500.0 + (state["i"] % 5)
-        eels.expected_counts(positions)
-
-    med, first = bench(linescan, args.repeat)
-    name = f"EELS line scan, {positions.size} x {eels.channels} ch, {len(eels.edges)} edges, plural scattering"
-    rows.append((name, med * 1e3, "ms", "< 50 ms", med < 50e-3, first))
 
     from interphase_sim.build import atoms_from_stack
 
@@ -254,15 +218,27 @@ def main() -> None:
     joint_fit_rows(rows, args.quick)
 
     import bench_hrtem
+    import bench_sweep
 
     bench_hrtem.run(rows, args.quick)
+    bench_sweep.run(rows, args.quick)
+    return print_table(rows)
 
-    print(f"{'benchmark':74s} {'median':>10s}  {'target':>11s}  {'status':6s}  first call")
+
+def print_table(rows: list) -> int:
+    """Print the rows with their targets; 1 if any row missed its target, else 0."""
+    print(f"{'benchmark':74s} {'median':>10s}  {'target':>12s}  {'status':6s}  first call")
     for name, val, unit, target, ok, first in rows:
         status = "-" if ok is None else ("PASS" if ok else "FAIL")
         first_text = f"{first * 1e3:.0f} ms" if unit not in ("s", "x") and first is not None else ""
-        print(f"{name:74s} {val:8.2f} {unit:2s}  {target:>11s}  {status:6s}  {first_text}")
+        print(f"{name:74s} {val:8.3g} {unit:2s}  {target:>12s}  {status:6s}  {first_text}")
+    failed = [name for name, *_, ok, _ in rows if ok is False]
+    if failed:
+        print(f"{len(failed)} of {len(rows)} rows missed their targets: {'; '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    sys.exit(main())

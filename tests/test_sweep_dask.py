@@ -76,3 +76,58 @@ def test_a_worker_killed_mid_run_loses_no_sample(client, serial, tmp_path):
         np.testing.assert_array_equal(got[k], serial[k])
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
     assert victim not in client.run(os.getpid)
+
+
+def _process_tree(pid):
+    import psutil
+
+    return [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
+
+
+def test_the_client_killed_mid_run_leaves_a_store_a_rerun_completes_identically(tmp_path):
+    """`interphase-sim sweep --workers 2` killed with SIGKILL (no clean-up at all) once some
+    batches are in: the re-run computes only what is not done, and the store equals one
+    written by an uninterrupted run."""
+    import subprocess
+    import sys
+
+    import psutil
+    import tomli_w
+
+    from test_sweep_store import _stack as small_stack
+
+    n = 160
+    stack = small_stack()
+    text = stack.to_toml_string() + "\n" + tomli_w.dumps({"sweep": {**TABLE, "samples": n, "batch_size": 4}})
+    sample = tmp_path / "s.toml"
+    sample.write_text(text)
+    path = tmp_path / "k.zarr"
+    cmd = [sys.executable, "-m", "interphase_sim.cli.main", "sweep", str(sample), "--out", str(path),
+           "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.perf_counter() + 120
+    done_before = 0
+    while time.perf_counter() < deadline and proc.poll() is None:
+        try:
+            done_before = int(done_mask(path).sum())
+        except Exception:  # not laid out yet
+            pass
+        if done_before >= 8:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()  # still running: it is killed mid-run
+    tree = _process_tree(proc.pid)  # the client, its nannies and workers
+    proc.kill()
+    proc.wait()
+    gone, alive = psutil.wait_procs(tree[1:], timeout=60)  # the cluster dies with its client
+    assert not alive, [p.pid for p in alive]
+    done_before = int(done_mask(path).sum())
+    assert 0 < done_before < n
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{n - done_before} computed now" in rerun.stdout and f"{done_before} already there" in rerun.stdout
+    whole = tmp_path / "w.zarr"
+    run_sweep(stack, SweepDesign.from_table({**TABLE, "samples": n}), whole, batch_size=4)
+    got, want = _arrays(path)[1], _arrays(whole)[1]
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k])

@@ -518,6 +518,8 @@ SWEEP = SettingTable("sweep", (
     Setting("outputs", "choices", None, choices=("noisy", "expected")),
     Setting("parameters", "any", None, doc="{dotted name = {dist, ...}}", check=_mapping),
     Setting("batch_size", "integer", None, Range(1, 10**7)),
+    Setting("hrtem_device", "choice", "cpu", choices=("cpu", "gpu", "auto"),
+            doc="where HRTEM samples run: auto takes a worker's GPU (cupy) when it has one"),
 ), "synthetic datasets (schema)")
 
 #: Every table of a sample file besides [sample], [phases] and [[layers]].

@@ -5,8 +5,9 @@ and makes its points and per-sample seeds; :class:`~interphase_sim.sweep.simulat
 builds the instruments' models once and simulates one design point from its values and
 seed; :func:`~interphase_sim.sweep.engine.run_sweep` writes the batches into a Zarr store
 laid out first (:mod:`interphase_sim.sweep.store`), resuming the same sweep;
-:func:`open_dataset` and :func:`simulate_one` read it back. (The dask engine is to come:
-this one runs the batches in the calling process.)
+:func:`open_dataset` and :func:`simulate_one` read it back. Batches run in the calling
+process or on a dask.distributed cluster (a LocalCluster of worker processes, or any
+cluster by its ``Client``), each worker writing its own batches.
 """
 
 from interphase_sim.sweep.design import SweepDesign, SweepParameter, check_design, parameter_ranges

@@ -142,6 +142,10 @@ class SweepDesign:
     parameters : tuple of SweepParameter
     batch_size : int or None
         Samples per task (None: chosen by the engine).
+    hrtem_device : str
+        ``"cpu"``, ``"gpu"`` or ``"auto"`` (a worker's GPU when cupy finds one): where
+        HRTEM samples run. Images from a GPU agree with the CPU's to float32 rounding,
+        not bit for bit, so a store records which was asked for.
     """
 
     samples: int
@@ -151,6 +155,7 @@ class SweepDesign:
     outputs: tuple[str, ...]
     parameters: tuple[SweepParameter, ...]
     batch_size: int | None = None
+    hrtem_device: str = "cpu"
     table: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -171,7 +176,7 @@ class SweepDesign:
         instruments = tuple(s.get("instruments") or ("ndp",))
         outputs = tuple(s.get("outputs") or ("noisy",))
         return cls(samples=samples, seed=int(seed), design=s["design"], instruments=instruments, outputs=outputs,
-                   parameters=swept, batch_size=s.get("batch_size"), table=raw)
+                   parameters=swept, batch_size=s.get("batch_size"), hrtem_device=s["hrtem_device"], table=raw)
 
     @property
     def names(self) -> list[str]:
@@ -211,7 +216,8 @@ class SweepDesign:
         """Plain values (what a store records): the resolved description."""
         return {"samples": self.samples, "seed": self.seed, "design": self.design,
                 "instruments": list(self.instruments), "outputs": list(self.outputs),
-                "batch_size": self.batch_size, "parameters": {p.name: dict(p.spec) for p in self.parameters}}
+                "batch_size": self.batch_size, "hrtem_device": self.hrtem_device,
+                "parameters": {p.name: dict(p.spec) for p in self.parameters}}
 
 
 def _sample_count(samples: int | None, swept: tuple[SweepParameter, ...], grid: bool) -> int:
