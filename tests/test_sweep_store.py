@@ -108,3 +108,18 @@ def test_bad_names_fail_before_any_store_is_written(tmp_path):
     with pytest.raises(InterphaseInputError, match="sweep.parameters.SEI.thickness_nm: not a Parameter"):
         run_sweep(_stack(), bad, tmp_path / "s.zarr")
     assert not (tmp_path / "s.zarr").exists()
+
+
+def test_batches_are_sized_by_their_bytes():
+    """A 200 x 2048 EELS line scan is 1.6 MB a sample in float32: noisy and expected make
+    ten samples a 32 MB batch; small NDP spectra fill a batch of 1024."""
+    from interphase_sim.sweep.engine import BATCH_BYTES, DEFAULT_BATCH, _prepared, auto_batch_size
+
+    stack = samples.load("li_sei_lipon")
+    stack.sections["eels"].update(positions=200, channels=2048)
+    for instruments, want in ((["eels"], BATCH_BYTES // (2 * 4 * 200 * 2048)), (["ndp"], DEFAULT_BATCH)):
+        table = {**TABLE, "samples": 5000, "instruments": instruments,
+                 "parameters": {"SEI-outer.thickness_nm": {"dist": "uniform", "low": 10, "high": 60}}}
+        sim = _prepared(stack.to_toml_string(), SweepDesign.from_table(table).to_dict()).simulator
+        assert auto_batch_size(sim, 5000) == want
+        assert auto_batch_size(sim, 3) == 3

@@ -25,7 +25,7 @@ from interphase_sim.sweep.store import create_store, done_mask, store_batch_size
 __all__ = ["SweepRun", "compute_batch", "run_sweep", "batches"]
 
 #: Most samples per batch when neither the table nor the caller says.
-DEFAULT_BATCH = 256
+DEFAULT_BATCH = 1024
 #: Most bytes of output per batch when neither the table nor the caller says.
 BATCH_BYTES = 32 * 2**20
 
