@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
 from interphase_sim.cli import hrtem as cli_hrtem
+from interphase_sim.core.outdir import RunOutput
 
 __all__ = ["cmd_demo"]
 
@@ -25,7 +25,7 @@ def _interphase_window(stack) -> tuple[float, float] | None:
     return (max(lo, 0.0), float(hi))
 
 
-def _demo_ndp(stack, out: Path, key: str) -> None:
+def _demo_ndp(stack, out: RunOutput, key: str) -> None:
     """The demo's NDP part: expected spectrum, where its edges are, and a figure."""
     from interphase_sim.core.fileio import atomic_savefig
     from interphase_sim.ndp.model import NDPModel
@@ -44,10 +44,10 @@ def _demo_ndp(stack, out: Path, key: str) -> None:
     plot_ndp_spectrum(energy, comps, total=meas.values, depth_map=model.energy_depth_map("alpha"),
                       ax=ax, title=f"NDP: {stack.name}")
     fig.tight_layout()
-    atomic_savefig(fig, out / f"{key}_ndp.png", dpi=110)
+    atomic_savefig(fig, out.path(f"{key}_ndp.png"), dpi=110)
     plt.close(fig)
-    meas.to_csv(out / f"{key}_ndp.csv")
-    print(f"  wrote {out / (key + '_ndp.png')} and {out / (key + '_ndp.csv')}")
+    meas.to_csv(out.path(f"{key}_ndp.csv"))
+    print(f"  wrote {out.final(key + '_ndp.png')} and {out.final(key + '_ndp.csv')}")
     _demo_fit(model)
     data = {"ndp": model.simulate(noise=True, seed=1), "eels": _demo_eels(stack, out, key)}
     if "build" in stack.sections:
@@ -59,22 +59,22 @@ def _demo_ndp(stack, out: Path, key: str) -> None:
         _demo_channel_fit(stack)
 
 
-def _demo_hrtem(stack, out: Path, key: str):
+def _demo_hrtem(stack, out: RunOutput, key: str):
     """The demo's HRTEM part: a low-dose cross-section image and its phase map."""
     from interphase_sim.hrtem.workflow import run_hrtem
 
     # a narrower lamella than the sample's, so that the demo stays quick
     run = run_hrtem(stack, {"lateral_nm": 6.0}, noise=True)
-    paths = cli_hrtem.write_outputs(run, stack, out, prefix=f"{key}_hrtem_")
+    paths = cli_hrtem.write_outputs(run, stack, out.path, prefix=f"{key}_hrtem_")
     s = run.settings
     print(f"  HRTEM {s['lateral_nm']:g} x {run.model.thicknesses_nm()[-1]:.1f} nm lamella, "
           f"{len(run.model.atoms):,} atoms, {s['dose_e_per_A2']:g} e/A2: imaged in {run.image_s:.1f} s; "
           f"phase map: {run.score_text()}")
-    print("  wrote " + ", ".join(str(p) for p in paths[1:4:2]))  # the image and its phase map
+    print("  wrote " + ", ".join(str(out.final(p.name)) for p in paths[1:4:2] if p is not None))  # image, phase map
     return run
 
 
-def _demo_build(stack, out: Path, key: str) -> None:
+def _demo_build(stack, out: RunOutput, key: str) -> None:
     """The demo's atomistic part: a small model of the interphase and its picture."""
     from interphase_sim.build.workflow import build_settings, run_build
     from interphase_sim.core.fileio import atomic_savefig
@@ -88,13 +88,13 @@ def _demo_build(stack, out: Path, key: str) -> None:
     atoms, dt = run.atoms, run.build_s
     plt = pyplot_module()
     fig = plot_model_slice(atoms, stack)
-    atomic_savefig(fig, out / f"{key}_model.png", dpi=110)
+    atomic_savefig(fig, out.path(f"{key}_model.png"), dpi=110)
     plt.close(fig)
     print(f"  atomistic model {lo:g}-{hi:g} nm x 5.5 x 5.5 nm: {len(atoms):,} atoms in {dt:.1f} s; "
-          f"wrote {out / (key + '_model.png')}")
+          f"wrote {out.final(key + '_model.png')}")
 
 
-def _demo_eels(stack, out: Path, key: str):
+def _demo_eels(stack, out: RunOutput, key: str):
     """The demo's EELS part: a line scan across the interphase, quantified by edge integration."""
     from interphase_sim.eels.model import EELSModel
     from interphase_sim.eels.analysis import quantify_line_scan
@@ -117,13 +117,13 @@ def _demo_eels(stack, out: Path, key: str):
             print(f"    {lay.name:10s} {vals}")
     plt = pyplot_module()
     fig = plot_eels_linescan(scan, quant, model.elemental_profiles(z))
-    atomic_savefig(fig, out / f"{key}_eels.png", dpi=100)
+    atomic_savefig(fig, out.path(f"{key}_eels.png"), dpi=100)
     plt.close(fig)
-    print(f"  wrote {out / (key + '_eels.png')}")
+    print(f"  wrote {out.final(key + '_eels.png')}")
     return scan
 
 
-def _demo_joint(stack, data: dict, out: Path, key: str) -> None:
+def _demo_joint(stack, data: dict, out: RunOutput, key: str) -> None:
     """Each instrument alone, then all jointly: the free thicknesses with their total errors
     (statistical and systematic) side by side, as a table and a figure."""
     import warnings
@@ -154,9 +154,9 @@ def _demo_joint(stack, data: dict, out: Path, key: str) -> None:
     print(f"  {'statistic / dof':24s} {'1':>8s}{fits}")
     plt = pyplot_module()
     fig = plot_joint_fits(runs, dict(zip(free, truth)))
-    atomic_savefig(fig, out / f"{key}_joint_fit.png", dpi=110)
+    atomic_savefig(fig, out.path(f"{key}_joint_fit.png"), dpi=110)
     plt.close(fig)
-    print(f"  wrote {out / (key + '_joint_fit.png')}")
+    print(f"  wrote {out.final(key + '_joint_fit.png')}")
 
 
 def _demo_channel_fit(stack) -> None:
@@ -222,22 +222,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from interphase_sim.core.fileio import atomic_savefig
     from interphase_sim.plotting.common import pyplot_module, profile_figure
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    plt = pyplot_module()
-    for key in ("li_sei_lipon", "lnmo_lipon"):
-        stack = samples.load(key)
-        print(stack.table())
-        print()
-        zoom = _interphase_window(stack)
-        fig = profile_figure(stack, zooms=[zoom] if zoom else None)
-        png = out / f"{key}_profile.png"
-        atomic_savefig(fig, png, dpi=110)
-        plt.close(fig)
-        stack.to_toml(out / f"{key}.toml")
-        prof = stack.profile(stack.depth_grid(step_nm=0.5))
-        print(f"  6Li areal density over 0-{prof.z_nm[-1]:.0f} nm: {prof.areal_density('6Li'):.4g} atoms/nm2")
-        print(f"  wrote {png} and {out / (key + '.toml')}")
-        _demo_ndp(stack, out, key)
-        print()
+    from interphase_sim.cli.main import open_output
+
+    out = open_output(args)
+    with out:  # the files appear together, with run.json, when the demo has run through
+        plt = pyplot_module()
+        for key in ("li_sei_lipon", "lnmo_lipon"):
+            stack = samples.load(key)
+            print(stack.table())
+            print()
+            zoom = _interphase_window(stack)
+            fig = profile_figure(stack, zooms=[zoom] if zoom else None)
+            png = f"{key}_profile.png"
+            atomic_savefig(fig, out.path(png), dpi=110)
+            plt.close(fig)
+            stack.to_toml(out.path(f"{key}.toml"))
+            prof = stack.profile(stack.depth_grid(step_nm=0.5))
+            print(f"  6Li areal density over 0-{prof.z_nm[-1]:.0f} nm: {prof.areal_density('6Li'):.4g} atoms/nm2")
+            print(f"  wrote {out.final(png)} and {out.final(key + '.toml')}")
+            _demo_ndp(stack, out, key)
+            print()
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +53,15 @@ def settings(stack: Any, args: argparse.Namespace) -> dict[str, Any]:
     return s
 
 
-def write_outputs(run: Any, stack: Any, out: Path, prefix: str = "") -> list[Path]:
-    """image.tiff, image.png, diffractogram.png, and phase_map.png and .csv when there is a map."""
+def write_outputs(run: Any, stack: Any, place: Callable[[str], Path], prefix: str = "") -> list[Path]:
+    """image.tiff, image.png, diffractogram.png, and phase_map.png and .csv when there is a
+    map, each where ``place(name)`` says (a run's staging folder)."""
     from interphase_sim.core.fileio import atomic_write_text, write_tiff
 
     img, pm, mic = run.image, run.phase_map, run.microscope
     pixel_nm = float(img.axis("lateral")[1] - img.axis("lateral")[0])
-    paths = [out / f"{prefix}image.tiff", out / f"{prefix}image.png", out / f"{prefix}diffractogram.png",
-             out / f"{prefix}phase_map.png", out / f"{prefix}phase_map.csv"]
+    names = ["image.tiff", "image.png", "diffractogram.png"] + ([] if pm is None else ["phase_map.png", "phase_map.csv"])
+    paths = [place(f"{prefix}{n}") for n in names] + [None] * (5 - len(names))
     write_tiff(paths[0], img.values, pixel_nm, description=f"interphase_sim HRTEM {stack.name}; depth from "
                f"{img.axis('depth')[0]:.3f} nm; defocus {mic.defocus_A:.1f} A; {mic.energy_eV / 1e3:g} kV")
     _write_figures(run, stack, paths[1:4])
@@ -112,15 +114,18 @@ def run(args: argparse.Namespace) -> int:
 
     from interphase_sim.hrtem.workflow import run_hrtem
 
+    from interphase_sim.cli.main import _wrote, open_output
+
     stack = samples.read(args.sample)
     s = settings(stack, args)
+    output = open_output(args, stack)
     run_ = run_hrtem(stack, s, noise=args.noise, device=args.device, progress=not args.no_progress)
-    out = Path(args.out)
-    paths = write_outputs(run_, stack, out)
     info = run_.summary()
-    atomic_write_text(out / "hrtem_settings.json", json.dumps(
-        {"sample": str(args.sample), "noise": bool(args.noise), "device": run_.model.device,
-         **run_.settings, **info}, indent=2, default=str))
+    with output:
+        write_outputs(run_, stack, output.path)
+        atomic_write_text(output.path("hrtem_settings.json"), json.dumps(
+            {"sample": str(args.sample), "noise": bool(args.noise), "device": run_.model.device,
+             **run_.settings, **info}, indent=2, default=str))
     print(f"{info['atoms']:,} atoms, grid {info['grid'][0]} x {info['grid'][1]}, {info['slices']} slices: "
           f"built in {info['seconds_build']:.1f} s, imaged in {info['seconds_image']:.1f} s")
     found = ", ".join(f"{n} {c}" for n, c in info["labelled_windows"].items()) or "none"
@@ -129,5 +134,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"phase map: {info['windows']} windows; labelled: {found}")
         print(f"  against the model's truth: {run_.score_text()}")
-    print("wrote " + ", ".join(str(p) for p in [*paths, out / "hrtem_settings.json"]))
+    print(_wrote(output))
     return 0

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +50,7 @@ def _cmd_simulate_ndp(args: argparse.Namespace) -> int:
 
     stack = samples.read(args.sample)
     model = NDPModel.from_stack(stack)
-    # Everything is computed before anything is written.
+    run = open_output(args, stack)
     meas = model.simulate(noise=args.noise, seed=args.seed)
     energy, comps = model.simulate_components()
     depth_part = next((p.name for p in model.particles if p.name == "alpha"), model.particles[0].name)
@@ -61,14 +64,14 @@ def _cmd_simulate_ndp(args: argparse.Namespace) -> int:
                 "noise": args.noise, "seed": args.seed,
                 "total_counts": float(meas.values.sum()),
                 "counts_per_particle": {k: float(v.sum()) for k, v in comps.items()}}
-    out = Path(args.out)
-    meas.to_csv(out / "spectrum.csv")
-    atomic_savefig(fig, out / "ndp_spectrum.png", dpi=110)
-    plt.close(fig)
-    atomic_write_text(out / "ndp_settings.json", json.dumps(settings, indent=2))
+    with run:
+        meas.to_csv(run.path("spectrum.csv"))
+        atomic_savefig(fig, run.path("ndp_spectrum.png"), dpi=110)
+        plt.close(fig)
+        atomic_write_text(run.path("ndp_settings.json"), json.dumps(settings, indent=2))
     for k, v in comps.items():
         print(f"{k:12s} {v.sum():12.4g} counts")
-    print(f"wrote {out / 'spectrum.csv'}, {out / 'ndp_spectrum.png'}, {out / 'ndp_settings.json'}")
+    print(_wrote(run))
     return 0
 
 
@@ -80,6 +83,7 @@ def _cmd_ndp_depth(args: argparse.Namespace) -> int:
     from interphase_sim.sample import shipped as samples
 
     meas = load_spectrum_csv(args.spectrum, gain_keV=args.gain_keV, offset_keV=args.offset_keV)
+    run = open_output(args)
     kw = {}
     if args.settings:
         kw["model"] = NDPModel.from_stack(samples.read(args.settings))
@@ -96,13 +100,13 @@ def _cmd_ndp_depth(args: argparse.Namespace) -> int:
     plot_depth_estimate(res, ax=ax)
     ax.set_title(f"{args.particle} in {args.matrix}: {Path(args.spectrum).name}", fontsize=10)
     fig.tight_layout()
-    out = Path(args.out)
-    res.to_csv(out / "depth_profile.csv")
-    atomic_savefig(fig, out / "depth_profile.png", dpi=110)
-    plt.close(fig)
-    atomic_write_text(out / "depth_profile.json", res.metadata_json())
+    with run:
+        res.to_csv(run.path("depth_profile.csv"))
+        atomic_savefig(fig, run.path("depth_profile.png"), dpi=110)
+        plt.close(fig)
+        atomic_write_text(run.path("depth_profile.json"), res.metadata_json())
     print(f"{res.values.size} depths from {res.axis('depth')[0]:.1f} to {res.axis('depth')[-1]:.1f} nm")
-    print(f"wrote {out / 'depth_profile.csv'}, {out / 'depth_profile.png'}, {out / 'depth_profile.json'}")
+    print(_wrote(run))
     return 0
 
 
@@ -135,6 +139,7 @@ def _cmd_simulate_eels(args: argparse.Namespace) -> int:
 
     stack = samples.read(args.sample)
     model = EELSModel.from_stack(stack)
+    run = open_output(args, stack)
     scan = model.simulate(noise=args.noise, seed=args.seed)
     z = scan.axis("depth")
     energy = scan.axis("energy")
@@ -148,18 +153,19 @@ def _cmd_simulate_eels(args: argparse.Namespace) -> int:
     buf.write("position_nm," + ",".join(f"{x:.4f}" for x in energy) + "\n")
     for zi, row in zip(z, scan.values):
         buf.write(f"{zi:.6g}," + ",".join(f"{v:.6g}" for v in row) + "\n")
-    out = Path(args.out)
-    atomic_write_text(out / "linescan.csv", buf.getvalue())
-    wrote_hspy = _write_hspy(scan, out / "linescan.hspy")
-    atomic_savefig(fig, out / "eels_linescan.png", dpi=110)
-    plt.close(fig)
-    atomic_write_text(out / "eels_settings.json", json.dumps(
-        {"sample": str(args.sample), **model.settings(), "noise": args.noise, "seed": args.seed,
-         "positions_nm": [float(z[0]), float(z[-1]), int(z.size)]}, indent=2))
+    with run:
+        atomic_write_text(run.path("linescan.csv"), buf.getvalue())
+        wrote_hspy = _write_hspy(scan, run.path("linescan.hspy"))
+        if not wrote_hspy:
+            run.names.remove("linescan.hspy")
+        atomic_savefig(fig, run.path("eels_linescan.png"), dpi=110)
+        plt.close(fig)
+        atomic_write_text(run.path("eels_settings.json"), json.dumps(
+            {"sample": str(args.sample), **model.settings(), "noise": args.noise, "seed": args.seed,
+             "positions_nm": [float(z[0]), float(z[-1]), int(z.size)]}, indent=2))
     print(f"{z.size} positions x {energy.size} channels; edges {', '.join(model.edges)}; "
           f"{model.electrons():.3g} electrons per spectrum")
-    print(f"wrote {out / 'linescan.csv'}" + (f", {out / 'linescan.hspy'}" if wrote_hspy else "")
-          + f", {out / 'eels_linescan.png'}, {out / 'eels_settings.json'}")
+    print(_wrote(run))
     if not wrote_hspy:
         print("(for a HyperSpy .hspy file as well: pip install 'interphase_sim[eels]')")
     return 0
@@ -189,25 +195,24 @@ def _cmd_build(args: argparse.Namespace) -> int:
     flags = {k: getattr(args, k) for k in BUILD_FLAGS}
     flags = {k: BUILD[k].read(list(v) if isinstance(v, (list, tuple)) else v, f"{BUILD_FLAGS[k]} ([build] {k})")
              for k, v in flags.items() if v is not None}
+    output = open_output(args, stack)
     run = run_build(stack, flags)
     atoms = run.atoms
     plt = pyplot_module()
     fig = plot_model_slice(atoms, stack)
-    out = Path(args.out)
-    written = []
-    for fmt in args.formats:
-        name = {"extxyz": "model.extxyz", "cif": "model.cif", "lammps": "model.lammps-data"}[fmt]
-        write_structure(atoms, out / name, format={"lammps": "lammps-data"}.get(fmt, fmt))
-        written.append(str(out / name))
-    atomic_savefig(fig, out / "model_slice.png", dpi=120)
-    plt.close(fig)
-    atomic_write_text(out / "model.json", json.dumps({"sample": str(args.sample), **run.summary()}, indent=2,
-                                                      default=str))
+    with output:
+        for fmt in args.formats:
+            name = {"extxyz": "model.extxyz", "cif": "model.cif", "lammps": "model.lammps-data"}[fmt]
+            write_structure(atoms, output.path(name), format={"lammps": "lammps-data"}.get(fmt, fmt))
+        atomic_savefig(fig, output.path("model_slice.png"), dpi=120)
+        plt.close(fig)
+        atomic_write_text(output.path("model.json"), json.dumps({"sample": str(args.sample), **run.summary()},
+                                                                indent=2, default=str))
     print(f"{len(atoms):,} atoms in {run.build_s:.1f} s ({len(atoms) / max(run.build_s, 1e-9):,.0f} atoms/s); "
           f"cell {' x '.join(f'{x / 10:.1f}' for x in atoms.cell.lengths())} nm")
     for name, n, comp in run.layer_compositions():
         print(f"  {name:10s} {n:8d} atoms: {' '.join(f'{e}{c}' for e, c in comp.items())}")
-    print("wrote " + ", ".join([*written, str(out / "model_slice.png"), str(out / "model.json")]))
+    print(_wrote(output))
     return 0
 
 
@@ -248,30 +253,43 @@ def _cmd_fit(args: argparse.Namespace) -> int:
              "nwalkers": args.nwalkers, "nsteps": args.nsteps,
              "calibration": calibration if given else None}
     base = None if data is not None else _sample_folder(args.sample)
+    output = open_output(args, stack)
     run = joint_fit(stack, data, base_dir=base, **flags)
-    out = Path(args.out)
     plt = pyplot_module()
     fig = run.result.plot()
     fig.suptitle(f"fit: {stack.name or args.sample}", fontsize=10)
     doc = {"sample": str(args.sample), **run.to_dict()}
     text = run.report()
-    atomic_write_text(out / "result.json", json.dumps(doc, indent=2))
-    atomic_write_text(out / "report.txt", text + "\n")
-    atomic_savefig(fig, out / "fit.png", dpi=110)
-    plt.close(fig)
-    written = [out / "result.json", out / "report.txt", out / "fit.png"]
-    if run.posterior is not None:
-        corner = run.posterior.corner()
-        atomic_savefig(corner, out / "corner.png", dpi=100)
-        plt.close(corner)
-        np.savez_compressed(out / "chain.npz", chain=run.posterior.chain, log_prob=run.posterior.log_prob,
-                            names=np.array(run.posterior.names))
-        written += [out / "corner.png", out / "chain.npz"]
+    with output:
+        atomic_write_text(output.path("result.json"), json.dumps(doc, indent=2))
+        atomic_write_text(output.path("report.txt"), text + "\n")
+        atomic_savefig(fig, output.path("fit.png"), dpi=110)
+        plt.close(fig)
+        if run.posterior is not None:
+            corner = run.posterior.corner()
+            atomic_savefig(corner, output.path("corner.png"), dpi=100)
+            plt.close(corner)
+            np.savez_compressed(output.path("chain.npz"), chain=run.posterior.chain,
+                                log_prob=run.posterior.log_prob, names=np.array(run.posterior.names))
     print(text)
     for w in run.warnings:
         print(f"warning: {w}")
-    print("wrote " + ", ".join(str(p) for p in written))
+    print(_wrote(output))
     return 0
+
+
+def open_output(args: argparse.Namespace, stack: Any = None) -> Any:
+    """The run's output folder (:class:`interphase_sim.core.outdir.RunOutput`), checked
+    writable before any work; its files appear, with ``run.json``, when the run ends well."""
+    from interphase_sim.core.outdir import RunOutput
+
+    text = None if stack is None else stack.to_toml_string()
+    return RunOutput(args.out, getattr(args, "argv", sys.argv[1:]), text, getattr(args, "seed", None))
+
+
+def _wrote(run: Any) -> str:
+    """``wrote a, b, c`` (the final paths of a finished run)."""
+    return "wrote " + ", ".join(str(run.final(n)) for n in run.names) + f" (and {run.final('run.json').name})"
 
 
 def _sample_folder(sample: str) -> Path | None:
@@ -408,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Models of solid-state-battery interphases, and what HRTEM, EELS and NDP would measure on them.",
     )
     p.add_argument("--version", action="version", version=f"interphase_sim {__version__}")
+    p.add_argument("--debug", action="store_true", help="show the Python traceback of an error or interrupt")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     sp = sub.add_parser("phases", help="list the built-in phase library", description="List the built-in phases: formula, density (g/cm3, from the crystal structure), space group, source.")
@@ -433,19 +452,75 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Exit statuses: bad input (or a file that cannot be read or written), Ctrl-C, SIGTERM.
+EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 130, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that clean-up runs as for Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while a command runs (then restore)."""
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (a test runner's worker): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _error(text: str) -> None:
+    print(f"interphase-sim: error: {' '.join(str(text).split())}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (2 for bad input)."""
+    """Entry point; returns the exit status: 0, 2 (bad input, or a file that cannot be read
+    or written: one line naming it), 130 (Ctrl-C) or 143 (SIGTERM). ``--debug`` shows the
+    traceback instead."""
+    from interphase_sim.core.outdir import abort_unfinished
     from interphase_sim.fit.objective import FitError
 
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_as_interrupt():
+            try:
+                return int(args.func(args) or 0)
+            finally:
+                abort_unfinished()  # a failed or interrupted command leaves nothing in --out
+    except KeyboardInterrupt as exc:
+        if args.debug:
+            raise
+        terminated = isinstance(exc, Terminated)
+        print(f"interphase-sim: {'terminated' if terminated else 'interrupted'}; nothing was written to --out "
+              "(a sweep keeps its finished batches: the same command resumes it)", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except (InterphaseInputError, FitError) as exc:
-        print(f"interphase-sim: error: {exc}", file=sys.stderr)
-        return 2
+        if args.debug:
+            raise
+        _error(str(exc))
+    except UnicodeDecodeError as exc:
+        if args.debug:
+            raise
+        _error(f"an input file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at {exc.start}): "
+               "give a text file (TOML or CSV), saved as UTF-8")
     except OSError as exc:
-        print(f"interphase-sim: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        if args.debug:
+            raise
+        _error(f"{exc.filename or ''}: {exc.strerror or exc}")
+    except MemoryError:
+        if args.debug:
+            raise
+        _error("out of memory: reduce the sizes in the sample file (channels, positions, lateral_nm)")
+    return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":  # pragma: no cover
