@@ -477,6 +477,17 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
+def _interrupt_in(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM behind ``exc``: itself, or the cause of the SystemError a numba
+    kernel returns when the signal arrived while it ran; None for any other error."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
 def _error(text: str) -> None:
     print(f"interphase-sim: error: {' '.join(str(text).split())}", file=sys.stderr)
 
@@ -496,10 +507,11 @@ def main(argv: list[str] | None = None) -> int:
                 return int(args.func(args) or 0)
             finally:
                 abort_unfinished()  # a failed or interrupted command leaves nothing in --out
-    except KeyboardInterrupt as exc:
-        if args.debug:
+    except (KeyboardInterrupt, SystemError) as exc:
+        interrupt = _interrupt_in(exc)
+        if args.debug or interrupt is None:
             raise
-        terminated = isinstance(exc, Terminated)
+        terminated = isinstance(interrupt, Terminated)
         print(f"interphase-sim: {'terminated' if terminated else 'interrupted'}; nothing was written to --out "
               "(a sweep keeps its finished batches: the same command resumes it)", file=sys.stderr)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
