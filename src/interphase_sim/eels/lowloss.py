@@ -27,11 +27,11 @@ import functools
 import math
 from typing import Any
 
-import numba
 import numpy as np
 import scipy.fft as sfft
 
 from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.eels import _kernels as _K
 
 __all__ = [
     "VALENCE_ELECTRONS",
@@ -119,7 +119,8 @@ def plural_parameters(densities: np.ndarray, elements: list[str], beam_energy_eV
     lam = np.full(d.shape[0], math.inf)
     if filled.any():
         rows = d[filled]
-        zeff = (rows @ z**1.3) / (rows @ z**0.3)
+        # elementwise sums, not BLAS: a threaded gemv stalls on a loaded machine
+        zeff = (rows * z**1.3).sum(axis=1) / (rows * z**0.3).sum(axis=1)
         em = 7.6 * zeff**0.36
         e0 = beam_energy_eV / 1000.0
         f = (1 + e0 / 1022.0) / (1 + e0 / 511.0) ** 2  # the formula's own coefficients
@@ -127,7 +128,7 @@ def plural_parameters(densities: np.ndarray, elements: list[str], beam_energy_eV
         if np.any(arg <= 2.0):
             mean_free_path_nm(dict(zip(elements, rows[int(np.argmin(arg))])), beam_energy_eV, collection_mrad)
         lam[filled] = 106.0 * f * e0 / (em * np.log(arg))
-    ep = PLASMON_PER_SQRT_DENSITY_EV * np.sqrt(d @ valence)
+    ep = PLASMON_PER_SQRT_DENSITY_EV * np.sqrt((d * valence).sum(axis=1))
     return lam, ep
 
 
@@ -193,15 +194,13 @@ def lowloss_kernels_ft(n: int, step_eV: float, tau: np.ndarray, plasmon_eV: np.n
     return _interpolated_series(grid, i - base, u - i, tau, zlp_ft)
 
 
-@numba.njit(cache=True, nogil=True)
 def _interpolated_series(grid: np.ndarray, i: np.ndarray, w: np.ndarray, tau: np.ndarray,
                          zlp_ft: np.ndarray) -> np.ndarray:
-    """``zlp_ft exp(tau (P - 1))`` per row, P interpolated between grid rows i and i + 1."""
+    """``zlp_ft exp(tau (P - 1))`` per row, P interpolated between grid rows i and i + 1
+    (:func:`~._kernels.interpolated_series`: a Taylor series to 2^-53, no complex exp)."""
     out = np.empty((i.size, zlp_ft.size), dtype=np.complex128)
-    for r in range(i.size):
-        a, b, wr, t = grid[i[r]], grid[i[r] + 1], w[r], tau[r]
-        for f in range(zlp_ft.size):
-            out[r, f] = zlp_ft[f] * np.exp(t * ((1.0 - wr) * a[f] + wr * b[f] - 1.0))
+    _K.interpolated_series(grid, np.ascontiguousarray(i, dtype=np.int64), np.ascontiguousarray(w, dtype=float),
+                           np.ascontiguousarray(tau, dtype=float), zlp_ft, out)
     return out
 
 

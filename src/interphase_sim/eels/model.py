@@ -46,6 +46,7 @@ from interphase_sim.eels import lowloss as LL
 from interphase_sim.eels import xsec as XS
 from interphase_sim.eels.analysis import power_law_fit
 from interphase_sim.eels.params import instrument_parameter, xsec_key, xsec_scales
+from interphase_sim.eels.plural import mix, plural_counts
 from interphase_sim.eels.templates import ELNESTemplate, default_templates
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.measurement import Axis, Measurement
@@ -366,7 +367,7 @@ class EELSModel:
             widened[key] = np.vstack([np.zeros((1, arrays[key].shape[1])), arrays[key]])
         prof = stack.profile(positions + vacuum, layer_arrays=widened)
         nominal = np.array([stack.phases[p].total_number_density() for p in prof.phases])
-        filled = nominal @ prof.fractions
+        filled = (nominal[:, None] * prof.fractions).sum(axis=0)  # not BLAS (see eels._kernels)
         ds = np.where(filled > 0, prof.total_density() / np.where(filled > 0, filled, 1.0), 0.0)
         return {"phases": list(prof.phases), "amount": (prof.fractions * ds).T, "elements": list(prof.elements),
                 "densities": prof.densities.T, "blur_fwhm_nm": blur}
@@ -389,16 +390,26 @@ class EELSModel:
         """:meth:`single_scattering` at stack depths (nm) on a checked energy axis (eV)."""
         basis = self._basis(energy)
         local = self._local(depths)
+        amounts, weights = self._amounts(basis, local)
+        return mix(amounts, mix(weights, basis["matrix"])), local
+
+    def _amounts(self, basis: dict[str, Any], local: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Counts per channel ``amounts @ weights @ basis["matrix"]``: (positions x phases)
+        amounts of the phases with an edge, and (phases x species) weights.
+
+        A species (an edge in a phase) scales with its phase's amount, so the spectra are
+        sums over the phases present (one or two at a position), not over every species:
+        weight = electrons x number density x thickness (atoms/nm2) x the edge's scale
+        x 1e-10 (atoms/nm2 x barn = 1e14 cm^-2 x 1e-24 cm2).
+        """
         pidx = {p: i for i, p in enumerate(local["phases"])}
-        t = self.thickness_nm.value
-        amounts = np.empty((local["amount"].shape[0], len(basis["species"])))
+        scale = self.electrons() * 1e-10 * self.thickness_nm.value
+        weights = np.zeros((len(pidx), len(basis["species"])))
         for j, (edge, element, phase) in enumerate(basis["species"]):
             n_el = self.stack.phases[phase].number_density()[element]
-            # atoms/nm2 along the beam, times the edge's cross-section scale
-            amounts[:, j] = local["amount"][:, pidx[phase]] * n_el * t * self.xsec_scale[edge].value
-        # atoms/nm2 x barn = 1e14 cm^-2 x 1e-24 cm2 = 1e-10
-        ssd = (self.electrons() * 1e-10) * (amounts @ basis["matrix"])
-        return ssd, local
+            weights[pidx[phase], j] = n_el * scale * self.xsec_scale[edge].value
+        keep = np.flatnonzero(np.any(weights != 0.0, axis=1))
+        return np.ascontiguousarray(local["amount"][:, keep]), np.ascontiguousarray(weights[keep])
 
     def _kernels(self, local: dict[str, Any], n_fft: int, step_eV: float, transform: bool = False) -> np.ndarray:
         """Low-loss kernels (positions x n_fft) on channels of ``step_eV``, or their rffts
@@ -436,7 +447,7 @@ class EELSModel:
         # interfaces' vanishing tails, share one kernel
         tau = np.round(self.thickness_nm.value / lam, 12)
         ep = np.round(ep, 10)
-        return [(float(t), float(e)) if t > 0 else (0.0, 1.0) for t, e in zip(tau, ep)]
+        return [(t, e) if t > 0 else (0.0, 1.0) for t, e in zip(tau.tolist(), ep.tolist())]
 
     def deconvolve(self, measurement: Measurement) -> Measurement:
         """Single-scattering estimate of a measured line scan (Fourier-ratio deconvolution).
@@ -496,6 +507,10 @@ class EELSModel:
     def expected_counts(self, positions_nm: Any, energy_eV: Any = None) -> np.ndarray:
         """Expected counts (positions x channels): plural scattering and background included.
 
+        The plural convolution is :func:`~interphase_sim.eels.plural.plural_counts`: the
+        single-scattering transforms from cached per-species transforms, kernels shared
+        by the positions of a homogeneous layer, no BLAS.
+
         Parameters
         ----------
         positions_nm : array
@@ -504,14 +519,18 @@ class EELSModel:
             A uniform energy axis (eV); default :meth:`energy_axis`.
         """
         energy = self.energy_axis() if energy_eV is None else _uniform_energy(energy_eV, "energy_eV")
-        ssd, local = self._single_scattering(self.probe_depths(positions_nm), energy)
-        if self.plural:
-            n_fft = 1 << int(math.ceil(math.log2(2 * energy.size)))
-            ssd = LL.plural_scatter(ssd, None, self._kernels(local, n_fft, _step(energy), transform=True))
+        basis = self._basis(energy)
+        local = self._local(self.probe_depths(positions_nm))
+        amounts, weights = self._amounts(basis, local)
         a = self.background_counts.value
+        background = np.zeros(energy.size)
         if a > 0:  # the recorded background (module notes)
-            ssd = ssd + a * (energy / energy[0]) ** (-self.background_exponent.value)
-        return ssd
+            background = a * (energy / energy[0]) ** (-self.background_exponent.value)
+        if not self.plural:
+            return mix(amounts, mix(weights, basis["matrix"]), background)
+        n_fft = 1 << int(math.ceil(math.log2(2 * energy.size)))
+        return plural_counts(amounts, weights, self._kernel_keys(local), basis, n_fft, _step(energy),
+                             self.plasmon_width_eV.value, self.energy_resolution_eV.value, background)
 
     def line_scan(self, positions_nm: Any = None, noise: bool = False, seed: Any = None) -> Measurement:
         """A STEM-EELS line scan: counts on (nominal position nm, energy eV); Poisson noise on request."""
