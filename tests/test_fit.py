@@ -263,7 +263,7 @@ def test_cli_fit_writes_result_report_and_plots(tmp_path, capsys):
     m.simulate(noise=True, seed=9).to_csv(tmp_path / "spec.csv")
     out = tmp_path / "fit"
     assert main(["fit", str(sample_path), "--data", f"ndp={tmp_path / 'spec.csv'}", "--out", str(out),
-                 "--sample", "--nwalkers", "16", "--nsteps", "40", "--seed", "1"]) == 0
+                 "--posterior", "--nwalkers", "16", "--nsteps", "40", "--seed", "1"]) == 0
     doc = json.loads((out / "result.json").read_text())
     par = doc["fit"]["parameters"]["LiPON.thickness_nm"]
     assert abs(par["value"] - 1500.0) < 3 * par["stderr"] and len(par["interval68"]) == 2

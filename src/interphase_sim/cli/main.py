@@ -17,6 +17,31 @@ from interphase_sim.core.errors import InterphaseInputError
 __all__ = ["main"]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``interphase-sim simulate: error: ... (see --help)``, status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def seed_arg(text: str) -> int:
+    """A ``--seed`` value: an integer from 0 to 2**63 - 1 (numpy's SeedSequence takes no negatives)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**63 - 1, got {value}")
+    return value
+
+
+def _check_seed_needs_noise(args: argparse.Namespace) -> None:
+    """``--seed`` draws the noise of ``simulate ndp|eels``: without ``--noise`` it would do nothing."""
+    if args.seed is not None and not args.noise:
+        raise InterphaseInputError("--seed", "only draws the noise: add --noise (the expected counts need no seed)")
+
+
 def _cmd_phases(args: argparse.Namespace) -> int:
     from interphase_sim.sample import phases
 
@@ -48,6 +73,7 @@ def _cmd_simulate_ndp(args: argparse.Namespace) -> int:
     from interphase_sim.plotting.common import pyplot_module, plot_ndp_spectrum
     from interphase_sim.sample import shipped as samples
 
+    _check_seed_needs_noise(args)
     stack = samples.read(args.sample)
     model = NDPModel.from_stack(stack)
     run = open_output(args, stack)
@@ -137,6 +163,7 @@ def _cmd_simulate_eels(args: argparse.Namespace) -> int:
     from interphase_sim.plotting.common import pyplot_module, plot_eels_linescan
     from interphase_sim.sample import shipped as samples
 
+    _check_seed_needs_noise(args)
     stack = samples.read(args.sample)
     model = EELSModel.from_stack(stack)
     run = open_output(args, stack)
@@ -304,7 +331,8 @@ def _add_simulate_arguments(parser: argparse.ArgumentParser, table: str) -> None
                                         "or a shipped sample's name (li_sei_lipon, lnmo_lipon)"))
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--noise", action="store_true", help="draw Poisson counts instead of the expectation")
-    parser.add_argument("--seed", type=int, default=None, help="random seed for --noise")
+    parser.add_argument("--seed", type=seed_arg, default=None,
+                        help="random seed of the noise (with --noise; for hrtem also the lamella's structure)")
 
 
 def _add_simulate_parsers(sub: Any) -> None:
@@ -385,7 +413,9 @@ def _add_build_parser(sub: Any) -> None:
     bd.add_argument("--depth-range-nm", type=float, nargs=2, default=None, metavar=("START", "STOP"),
                     help="build only this depth window (nm)")
     bd.add_argument("--max-depth-nm", type=float, default=None, help="cut the model at this depth (nm)")
-    bd.add_argument("--seed", type=int, default=None)
+    bd.add_argument("--seed", type=seed_arg, default=None,
+                    help="seed of the structure (grains, amorphous packing); default [build] seed, else one is "
+                         "drawn and recorded in model.json and run.json")
     bd.add_argument("--formats", nargs="+", default=["extxyz"], choices=["extxyz", "cif", "lammps"])
     bd.set_defaults(func=_cmd_build)
 
@@ -396,7 +426,7 @@ def _add_fit_parser(sub: Any) -> None:
         "fit", help="fit a sample's free parameters to measured data",
         description=("Fit the parameters marked vary = true (with min and max) in SAMPLE.toml, and in its "
                      "instrument tables, to measured data; writes result.json, report.txt and fit.png "
-                     "(and corner.png with --sample) to --out."),
+                     "(and corner.png with --posterior) to --out."),
     )
     ft.add_argument("sample", help="sample file (TOML), or a shipped sample's name")
     ft.add_argument("--data", action="append", default=None, metavar="KIND=PATH",
@@ -404,12 +434,18 @@ def _add_fit_parser(sub: Any) -> None:
                          "fitted jointly); default the sample's [fit] data")
     ft.add_argument("--out", required=True, help="output folder")
     ft.add_argument("--method", default=None, choices=["least_squares", "differential_evolution", "lbfgsb"],
-                    help="optimizer (default [fit] method, else least_squares)")
-    ft.add_argument("--sample", dest="posterior", action="store_true",
-                    help="also sample the posterior with emcee (chain saved to chain.npz)")
-    ft.add_argument("--nwalkers", type=int, default=None, help="emcee walkers (default 32)")
-    ft.add_argument("--nsteps", type=int, default=None, help="emcee steps (default 2000)")
-    ft.add_argument("--seed", type=int, default=None, help="random seed (emcee, differential evolution)")
+                    help="optimizer: least_squares (trust-region, the default: fast, local), "
+                         "differential_evolution (global, within the parameters' min and max; slow), "
+                         "lbfgsb (quasi-Newton on the log-posterior); default the [fit] table's method")
+    ft.add_argument("--posterior", "--mcmc", dest="posterior", action="store_true",
+                    help="also sample the posterior with emcee (credible intervals, corner.png, chain.npz)")
+    ft.add_argument("--nwalkers", type=int, default=None,
+                    help="emcee walkers, at least twice the free parameters (default [fit] nwalkers, else 32)")
+    ft.add_argument("--nsteps", type=int, default=None,
+                    help="emcee steps per walker, ideally over 50 autocorrelation times (default [fit] nsteps, "
+                         "else 2000)")
+    ft.add_argument("--seed", type=seed_arg, default=None,
+                    help="random seed of emcee's walkers and of differential evolution")
     ft.add_argument("--energy-min-keV", type=float, default=None, help="fit only NDP channels above this energy")
     ft.add_argument("--energy-max-keV", type=float, default=None, help="fit only NDP channels below this energy")
     ft.add_argument("--gain-keV", type=float, default=None, help="keV per channel for an NDP channel column")
@@ -421,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from interphase_sim import __version__
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="interphase-sim",
         description="Models of solid-state-battery interphases, and what HRTEM, EELS and NDP would measure on them.",
     )
@@ -445,9 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--out", default="interphase-demo", help="output folder (default: %(default)s)")
     sd.set_defaults(func=cmd_demo)
 
+    from interphase_sim.cli.samples import add_samples_parser
     from interphase_sim.cli.sweep import add_sweep_parser
 
-    for add in (_add_simulate_parsers, _add_ndp_depth_parser, _add_build_parser, _add_fit_parser, add_sweep_parser):
+    for add in (_add_simulate_parsers, _add_ndp_depth_parser, _add_build_parser, _add_fit_parser, add_sweep_parser,
+                add_samples_parser):
         add(sub)
     return p
 

@@ -15,6 +15,8 @@ __all__ = ["add_sweep_parser"]
 
 def add_sweep_parser(sub: Any) -> None:
     """``sweep SAMPLE --out STORE`` and ``sweep info STORE``."""
+    from interphase_sim.cli.main import seed_arg
+
     sw = sub.add_parser(
         "sweep", help="simulate a synthetic dataset into a Zarr store (or: sweep info STORE)",
         description=("Simulate every point of the sample's [sweep] table with its instruments into the Zarr "
@@ -25,7 +27,7 @@ def add_sweep_parser(sub: Any) -> None:
                     help="sample file (TOML) or a shipped sample's name; or 'info' and a store")
     sw.add_argument("--out", default=None, help="the Zarr store (a folder)")
     sw.add_argument("--samples", type=int, default=None, help="design points (default the [sweep] table's)")
-    sw.add_argument("--seed", type=int, default=None, help="sweep seed (default the [sweep] table's)")
+    sw.add_argument("--seed", type=seed_arg, default=None, help="sweep seed (default the [sweep] table's)")
     sw.add_argument("--batch-size", type=int, default=None, help="samples per task and per chunk (default 256)")
     sw.add_argument("--workers", type=int, default=None,
                     help="worker processes of a local dask cluster (default: this process only)")

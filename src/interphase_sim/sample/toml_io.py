@@ -207,10 +207,13 @@ def read_sample_spec(path: str | os.PathLike) -> SampleSpec:
     """A sample's specification from a sample file (``.toml``)."""
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:  # a BOM (a Windows editor's) is allowed
             text = fh.read()
     except OSError as exc:
         raise InterphaseInputError("sample file", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InterphaseInputError(path, f"not a UTF-8 text file (byte {exc.object[exc.start]:#04x} at offset "
+                                         f"{exc.start}): a sample file is TOML text") from None
     return parse_sample_spec(text, source=path, base_dir=os.path.dirname(os.path.abspath(path)))
 
 

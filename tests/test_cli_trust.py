@@ -1,0 +1,97 @@
+"""The command line a user can trust: each defect found by trying it as a new user would,
+one test each (exit status 2 and one line naming the field; nothing left in --out)."""
+
+import pytest
+
+from interphase_sim.cli.main import main
+from interphase_sim.sample import shipped
+
+
+def _one_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    return err
+
+
+def _run(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    return code, _one_line(capsys)
+
+
+def test_a_binary_sample_file_is_one_line_naming_it(tmp_path, capsys):
+    bad = tmp_path / "garbage.toml"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary")
+    out = tmp_path / "out"
+    code, err = _run(["simulate", "ndp", str(bad), "--out", str(out)], capsys)
+    assert code == 2 and str(bad) in err and "UTF-8" in err and not out.exists()
+
+
+def test_a_sample_file_with_a_byte_order_mark_reads(tmp_path, capsys):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + shipped.text("lnmo_lipon").encode())
+    assert main(["simulate", "ndp", str(path), "--out", str(tmp_path / "o")]) == 0
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate", "ndp", "li_sei_lipon", "--noise", "--seed", "-1"],
+    ["simulate", "eels", "li_sei_lipon", "--noise", "--seed", "-3"],
+    ["build", "li_sei_lipon", "--seed", "-1"],
+    ["fit", "li_sei_lipon", "--seed", "-2"],
+    ["simulate", "ndp", "li_sei_lipon", "--noise", "--seed", "1.5"],
+    ["sweep", "li_sei_lipon", "--seed", "-1"],
+])
+def test_a_negative_or_fractional_seed_is_one_line(tmp_path, capsys, argv):
+    out = tmp_path / "out"
+    code, err = _run([*argv, "--out", str(out)], capsys)
+    assert code == 2 and "--seed" in err and not out.exists()
+
+
+@pytest.mark.parametrize("instrument", ["ndp", "eels"])
+def test_a_seed_without_noise_is_refused_not_ignored(tmp_path, capsys, instrument):
+    code, err = _run(["simulate", instrument, "li_sei_lipon", "--seed", "4", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "--seed" in err and "--noise" in err and not (tmp_path / "o").exists()
+
+
+def test_an_empty_out_is_refused_and_the_current_folder_untouched(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, err = _run(["simulate", "ndp", "li_sei_lipon", "--out", ""], capsys)
+    assert code == 2 and "--out" in err and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["simulate"], ["simulate", "INSTRUMENT"]),
+    (["nonsense"], ["invalid choice"]),
+    (["simulate", "ndp"], ["required"]),
+    (["fit", "li_sei_lipon", "--out", "x", "--method", "newton"], ["--method", "least_squares"]),
+])
+def test_argument_errors_are_one_line_with_a_pointer_to_help(capsys, argv, words):
+    code, err = _run(argv, capsys)
+    assert code == 2 and all(w in err for w in words) and "--help" in err
+
+
+def test_the_posterior_flag_no_longer_clashes_with_the_sample_argument(capsys):
+    from interphase_sim.cli.main import build_parser
+
+    fit = build_parser()._subparsers._group_actions[0].choices["fit"]
+    flags = {s: a for a in fit._actions for s in a.option_strings}
+    assert "--posterior" in flags and "--sample" not in flags
+    for flag in ("--method", "--nwalkers", "--nsteps", "--posterior", "--seed"):
+        assert len(flags[flag].help) > 40, flag  # says what it does and its default
+
+
+def test_samples_list_show_and_copy(tmp_path, capsys, monkeypatch):
+    assert main(["samples", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in shipped.names())
+    assert main(["samples", "show", "lnmo_lipon"]) == 0
+    assert capsys.readouterr().out == shipped.text("lnmo_lipon")
+    monkeypatch.chdir(tmp_path)
+    assert main(["samples", "copy", "lnmo_lipon"]) == 0
+    assert (tmp_path / "lnmo_lipon.toml").read_text() == shipped.text("lnmo_lipon")
+    code, err = _run(["samples", "copy", "lnmo_lipon"], capsys)  # exists: refused, not overwritten
+    assert code == 2 and "--overwrite" in err
+    code, err = _run(["samples", "show", "li_sei"], capsys)
+    assert code == 2 and "did you mean 'li_sei_lipon'" in err
