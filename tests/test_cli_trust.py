@@ -95,3 +95,29 @@ def test_samples_list_show_and_copy(tmp_path, capsys, monkeypatch):
     assert code == 2 and "--overwrite" in err
     code, err = _run(["samples", "show", "li_sei"], capsys)
     assert code == 2 and "did you mean 'li_sei_lipon'" in err
+
+
+def test_build_records_the_seed_it_drew_and_warns_when_the_depth_range_is_cut(tmp_path, capsys):
+    import json
+
+    sample = tmp_path / "s.toml"
+    sample.write_text(shipped.text("li_sei_lipon").replace("semi_infinite_nm = 10.0\nseed = 1\n", ""))
+    out = tmp_path / "b"
+    argv = ["build", str(sample), "--out", str(out), "--lateral-nm", "2.5", "2.5", "--depth-range-nm", "1560", "1580"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "warning: depth_range_nm stops at 1580 nm but the model ends at 1575 nm" in err
+    assert "--semi-infinite-nm 10" in err and err.count("depth_range_nm") == 1 and "Traceback" not in err
+    seed = json.loads((out / "run.json").read_text())["seed"]
+    model = json.loads((out / "model.json").read_text())
+    assert isinstance(seed, int) and seed >= 0 and model["seed"] == seed and model["settings"]["seed"] == seed
+    assert isinstance(model["atoms"], int) and isinstance(model["cell_A"][0], float)
+    assert main([*argv, "--semi-infinite-nm", "10", "--seed", str(seed)]) == 0  # the same model, now reaching 1580
+    assert "depth_range_nm" not in capsys.readouterr().err
+    again = json.loads((out / "model.json").read_text())
+    assert again["cell_A"][2] == 200.0 and again["seed"] == seed
+
+
+def test_build_max_atoms_is_a_flag_the_message_names(tmp_path, capsys):
+    code, err = _run(["build", "li_sei_lipon", "--out", str(tmp_path / "b"), "--max-atoms", "1000"], capsys)
+    assert code == 2 and "max_atoms = 1,000" in err and "--max-atoms" in err and not (tmp_path / "b").exists()

@@ -225,7 +225,7 @@ def _plan_build(stack: Stack, lateral_nm: Any, seed: Any, max_depth_nm: Any, sem
     if n_est > max_atoms:
         raise InterphaseInputError(
             "max_atoms", f"the model would hold about {n_est:,} atoms, more than max_atoms = {max_atoms:,}; "
-            "reduce lateral_nm or max_depth_nm, or raise max_atoms"
+            "reduce lateral_nm or the depth range, or raise max_atoms ([build] max_atoms, or --max-atoms)"
         )
     orientations = dict(orientations or {})
     names_ = [lay.name for lay in stack.layers]
@@ -257,6 +257,8 @@ def _depth_window(stack: Stack, max_depth_nm: Any, semi_infinite_nm: float,
             raise InterphaseInputError("depth_range_nm", f"expected (start, stop) in nm, got {depth_range_nm!r}") from None
         if not (0 <= start < stop and math.isfinite(stop)):
             raise InterphaseInputError("depth_range_nm", f"need 0 <= start < stop (nm), got {depth_range_nm!r}")
+        if stop > depth + 1e-9:
+            warnings.warn(_cut_message(stack, stop, depth, semi_infinite_nm), UserWarning, stacklevel=4)
         depth = min(depth, stop)
         if start >= depth:
             raise InterphaseInputError("depth_range_nm", f"the window starts at {start:g} nm, below the stack's "
@@ -265,6 +267,16 @@ def _depth_window(stack: Stack, max_depth_nm: Any, semi_infinite_nm: float,
     if depth <= 0:
         raise InterphaseInputError("max_depth_nm", "the model would be empty")
     return start, depth
+
+
+def _cut_message(stack: Stack, stop: float, depth: float, semi_infinite_nm: float) -> str:
+    """Why a depth range ends above the stop asked for, and how to reach it."""
+    if stack.semi_infinite:
+        need = stop - stack.finite_depth_nm()
+        return (f"depth_range_nm stops at {stop:g} nm but the model ends at {depth:g} nm: the semi-infinite "
+                f"{stack.layers[-1].name} is built {semi_infinite_nm:g} nm deep (semi_infinite_nm); give "
+                f"semi_infinite_nm = {need:g} (--semi-infinite-nm {need:g}) to reach {stop:g} nm")
+    return f"depth_range_nm stops at {stop:g} nm but the stack ends at {depth:g} nm: the model ends there"
 
 
 def _check_unit_cells(stack: Stack, lx: float, ly: float, default_grain_nm: float) -> None:

@@ -77,11 +77,14 @@ def run_build(stack: Any, settings: dict[str, Any] | None = None) -> BuildRun:
     settings : dict, optional
         ``[build]`` keys overriding the table: ``lateral_nm`` (two edges, nm),
         ``depth_range_nm``, ``max_depth_nm``, ``semi_infinite_nm``, ``seed``,
-        ``orientations``, ``correlation_nm``, ``max_atoms``.
+        ``orientations``, ``correlation_nm``, ``max_atoms``. Without a ``seed`` one is
+        drawn and recorded in the result's settings and ``atoms.info``.
     """
     from interphase_sim.build.assemble import atoms_from_stack
 
     s = build_settings(stack, settings)
+    if s.get("seed") is None:  # drawn, and recorded with the model: a rerun with it rebuilds it
+        s["seed"] = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
     t0 = time.perf_counter()
     atoms = atoms_from_stack(stack, **s)
     return BuildRun(atoms=atoms, settings=s, build_s=time.perf_counter() - t0)

@@ -37,9 +37,14 @@ def seed_arg(text: str) -> int:
 
 
 def _check_seed_needs_noise(args: argparse.Namespace) -> None:
-    """``--seed`` draws the noise of ``simulate ndp|eels``: without ``--noise`` it would do nothing."""
+    """``--seed`` draws the noise of ``simulate ndp|eels``: without ``--noise`` it would do
+    nothing. Noise without a seed gets one drawn, recorded in the settings and run.json."""
     if args.seed is not None and not args.noise:
         raise InterphaseInputError("--seed", "only draws the noise: add --noise (the expected counts need no seed)")
+    if args.noise and args.seed is None:
+        import numpy as np
+
+        args.seed = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
 
 
 def _cmd_phases(args: argparse.Namespace) -> int:
@@ -205,7 +210,7 @@ def _onset(edge: str) -> float:
 
 
 BUILD_FLAGS = {"lateral_nm": "--lateral-nm", "depth_range_nm": "--depth-range-nm", "max_depth_nm": "--max-depth-nm",
-               "seed": "--seed"}
+               "semi_infinite_nm": "--semi-infinite-nm", "max_atoms": "--max-atoms", "seed": "--seed"}
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -227,6 +232,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     atoms = run.atoms
     plt = pyplot_module()
     fig = plot_model_slice(atoms, stack)
+    output.seed = run.settings.get("seed")
     with output:
         for fmt in args.formats:
             name = {"extxyz": "model.extxyz", "cif": "model.cif", "lammps": "model.lammps-data"}[fmt]
@@ -413,6 +419,10 @@ def _add_build_parser(sub: Any) -> None:
     bd.add_argument("--depth-range-nm", type=float, nargs=2, default=None, metavar=("START", "STOP"),
                     help="build only this depth window (nm)")
     bd.add_argument("--max-depth-nm", type=float, default=None, help="cut the model at this depth (nm)")
+    bd.add_argument("--semi-infinite-nm", type=float, default=None,
+                    help="how deep to build a semi-infinite last layer (nm; default [build] semi_infinite_nm, else 5)")
+    bd.add_argument("--max-atoms", type=int, default=None,
+                    help="refuse models estimated above this many atoms (default [build] max_atoms, else 5,000,000)")
     bd.add_argument("--seed", type=seed_arg, default=None,
                     help="seed of the structure (grains, amorphous packing); default [build] seed, else one is "
                          "drawn and recorded in model.json and run.json")
@@ -526,6 +536,22 @@ def _interrupt_in(exc: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
+@contextlib.contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Python warnings as ``interphase-sim: warning: ...`` lines (no file:line, no source)."""
+    import warnings
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        print(f"interphase-sim: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    old = warnings.showwarning
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = old
+
+
 def _error(text: str) -> None:
     print(f"interphase-sim: error: {' '.join(str(text).split())}", file=sys.stderr)
 
@@ -540,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), _warnings_as_lines():
             try:
                 return int(args.func(args) or 0)
             finally:
