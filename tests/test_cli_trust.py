@@ -121,3 +121,34 @@ def test_build_records_the_seed_it_drew_and_warns_when_the_depth_range_is_cut(tm
 def test_build_max_atoms_is_a_flag_the_message_names(tmp_path, capsys):
     code, err = _run(["build", "li_sei_lipon", "--out", str(tmp_path / "b"), "--max-atoms", "1000"], capsys)
     assert code == 2 and "max_atoms = 1,000" in err and "--max-atoms" in err and not (tmp_path / "b").exists()
+
+
+def _big(tmp_path, old, new):
+    path = tmp_path / "big.toml"
+    path.write_text(shipped.text("li_sei_lipon").replace(old, new))
+    return str(path)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["simulate", "eels", "POSITIONS", "--max-memory-gb", "8"], ["[eels] positions x channels = 100000 x 2048",
+                                                                 "--max-memory-gb 8"]),
+    (["simulate", "eels", "POSITIONS", "--max-memory-gb", "100"], ["GB written", "--max-output-gb"]),
+    (["simulate", "hrtem", "li_sei_lipon", "--lateral-nm", "500", "--max-memory-gb", "8"], ["[hrtem] lateral_nm",
+                                                                                          "--max-memory-gb"]),
+    (["build", "li_sei_lipon", "--lateral-nm", "200", "200"], ["[build] lateral_nm", "atoms", "--max-memory-gb"]),
+])
+def test_sizes_are_estimated_and_refused_before_anything_is_allocated(tmp_path, capsys, argv, words):
+    import time
+
+    argv = [_big(tmp_path, "positions = 170", "positions = 100000") if a == "POSITIONS" else a for a in argv]
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    code, err = _run([*argv, "--out", str(out)], capsys)
+    assert code == 2 and all(w in err for w in words), err
+    assert time.perf_counter() - t0 < 10 and not out.exists()
+
+
+def test_ndp_channels_beyond_the_range_are_refused(tmp_path, capsys):
+    code, err = _run(["simulate", "ndp", _big(tmp_path, "channels = 1024", "channels = 1e8"), "--out",
+                      str(tmp_path / "o")], capsys)
+    assert code == 2 and "ndp.channels" in err and "10000000" in err

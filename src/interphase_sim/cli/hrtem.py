@@ -116,8 +116,11 @@ def run(args: argparse.Namespace) -> int:
 
     from interphase_sim.cli.main import _wrote, open_output
 
+    from interphase_sim.cli.resources import check, estimate_hrtem
+
     stack = samples.read(args.sample)
     s = settings(stack, args)
+    check(estimate_hrtem(stack, s), args)
     output = open_output(args, stack)
     run_ = run_hrtem(stack, s, noise=args.noise, device=args.device, progress=not args.no_progress)
     info = run_.summary()

@@ -12,6 +12,7 @@ from typing import Any
 
 from interphase_sim.cli import hrtem as cli_hrtem
 from interphase_sim.cli.demo import cmd_demo
+from interphase_sim.cli.resources import add_limit_arguments
 from interphase_sim.core.errors import InterphaseInputError
 
 __all__ = ["main"]
@@ -78,8 +79,11 @@ def _cmd_simulate_ndp(args: argparse.Namespace) -> int:
     from interphase_sim.plotting.common import pyplot_module, plot_ndp_spectrum
     from interphase_sim.sample import shipped as samples
 
+    from interphase_sim.cli.resources import check, estimate_ndp
+
     _check_seed_needs_noise(args)
     stack = samples.read(args.sample)
+    check(estimate_ndp(stack), args)
     model = NDPModel.from_stack(stack)
     run = open_output(args, stack)
     meas = model.simulate(noise=args.noise, seed=args.seed)
@@ -168,8 +172,11 @@ def _cmd_simulate_eels(args: argparse.Namespace) -> int:
     from interphase_sim.plotting.common import pyplot_module, plot_eels_linescan
     from interphase_sim.sample import shipped as samples
 
+    from interphase_sim.cli.resources import check, estimate_eels
+
     _check_seed_needs_noise(args)
     stack = samples.read(args.sample)
+    check(estimate_eels(stack), args)
     model = EELSModel.from_stack(stack)
     run = open_output(args, stack)
     scan = model.simulate(noise=args.noise, seed=args.seed)
@@ -227,6 +234,10 @@ def _cmd_build(args: argparse.Namespace) -> int:
     flags = {k: getattr(args, k) for k in BUILD_FLAGS}
     flags = {k: BUILD[k].read(list(v) if isinstance(v, (list, tuple)) else v, f"{BUILD_FLAGS[k]} ([build] {k})")
              for k, v in flags.items() if v is not None}
+    from interphase_sim.build.workflow import build_settings
+    from interphase_sim.cli.resources import check, estimate_build
+
+    check(estimate_build(stack, build_settings(stack, flags)), args)
     output = open_output(args, stack)
     run = run_build(stack, flags)
     atoms = run.atoms
@@ -339,6 +350,7 @@ def _add_simulate_arguments(parser: argparse.ArgumentParser, table: str) -> None
     parser.add_argument("--noise", action="store_true", help="draw Poisson counts instead of the expectation")
     parser.add_argument("--seed", type=seed_arg, default=None,
                         help="random seed of the noise (with --noise; for hrtem also the lamella's structure)")
+    add_limit_arguments(parser)
 
 
 def _add_simulate_parsers(sub: Any) -> None:
@@ -426,6 +438,7 @@ def _add_build_parser(sub: Any) -> None:
     bd.add_argument("--seed", type=seed_arg, default=None,
                     help="seed of the structure (grains, amorphous packing); default [build] seed, else one is "
                          "drawn and recorded in model.json and run.json")
+    add_limit_arguments(bd)
     bd.add_argument("--formats", nargs="+", default=["extxyz"], choices=["extxyz", "cif", "lammps"])
     bd.set_defaults(func=_cmd_build)
 
