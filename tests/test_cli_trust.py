@@ -152,3 +152,32 @@ def test_ndp_channels_beyond_the_range_are_refused(tmp_path, capsys):
     code, err = _run(["simulate", "ndp", _big(tmp_path, "channels = 1024", "channels = 1e8"), "--out",
                       str(tmp_path / "o")], capsys)
     assert code == 2 and "ndp.channels" in err and "10000000" in err
+
+
+def test_the_shipped_sample_quantifies_li_k_and_says_which_edges_it_cannot(tmp_path, capsys):
+    assert main(["simulate", "eels", "li_sei_lipon", "--out", str(tmp_path / "e")]) == 0
+    out = capsys.readouterr().out
+    assert "quantified: Li K, P L2,3, N K, O K" in out and "not " not in out.split("quantified:")[1].split("\n")[0]
+    narrow = tmp_path / "narrow.toml"  # an axis from 50 eV: Li K (55 eV) has no pre-edge to fit
+    narrow.write_text(shipped.text("li_sei_lipon").replace("offset_eV = 40.0", "offset_eV = 50.0"))
+    assert main(["simulate", "eels", str(narrow), "--out", str(tmp_path / "n")]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("quantified:"))
+    assert "not Li K: the axis starts 5 eV below its onset, 14 eV of pre-edge are needed" in line
+
+
+def test_a_default_scan_resolves_a_thin_interphase_under_a_thick_film():
+    from interphase_sim.eels.model import EELSModel
+
+    stack = shipped.load("li_sei_lipon")
+    stack.sections.pop("eels")
+    z = EELSModel.from_stack(stack).default_positions()
+    inside = (z > 1500) & (z < 1570)  # the 70 nm SEI under 1500 nm of LiPON
+    assert inside.sum() >= 80 and z[0] < 1500 and z[-1] > 1570
+
+
+def test_noise_dominated_quantification_is_flagged(tmp_path, capsys):
+    low = tmp_path / "low.toml"
+    low.write_text(shipped.text("li_sei_lipon").replace("dose_e_per_A2 = 100000.0", "dose_e_per_A2 = 100.0"))
+    assert main(["simulate", "eels", str(low), "--noise", "--seed", "2", "--out", str(tmp_path / "o")]) == 0
+    warned = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("warning: EELS quantification")]
+    assert warned and all("dose_e_per_A2" in w or "background" in w for w in warned)

@@ -97,16 +97,16 @@ def _demo_build(stack, out: RunOutput, key: str) -> None:
 def _demo_eels(stack, out: RunOutput, key: str):
     """The demo's EELS part: a line scan across the interphase, quantified by edge integration."""
     from interphase_sim.eels.model import EELSModel
-    from interphase_sim.eels.analysis import quantify_line_scan
-    from interphase_sim.eels.xsec import edge
+    from interphase_sim.eels.analysis import quantifiable_edges, quantify_line_scan
     from interphase_sim.core.fileio import atomic_savefig
     from interphase_sim.plotting.common import pyplot_module, plot_eels_linescan
 
     model = EELSModel.from_stack(stack)
     scan = model.simulate(noise=True, seed=1)
     energy = scan.axis("energy")
-    edges = [e for e in model.edges if energy[-1] - edge(e).onset_eV >= 40.0 and edge(e).onset_eV - energy[0] >= 20.0]
-    quant = quantify_line_scan(model.deconvolve(scan), edges, window_eV=40.0)
+    windows, _ = quantifiable_edges(energy, model.edges, window_eV=40.0)
+    edges = list(windows)
+    quant = quantify_line_scan(model.deconvolve(scan), edges, window_eV=40.0, pre_edge_eV=windows)
     z = scan.axis("depth")
     tops = [0.0, *stack.interfaces_nm()]
     print(f"  EELS line scan {z[0]:g}-{z[-1]:g} nm, {z.size} positions; mean areal density (atoms/nm2) per layer:")

@@ -167,7 +167,7 @@ def _cmd_simulate_eels(args: argparse.Namespace) -> int:
     import json
 
     from interphase_sim.eels.model import EELSModel
-    from interphase_sim.eels.analysis import quantify_line_scan
+    from interphase_sim.eels.analysis import quantifiable_edges, quantification_warnings, quantify_line_scan
     from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
     from interphase_sim.plotting.common import pyplot_module, plot_eels_linescan
     from interphase_sim.sample import shipped as samples
@@ -182,9 +182,12 @@ def _cmd_simulate_eels(args: argparse.Namespace) -> int:
     scan = model.simulate(noise=args.noise, seed=args.seed)
     z = scan.axis("depth")
     energy = scan.axis("energy")
-    quantifiable = [e for e in model.edges if energy[-1] - _onset(e) >= 40.0 and _onset(e) - energy[0] >= 20.0]
+    windows, left = quantifiable_edges(energy, model.edges, window_eV=40.0)
+    quantifiable = list(windows)
     # plural scattering removed (Fourier ratio with the model's low-loss) before edge integration
-    quant = quantify_line_scan(model.deconvolve(scan), quantifiable, window_eV=40.0) if quantifiable else None
+    quant = (quantify_line_scan(model.deconvolve(scan), quantifiable, window_eV=40.0, pre_edge_eV=windows)
+             if quantifiable else None)
+    notes = [] if quant is None or not args.noise else quantification_warnings(quant)
     truth = model.elemental_profiles(z)
     plt = pyplot_module()
     fig = plot_eels_linescan(scan, quant, truth)
@@ -202,18 +205,16 @@ def _cmd_simulate_eels(args: argparse.Namespace) -> int:
         atomic_write_text(run.path("eels_settings.json"), json.dumps(
             {"sample": str(args.sample), **model.settings(), "noise": args.noise, "seed": args.seed,
              "positions_nm": [float(z[0]), float(z[-1]), int(z.size)]}, indent=2))
-    print(f"{z.size} positions x {energy.size} channels; edges {', '.join(model.edges)}; "
-          f"{model.electrons():.3g} electrons per spectrum")
+    print(f"{z.size} positions x {energy.size} channels ({energy[0]:g}-{energy[-1]:g} eV); edges "
+          f"{', '.join(model.edges)}; {model.electrons():.3g} electrons per spectrum")
+    print(f"quantified: {', '.join(quantifiable) or 'none'}" + "".join(
+        f"; not {e}: {why} (change [eels] offset_eV, dispersion_eV or channels)" for e, why in left.items()))
+    for note in notes:
+        print(f"warning: {note}")
     print(_wrote(run))
     if not wrote_hspy:
         print("(for a HyperSpy .hspy file as well: pip install 'interphase_sim[eels]')")
     return 0
-
-
-def _onset(edge: str) -> float:
-    from interphase_sim.eels.xsec import edge as get_edge
-
-    return get_edge(edge).onset_eV
 
 
 BUILD_FLAGS = {"lateral_nm": "--lateral-nm", "depth_range_nm": "--depth-range-nm", "max_depth_nm": "--max-depth-nm",
@@ -555,6 +556,8 @@ def _warnings_as_lines() -> Iterator[None]:
     import warnings
 
     def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        if "Deprecat" in category.__name__ and "interphase_sim" not in filename:
+            return  # a library's deprecation notice is for the package's developers, not its users
         print(f"interphase-sim: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
     old = warnings.showwarning

@@ -288,11 +288,19 @@ class EELSModel:
         return p + self.scan_origin_nm.value + (self.scan_step_scale.value - 1.0) * (p - p[0])
 
     def default_positions(self, n: int | None = None) -> np.ndarray:
-        """Nominal probe positions (nm): the scan in the ``[eels]`` table or across the finite stack."""
+        """Nominal probe positions (nm): the scan in the ``[eels]`` table, else across the
+        interfaces (from half their span, at least 10 nm, above the first to as far below
+        the last), so a thin interphase under a thick film gets the scan's positions."""
         scan = self.scan
         depth = self.stack.finite_depth_nm()
-        start = float(scan.get("scan_start_nm", 0.0))
-        stop = float(scan.get("scan_stop_nm", depth + max(0.1 * depth, 10.0)))
+        inner = [b for b in self.stack.interfaces_nm()[:-1] if math.isfinite(b)]
+        if inner:
+            pad = max(10.0, 0.5 * (inner[-1] - inner[0]))
+            lo, hi = max(inner[0] - pad, 0.0), inner[-1] + pad
+        else:  # one layer: across it
+            lo, hi = 0.0, depth + max(0.1 * depth, 10.0)
+        start = float(scan.get("scan_start_nm", lo))
+        stop = float(scan.get("scan_stop_nm", hi))
         n = int(scan.get("positions", 200)) if n is None else n
         if not stop > start or n < 2:
             raise InterphaseInputError("eels.scan", "need scan_stop_nm > scan_start_nm and >= 2 positions")
