@@ -181,3 +181,26 @@ def test_noise_dominated_quantification_is_flagged(tmp_path, capsys):
     assert main(["simulate", "eels", str(low), "--noise", "--seed", "2", "--out", str(tmp_path / "o")]) == 0
     warned = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("warning: EELS quantification")]
     assert warned and all("dose_e_per_A2" in w or "background" in w for w in warned)
+
+
+def _spectrum(tmp_path, scale=1.0, zero=False):
+    from interphase_sim.ndp import NDPModel
+
+    meas = NDPModel.from_stack(shipped.load("lnmo_lipon")).simulate(noise=True, seed=1)
+    path = tmp_path / "spectrum.csv"
+    rows = ["energy_keV,counts"] + [f"{e * scale:.6g},{0 if zero else c:g}"
+                                    for e, c in zip(meas.axis("energy"), meas.values)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_an_energy_axis_in_ev_labelled_kev_is_refused(tmp_path, capsys):
+    path = _spectrum(tmp_path, scale=1000.0)
+    code, err = _run(["fit", "lnmo_lipon", "--data", f"ndp={path}", "--out", str(tmp_path / "f")], capsys)
+    assert code == 2 and str(path) in err and "in eV" in err and not (tmp_path / "f").exists()
+
+
+def test_an_all_zero_spectrum_is_refused_not_fitted(tmp_path, capsys):
+    path = _spectrum(tmp_path, zero=True)
+    code, err = _run(["fit", "lnmo_lipon", "--data", f"ndp={path}", "--out", str(tmp_path / "f")], capsys)
+    assert code == 2 and str(path) in err and "no counts" in err and not (tmp_path / "f").exists()

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.measurement import Measurement
@@ -100,7 +101,10 @@ def _load(kind: str, item: Any, base_dir: Path | None, calibration: dict[str, An
     path = Path(os.fspath(item))
     if base_dir is not None and not path.is_absolute():
         path = base_dir / path
-    return str(path), load_measurement(path, kind=kind, **calibration)
+    meas = load_measurement(path, kind=kind, **calibration)
+    if kind in ("ndp", "eels") and not np.any(np.asarray(meas.values) > 0):
+        raise InterphaseInputError(str(path), "holds no counts (every value is zero): nothing to fit")
+    return str(path), meas
 
 
 def _ndp_objective(stack: Any, meas: Measurement, source: str, s: dict[str, Any]) -> tuple[Any, Objective]:

@@ -127,6 +127,9 @@ def read_spectrum_csv(path: str | os.PathLike, gain_keV: float | None = None, of
         else:
             axis = Axis("channel", "", channel)
             md.update(gain_keV=None, offset_keV=None, energy_calibration="unknown")
+    if axis.name == "energy" and axis.values[-1] > MAX_PLAUSIBLE_KEV:
+        raise InterphaseInputError(path, f"the energy axis reaches {axis.values[-1]:.4g} keV, beyond any NDP "
+                                   f"particle (the 6Li triton is born at 2727 keV): is it in eV? Divide by 1000")
     if not np.all(np.isfinite(counts)):
         raise InterphaseInputError(path, "counts contain NaN or inf")
     if np.any(counts < 0):
@@ -139,6 +142,10 @@ def read_spectrum_csv(path: str | os.PathLike, gain_keV: float | None = None, of
     if header_md:
         md["header"] = header_md
     return Measurement(values=counts, axes=[axis], uncertainties=sigma, metadata=md)
+
+
+#: Highest energy an NDP spectrum's axis may reach (keV): several times the 6Li triton's 2727 keV.
+MAX_PLAUSIBLE_KEV = 20_000.0
 
 
 def load_spectrum_csv(
