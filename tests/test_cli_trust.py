@@ -204,3 +204,50 @@ def test_an_all_zero_spectrum_is_refused_not_fitted(tmp_path, capsys):
     path = _spectrum(tmp_path, zero=True)
     code, err = _run(["fit", "lnmo_lipon", "--data", f"ndp={path}", "--out", str(tmp_path / "f")], capsys)
     assert code == 2 and str(path) in err and "no counts" in err and not (tmp_path / "f").exists()
+
+
+def _stderr_of(argv, tty, cwd):
+    """stderr of ``interphase-sim argv``, written to a pseudo-terminal (``tty``) or a pipe (a log file)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "interphase_sim.cli.main", *argv]
+    if not tty:
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=300).stderr
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a terminal 120 wide
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=slave, cwd=cwd)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=300)
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")
+
+
+BUILD = ["build", "li_sei_lipon", "--lateral-nm", "3", "3", "--depth-range-nm", "1520", "1580"]
+
+
+def test_progress_bars_on_a_terminal_none_in_a_log_and_none_with_quiet(tmp_path):
+    on_tty = _stderr_of([*BUILD, "--out", "a"], True, tmp_path)
+    assert "build:" in on_tty and "stages" in on_tty and "layer SEI-inner" in on_tty
+    assert "\r" not in _stderr_of([*BUILD, "--out", "b"], False, tmp_path)  # a log: no carriage-return frames
+    assert "stages" not in _stderr_of([*BUILD, "--out", "c", "--quiet"], True, tmp_path)
+
+
+def test_the_hrtem_command_logs_no_progress_frames(tmp_path):
+    err = _stderr_of(["simulate", "hrtem", "li_sei_lipon", "--lateral-nm", "3", "--out", "h"], False, tmp_path)
+    assert "\r" not in err and len(err.splitlines()) <= 3, err

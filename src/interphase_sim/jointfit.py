@@ -189,7 +189,7 @@ def data_sets(stack: Any, data: dict[str, Any], settings: dict[str, Any] | None 
 
 
 def joint_fit(stack: Any, data: dict[str, Any] | None = None, *, base_dir: str | os.PathLike | None = None,
-              **settings: Any) -> JointFitRun:
+              progress: bool = False, **settings: Any) -> JointFitRun:
     """Fit a sample to measured data from any instruments, jointly.
 
     Parameters
@@ -201,6 +201,8 @@ def joint_fit(stack: Any, data: dict[str, Any] | None = None, *, base_dir: str |
         ``[fit]`` table's ``data`` (paths relative to ``base_dir``, e.g. the sample file's folder).
     base_dir : path, optional
         Folder that relative data paths start from.
+    progress : bool
+        emcee's progress bar (tqdm, on stderr) while it samples.
     **settings
         ``[fit]`` keys overriding the table (see the module docstring), and (Python only)
         ``hrtem_confusion``: a :class:`~interphase_sim.hrtem.fitting.LabelConfusion`
@@ -220,6 +222,6 @@ def joint_fit(stack: Any, data: dict[str, Any] | None = None, *, base_dir: str |
         posterior = None
         if s.get("sample"):
             posterior = sample(objectives, nwalkers=s.get("nwalkers") or 32, nsteps=s.get("nsteps") or 2000,
-                               seed=s.get("seed"), start=result)
+                               seed=s.get("seed"), start=result, progress=progress)
     return JointFitRun(data=sets, result=result, posterior=posterior, settings=s,
                        warnings=[str(w.message) for w in caught])

@@ -122,6 +122,7 @@ def atoms_from_stack(
     correlation_nm: float = 3.0,
     max_atoms: int = 5_000_000,
     default_grain_nm: float = 5.0,
+    progress: Any = None,
 ) -> ase.Atoms:
     """Build the stack as one ase.Atoms (Å; z = depth below the top surface).
 
@@ -148,6 +149,9 @@ def atoms_from_stack(
         Refuse (before allocating) models estimated to exceed this many atoms.
     default_grain_nm : float
         Grain size of a mixed layer that gives none (nm).
+    progress : object, optional
+        Told ``progress.next("layer NAME")`` as each layer starts (e.g. a
+        :class:`interphase_sim.core.progress.Stages`).
 
     Returns
     -------
@@ -174,6 +178,8 @@ def atoms_from_stack(
     parts: list[_LayerAtoms] = []
     grain_offset = 0
     for i, lay in enumerate(stack.layers):
+        if progress is not None:
+            progress.next(f"layer {lay.name}")
         region = frame.region(i)
         if region is None:
             continue  # entirely above the window

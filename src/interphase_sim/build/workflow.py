@@ -67,7 +67,7 @@ def build_settings(stack: Any, overrides: dict[str, Any] | None = None) -> dict[
     return BUILD.resolve(stack.sections.get("build", {}), overrides or {}, where="build")
 
 
-def run_build(stack: Any, settings: dict[str, Any] | None = None) -> BuildRun:
+def run_build(stack: Any, settings: dict[str, Any] | None = None, progress: bool = False) -> BuildRun:
     """Build a sample's atomistic model from its ``[build]`` table.
 
     Parameters
@@ -79,12 +79,16 @@ def run_build(stack: Any, settings: dict[str, Any] | None = None) -> BuildRun:
         ``depth_range_nm``, ``max_depth_nm``, ``semi_infinite_nm``, ``seed``,
         ``orientations``, ``correlation_nm``, ``max_atoms``. Without a ``seed`` one is
         drawn and recorded in the result's settings and ``atoms.info``.
+    progress : bool
+        A bar over the layers on stderr (see :func:`interphase_sim.core.progress.shown`).
     """
     from interphase_sim.build.assemble import atoms_from_stack
+    from interphase_sim.core.progress import Stages
 
     s = build_settings(stack, settings)
     if s.get("seed") is None:  # drawn, and recorded with the model: a rerun with it rebuilds it
         s["seed"] = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
     t0 = time.perf_counter()
-    atoms = atoms_from_stack(stack, **s)
+    with Stages([lay.name for lay in stack.layers], "build", progress) as stages:
+        atoms = atoms_from_stack(stack, **s, progress=stages)
     return BuildRun(atoms=atoms, settings=s, build_s=time.perf_counter() - t0)

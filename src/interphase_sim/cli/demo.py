@@ -64,6 +64,7 @@ def _demo_hrtem(stack, out: RunOutput, key: str):
     from interphase_sim.hrtem.workflow import run_hrtem
 
     # a narrower lamella than the sample's, so that the demo stays quick
+    print("  HRTEM: building and imaging a 6 nm wide lamella (abTEM multislice, ~10 s) ...", flush=True)
     run = run_hrtem(stack, {"lateral_nm": 6.0}, noise=True)
     paths = cli_hrtem.write_outputs(run, stack, out.path, prefix=f"{key}_hrtem_")
     s = run.settings
@@ -84,6 +85,7 @@ def _demo_build(stack, out: RunOutput, key: str) -> None:
     lo, hi = s.get("depth_range_nm") or (0.0, stack.finite_depth_nm())
     # a narrower box than the sample's [build] table, at most 100 nm deep, so that the demo stays quick
     lo = max(lo, hi - 100.0)
+    print(f"  building the atomistic model {lo:g}-{hi:g} nm deep (~10 s) ...", flush=True)
     run = run_build(stack, {"lateral_nm": (5.5, 5.5), "depth_range_nm": (lo, hi), "seed": s.get("seed", 1)})
     atoms, dt = run.atoms, run.build_s
     plt = pyplot_module()
@@ -132,6 +134,7 @@ def _demo_joint(stack, data: dict, out: RunOutput, key: str) -> None:
     from interphase_sim.jointfit import joint_fit
     from interphase_sim.plotting.common import plot_joint_fits, pyplot_module
 
+    print(f"  fitting {', '.join(data)} alone and jointly ...", flush=True)
     free = stack.parameters().varying()
     truth = free.get_values()
     lo, hi = free.bounds_array().T

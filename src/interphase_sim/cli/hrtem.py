@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dose", type=float, default=None, help="electron dose for --noise (e/Å2)")
     parser.add_argument("--device", choices=("cpu", "gpu", "auto"), default="cpu",
                         help="where abTEM computes (default cpu; gpu fails clearly without one)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the multislice progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (as --quiet)")
 
 
 def settings(stack: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -117,12 +117,13 @@ def run(args: argparse.Namespace) -> int:
     from interphase_sim.cli.main import _wrote, open_output
 
     from interphase_sim.cli.resources import check, estimate_hrtem
+    from interphase_sim.core.progress import shown
 
     stack = samples.read(args.sample)
     s = settings(stack, args)
     check(estimate_hrtem(stack, s), args)
     output = open_output(args, stack)
-    run_ = run_hrtem(stack, s, noise=args.noise, device=args.device, progress=not args.no_progress)
+    run_ = run_hrtem(stack, s, noise=args.noise, device=args.device, progress=shown(args.quiet or args.no_progress))
     info = run_.summary()
     with output:
         write_outputs(run_, stack, output.path)

@@ -13,6 +13,7 @@ from typing import Any
 from interphase_sim.cli import hrtem as cli_hrtem
 from interphase_sim.cli.demo import cmd_demo
 from interphase_sim.cli.resources import add_limit_arguments
+from interphase_sim.core.progress import shown
 from interphase_sim.core.errors import InterphaseInputError
 
 __all__ = ["main"]
@@ -24,6 +25,11 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    """``--quiet``: no progress bars (they are drawn only on a terminal anyway)."""
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (none are drawn into a log file)")
 
 
 def seed_arg(text: str) -> int:
@@ -240,7 +246,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     check(estimate_build(stack, build_settings(stack, flags)), args)
     output = open_output(args, stack)
-    run = run_build(stack, flags)
+    run = run_build(stack, flags, progress=shown(args.quiet))
     atoms = run.atoms
     plt = pyplot_module()
     fig = plot_model_slice(atoms, stack)
@@ -299,7 +305,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
              "calibration": calibration if given else None}
     base = None if data is not None else _sample_folder(args.sample)
     output = open_output(args, stack)
-    run = joint_fit(stack, data, base_dir=base, **flags)
+    run = joint_fit(stack, data, base_dir=base, progress=shown(args.quiet), **flags)
     plt = pyplot_module()
     fig = run.result.plot()
     fig.suptitle(f"fit: {stack.name or args.sample}", fontsize=10)
@@ -352,6 +358,7 @@ def _add_simulate_arguments(parser: argparse.ArgumentParser, table: str) -> None
     parser.add_argument("--seed", type=seed_arg, default=None,
                         help="random seed of the noise (with --noise; for hrtem also the lamella's structure)")
     add_limit_arguments(parser)
+    add_quiet(parser)
 
 
 def _add_simulate_parsers(sub: Any) -> None:
@@ -440,6 +447,7 @@ def _add_build_parser(sub: Any) -> None:
                     help="seed of the structure (grains, amorphous packing); default [build] seed, else one is "
                          "drawn and recorded in model.json and run.json")
     add_limit_arguments(bd)
+    add_quiet(bd)
     bd.add_argument("--formats", nargs="+", default=["extxyz"], choices=["extxyz", "cif", "lammps"])
     bd.set_defaults(func=_cmd_build)
 
@@ -474,6 +482,7 @@ def _add_fit_parser(sub: Any) -> None:
     ft.add_argument("--energy-max-keV", type=float, default=None, help="fit only NDP channels below this energy")
     ft.add_argument("--gain-keV", type=float, default=None, help="keV per channel for an NDP channel column")
     ft.add_argument("--offset-keV", type=float, default=None, help="energy of NDP channel 0 (keV)")
+    add_quiet(ft)
     ft.set_defaults(func=_cmd_fit)
 
 
@@ -503,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sd.add_argument("--out", default="interphase-demo", help="output folder (default: %(default)s)")
+    add_quiet(sd)
     sd.set_defaults(func=cmd_demo)
 
     from interphase_sim.cli.samples import add_samples_parser

@@ -172,27 +172,34 @@ def run_hrtem(stack: Any, settings: dict[str, Any] | None = None, *, noise: bool
     device : {"cpu", "gpu", "auto"}
         Where abTEM computes.
     progress : bool
-        abTEM's progress bar during the multislice.
+        A bar over the stages (lamella, multislice, phase map) on stderr (see
+        :func:`interphase_sim.core.progress.shown`).
     build_options : dict, optional
         Further keywords of :func:`interphase_sim.build.atoms_from_stack`.
     """
+    from interphase_sim.core.progress import Stages
+
     s = resolve_hrtem_settings(stack, settings)
     check_phase_map_window(s)
     mic = microscope_from_settings(s)  # microscope fields fail here, before anything is built
-    t0 = time.perf_counter()
-    model = HRTEMModel.from_stack(stack, mic, device=device, progress_bar=progress, build_options=build_options,
-                                  **{k: v for k, v in s.items() if k not in MICROSCOPE_KEYS})
-    build_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    image = model.image(noise=noise, seed=int(s["seed"]) if noise_seed is None else noise_seed)
-    image_s = time.perf_counter() - t0
-    image = _without_vacuum(model, image)
-    crystals = [n for n, ph in stack.phases.items() if not ph.amorphous]
-    d_min = max(MIN_SPACING_A, 1.05 * wavelength_A(mic.energy_eV) / (mic.aperture_mrad * 1e-3))
-    candidates = candidate_reflections(crystals, d_min_A=d_min, min_intensity=s["min_intensity"])
-    pm = fractions = stack_fr = score = truth = confusion = None
-    if candidates:  # nothing crystalline shows fringes at this resolution (e.g. LiPON alone)
-        pm, fractions, stack_fr, score, truth, confusion = _map_phases(stack, model, image, s, candidates)
+    with Stages(["lamella", "multislice", "phase map"], "hrtem", progress) as stages:
+        stages.next("building the lamella")
+        t0 = time.perf_counter()
+        model = HRTEMModel.from_stack(stack, mic, device=device, build_options=build_options,
+                                      **{k: v for k, v in s.items() if k not in MICROSCOPE_KEYS})
+        build_s = time.perf_counter() - t0
+        stages.next(f"multislice, {model.gpts[0]} x {model.gpts[1]} x {model.n_slices} slices")
+        t0 = time.perf_counter()
+        image = model.image(noise=noise, seed=int(s["seed"]) if noise_seed is None else noise_seed)
+        image_s = time.perf_counter() - t0
+        image = _without_vacuum(model, image)
+        stages.next("phase map")
+        crystals = [n for n, ph in stack.phases.items() if not ph.amorphous]
+        d_min = max(MIN_SPACING_A, 1.05 * wavelength_A(mic.energy_eV) / (mic.aperture_mrad * 1e-3))
+        candidates = candidate_reflections(crystals, d_min_A=d_min, min_intensity=s["min_intensity"])
+        pm = fractions = stack_fr = score = truth = confusion = None
+        if candidates:  # nothing crystalline shows fringes at this resolution (e.g. LiPON alone)
+            pm, fractions, stack_fr, score, truth, confusion = _map_phases(stack, model, image, s, candidates)
     return HRTEMRun(model=model, image=image, microscope=mic, settings=s, candidates=candidates, d_min_A=d_min,
                     phase_map=pm, depth_fractions=fractions, stack_fractions=stack_fr, score=score,
                     build_s=build_s, image_s=image_s, truth=truth, confusion=confusion)
