@@ -159,10 +159,10 @@ def test_cli_build_writes_model_and_picture(tmp_path, capsys):
     sample.write_text(samples.text("li_sei_lipon"))
     out = tmp_path / "model"
     assert main(["build", str(sample), "--lateral-nm", "5.5", "5.5", "--depth-range-nm", "1535", "1560",
-                 "--out", str(out), "--formats", "extxyz", "cif", "--seed", "2"]) == 0
+                 "--out", str(out), "--formats", "extxyz", "lammps", "--seed", "2"]) == 0
     text = capsys.readouterr().out
     assert "atoms/s" in text and "SEI-inner" in text
-    assert (out / "model.extxyz").stat().st_size > 10_000 and (out / "model.cif").exists()
+    assert (out / "model.extxyz").stat().st_size > 10_000 and (out / "model.lammps-data").exists()
     assert (out / "model_slice.png").stat().st_size > 20_000
 
 
@@ -174,9 +174,11 @@ def test_a_box_smaller_than_a_unit_cell_is_refused_with_the_numbers():
 
 def test_lammps_and_cif_output(model, tmp_path):
     write_structure(model, tmp_path / "m.lammps-data", format="lammps-data")
-    write_structure(model, tmp_path / "m.cif")
     text = (tmp_path / "m.lammps-data").read_text()
     assert f"{len(model)} atoms" in text
+    with pytest.raises(InterphaseInputError, match="use extxyz or lammps"):  # a CIF of this size would not load
+        write_structure(model, tmp_path / "m.cif")
+    write_structure(model[:500], tmp_path / "m.cif")
     assert "_cell_length_a" in (tmp_path / "m.cif").read_text()
 
 

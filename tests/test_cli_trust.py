@@ -251,3 +251,12 @@ def test_progress_bars_on_a_terminal_none_in_a_log_and_none_with_quiet(tmp_path)
 def test_the_hrtem_command_logs_no_progress_frames(tmp_path):
     err = _stderr_of(["simulate", "hrtem", "li_sei_lipon", "--lateral-nm", "3", "--out", "h"], False, tmp_path)
     assert "\r" not in err and len(err.splitlines()) <= 3, err
+
+
+def test_a_cif_too_big_to_load_is_refused_before_the_build(tmp_path, capsys):
+    import time
+
+    t0 = time.perf_counter()
+    code, err = _run([*BUILD[:2], *BUILD[5:], "--lateral-nm", "8", "8", "--formats", "cif", "--out", str(tmp_path / "c")], capsys)
+    assert code == 2 and "--formats" in err and "extxyz or lammps" in err and not (tmp_path / "c").exists()
+    assert time.perf_counter() - t0 < 5

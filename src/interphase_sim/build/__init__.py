@@ -12,15 +12,18 @@ from typing import Any
 import numpy as np
 
 from interphase_sim.build.assemble import atoms_from_stack, cross_section, estimate_atoms, lnmo_lipon_interface
+from interphase_sim.build.formats import CIF_MAX_ATOMS, check_formats
 from interphase_sim.build.results import DepthProfile, MosaicFill, PhaseFractions, StructureReport
 
 __all__ = [
+    "CIF_MAX_ATOMS",
     "DepthProfile",
     "MosaicFill",
     "PhaseFractions",
     "StructureReport",
     "amorphous",
     "atoms_from_stack",
+    "check_formats",
     "cross_section",
     "crystal_slab",
     "estimate_atoms",
@@ -61,14 +64,26 @@ def write_structure(atoms: Any, path: Any, format: str | None = None) -> None:
     scalars and arrays as ASE writes them, lists and dicts as ASE's JSON values (read
     back as lists and dicts by ``ase.io.read``). Numpy values nested in lists or dicts
     are converted to plain numbers here, at write time, so that nothing is dropped.
+
+    CIF is written only up to :data:`CIF_MAX_ATOMS` atoms (see :func:`check_formats`),
+    with per-site labels naming the layer and phase (``Li12_SEI-inner_Li2O``) and the
+    ``layer``/``phase``/``grain`` indices as ``_atom_site_interphase_*`` columns (see
+    :func:`interphase_sim.build.formats.write_cif`).
+
+    Raises
+    ------
+    InterphaseInputError
+        CIF asked for a model of more than :data:`CIF_MAX_ATOMS` atoms.
     """
     import ase.io
 
+    from interphase_sim.build.formats import write_cif
     from interphase_sim.core.fileio import atomic_path
     from interphase_sim.core.model import plain
 
     fmt = format or {"xyz": "extxyz", "extxyz": "extxyz", "cif": "cif", "lmp": "lammps-data",
                      "data": "lammps-data"}.get(str(path).rsplit(".", 1)[-1].lower(), "extxyz")
+    check_formats([fmt], len(atoms), field="format")
     info = atoms.info
     try:
         # plain values for the writer, on the caller's object only while writing
@@ -77,6 +92,8 @@ def write_structure(atoms: Any, path: Any, format: str | None = None) -> None:
             if fmt == "lammps-data":
                 ase.io.write(tmp, atoms, format=fmt, masses=True,
                              specorder=sorted(set(atoms.get_chemical_symbols())))
+            elif fmt.lower() == "cif":
+                write_cif(atoms, tmp)
             else:
                 ase.io.write(tmp, atoms, format=fmt)
     finally:

@@ -63,7 +63,8 @@ def write_outputs(run: Any, stack: Any, place: Callable[[str], Path], prefix: st
     names = ["image.tiff", "image.png", "diffractogram.png"] + ([] if pm is None else ["phase_map.png", "phase_map.csv"])
     paths = [place(f"{prefix}{n}") for n in names] + [None] * (5 - len(names))
     write_tiff(paths[0], img.values, pixel_nm, description=f"interphase_sim HRTEM {stack.name}; depth from "
-               f"{img.axis('depth')[0]:.3f} nm; defocus {mic.defocus_A:.1f} A; {mic.energy_eV / 1e3:g} kV")
+               f"{img.axis('depth')[0]:.3f} nm; defocus {mic.defocus_A:.1f} A; {mic.energy_eV / 1e3:g} kV",
+               origin_nm=(float(img.axis("depth")[0]), 0.0))
     _write_figures(run, stack, paths[1:4])
     if pm is None:
         return paths[:3]

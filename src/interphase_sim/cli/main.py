@@ -244,7 +244,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from interphase_sim.build.workflow import build_settings
     from interphase_sim.cli.resources import check, estimate_build
 
-    check(estimate_build(stack, build_settings(stack, flags)), args)
+    from interphase_sim.build import check_formats
+
+    cost = estimate_build(stack, build_settings(stack, flags))
+    check(cost, args)
+    check_formats(args.formats, cost.atoms)  # a format that cannot serve a model this big: before building
     output = open_output(args, stack)
     run = run_build(stack, flags, progress=shown(args.quiet))
     atoms = run.atoms
@@ -448,7 +452,9 @@ def _add_build_parser(sub: Any) -> None:
                          "drawn and recorded in model.json and run.json")
     add_limit_arguments(bd)
     add_quiet(bd)
-    bd.add_argument("--formats", nargs="+", default=["extxyz"], choices=["extxyz", "cif", "lammps"])
+    bd.add_argument("--formats", nargs="+", default=["extxyz"], choices=["extxyz", "cif", "lammps"],
+                    help="files to write: extxyz (with the per-atom layer/phase/grain arrays) and lammps load at "
+                         "any size; cif only up to 1,000 atoms (its readers slow down as the square of the atoms)")
     bd.set_defaults(func=_cmd_build)
 
 

@@ -43,6 +43,7 @@ class Estimate:
     output_gb: float
     seconds: float
     driver: str  # e.g. "[eels] positions x channels = 100000 x 2048"
+    atoms: int = 0  # of an atomistic model, when there is one
 
     def text(self) -> str:
         return (f"about {self.memory_gb:.2g} GB of memory, {self.output_gb:.2g} GB written and "
@@ -119,7 +120,7 @@ def estimate_build(stack: Any, settings: dict[str, Any]) -> Estimate:
     atoms = estimate_atoms(stack, (float(lateral[0]), float(lateral[1])), max(stop - start, 0.0), start)
     return Estimate(400 * atoms / GB + 0.2, 90 * atoms / GB, atoms / 2e4 + 1.0,
                     f"[build] lateral_nm x depth = {lateral[0]:g} x {lateral[1]:g} x {stop - start:g} nm "
-                    f"(~{atoms:,} atoms)")
+                    f"(~{atoms:,} atoms)", atoms)
 
 
 def estimate_hrtem(stack: Any, settings: dict[str, Any]) -> Estimate:

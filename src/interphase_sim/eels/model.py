@@ -602,28 +602,28 @@ def to_hyperspy(measurement: Measurement):
     """Convert an EELS Measurement (energy last) to an exspy ``EELSSpectrum``.
 
     Beam energy (keV), convergence and collection angles (mrad) go into HyperSpy's
-    ``Acquisition_instrument.TEM`` metadata.
+    ``Acquisition_instrument.TEM`` metadata (those unknown are left out); the whole
+    Measurement is kept for :meth:`Measurement.from_hyperspy
+    <interphase_sim.core.measurement.Measurement.from_hyperspy>` (see
+    :func:`~interphase_sim.core.measurement.store_in_hyperspy`).
     """
+    from interphase_sim.core.measurement import set_hyperspy_axes, store_in_hyperspy
+
     try:
         import exspy
     except ImportError:
         raise ImportError("to_hyperspy needs exspy: pip install 'interphase_sim[eels]'") from None
-    sig = exspy.signals.EELSSpectrum(np.asarray(measurement.values))
-    axes = sig.axes_manager
-    for i, ax in enumerate(measurement.axes):
-        target = axes.signal_axes[0] if i == len(measurement.axes) - 1 else axes.navigation_axes[0]
-        v = np.asarray(ax.values, dtype=float)
-        target.name, target.units = ax.name, ax.units
-        target.offset = float(v[0])
-        target.scale = float((v[-1] - v[0]) / (v.size - 1)) if v.size > 1 else 1.0  # not v[1]-v[0]: round-off
+    sig = exspy.signals.EELSSpectrum(np.array(measurement.values, dtype=float))
+    set_hyperspy_axes(sig, measurement.axes)  # axis i of the Measurement: array axis i
     md = measurement.metadata
+    beam_eV = md.get("beam_energy_eV")
     sig.set_microscope_parameters(
-        beam_energy=md.get("beam_energy_eV", 0.0) / 1000.0,
+        beam_energy=None if beam_eV is None else beam_eV / 1000.0,
         convergence_angle=md.get("convergence_mrad"),
         collection_angle=md.get("collection_mrad"),
     )
     sig.metadata.General.title = f"interphase_sim EELS: {md.get('sample', '')}"
-    return sig
+    return store_in_hyperspy(sig, measurement)
 
 
 def _uniform_energy(values: Any, field: str) -> np.ndarray:

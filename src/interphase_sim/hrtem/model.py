@@ -555,19 +555,25 @@ def to_abtem_images(measurement: Measurement):
 
 
 def to_hyperspy_signal(measurement: Measurement):
-    """A HyperSpy ``Signal2D`` with its axes in nm and the microscope in the metadata."""
+    """A HyperSpy ``Signal2D`` with its axes in nm and the microscope in the metadata.
+
+    Rows (depth) are HyperSpy's ``y``. The whole Measurement is kept for
+    :meth:`Measurement.from_hyperspy <interphase_sim.core.measurement.Measurement.from_hyperspy>`
+    (see :func:`~interphase_sim.core.measurement.store_in_hyperspy`).
+    """
+    from interphase_sim.core.measurement import set_hyperspy_axes, store_in_hyperspy
+
     try:
         import hyperspy.api as hs
     except ImportError:
         raise ImportError("to_hyperspy_signal needs hyperspy: pip install 'interphase_sim[eels]'") from None
-    sig = hs.signals.Signal2D(np.asarray(measurement.values, dtype=float))
-    for ax, src in zip(sig.axes_manager.signal_axes[::-1], measurement.axes):
-        v = np.asarray(src.values, dtype=float)
-        ax.name, ax.units, ax.offset = src.name, "nm", float(v[0])
-        ax.scale = float(v[1] - v[0]) if v.size > 1 else 1.0
+    sig = hs.signals.Signal2D(np.array(measurement.values, dtype=float))
+    set_hyperspy_axes(sig, measurement.axes)
     md = measurement.metadata
     sig.metadata.General.title = "interphase_sim HRTEM"
-    sig.metadata.set_item("Acquisition_instrument.TEM.beam_energy", md.get("energy_eV", 0.0) / 1e3)
+    energy_eV = md.get("energy_eV")
+    if energy_eV is not None:
+        sig.metadata.set_item("Acquisition_instrument.TEM.beam_energy", energy_eV / 1e3)
     sig.metadata.set_item("Acquisition_instrument.TEM.defocus_A", md.get("defocus_A"))
     sig.metadata.set_item("Acquisition_instrument.TEM.Cs_mm", md.get("Cs_mm"))
-    return sig
+    return store_in_hyperspy(sig, measurement)
