@@ -50,7 +50,7 @@ def test_sweep_bad_input_is_one_line_and_status_2(tmp_path, capsys):
     cases = [
         (["sweep", str(sample)], "--out"),
         (["sweep", str(sample), "--out", str(tmp_path / "x.zarr"), "--workers", "0"], "--workers"),
-        (["sweep", str(sample), "--out", str(tmp_path / "x.zarr"), "--samples", "0"], "sweep.samples"),
+        (["sweep", str(sample), "--out", str(tmp_path / "x.zarr"), "--samples", "0"], "--samples ([sweep] samples)"),
         (["sweep", "info", str(tmp_path / "none.zarr")], "no such sweep store"),
         (["sweep", "info"], "give one store"),
         (["sweep", "info", str(tmp_path)], "not a sweep store"),

@@ -110,7 +110,7 @@ def _interrupt(cmd, tmp_path, sig, after_s):
                                      ["simulate", "hrtem", "li_sei_lipon"]])
 def test_an_interrupted_command_says_so_in_one_line_and_leaves_nothing(tmp_path, command, sig, status):
     out = tmp_path / "out"
-    code, stderr = _interrupt([*command, "--out", str(out)], tmp_path, sig, after_s=6.0)
+    code, stderr = _interrupt([*command, "--out", str(out), "--quiet"], tmp_path, sig, after_s=6.0)
     assert code == status, stderr
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and ("interrupted" in lines[0] or "terminated" in lines[0]), stderr

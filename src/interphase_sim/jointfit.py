@@ -102,8 +102,17 @@ def _load(kind: str, item: Any, base_dir: Path | None, calibration: dict[str, An
     if base_dir is not None and not path.is_absolute():
         path = base_dir / path
     meas = load_measurement(path, kind=kind, **calibration)
-    if kind in ("ndp", "eels") and not np.any(np.asarray(meas.values) > 0):
-        raise InterphaseInputError(str(path), "holds no counts (every value is zero): nothing to fit")
+    values = np.asarray(meas.values, dtype=float)
+    if not np.all(np.isfinite(values)):
+        i = int(np.argmax(~np.isfinite(values.ravel())))
+        raise InterphaseInputError(str(path), f"holds {int(np.sum(~np.isfinite(values)))} values that are NaN or "
+                                              f"inf (the first at flat index {i}): nothing can be fitted to them")
+    if kind in ("ndp", "eels"):
+        if np.any(values < 0):
+            raise InterphaseInputError(str(path), f"holds negative counts ({values.min():g}): {kind} data are "
+                                                  "fitted as counts (Poisson); give the raw spectrum")
+        if not np.any(values > 0):
+            raise InterphaseInputError(str(path), "holds no counts (every value is zero): nothing to fit")
     return str(path), meas
 
 
@@ -111,8 +120,10 @@ def _ndp_objective(stack: Any, meas: Measurement, source: str, s: dict[str, Any]
     model = instruments["ndp"].from_stack(stack)
     mask = model.fit_mask(meas, s.get("energy_min_keV"), s.get("energy_max_keV"))
     if not mask.any():
+        placed = (" (a channel spectrum is placed on energy by [ndp] gain_keV and offset_keV, or by the file's "
+                  "calibration)" if meas.axes[0].name == "channel" else "")
         raise InterphaseInputError(f"fit.data.ndp ({source})", "no channel lies in the fitted energy window above "
-                                   "the cutoff (for every calibration within the gain/offset bounds)")
+                                   "the cutoff (for every calibration within the gain/offset bounds)" + placed)
     return model, Objective(model, meas, loss="poisson", mask=mask, name=f"ndp: {source}")
 
 

@@ -112,6 +112,8 @@ def load_measurement(path: str | os.PathLike, kind: str | None = None, *, requir
         raise InterphaseInputError("kind", f"unknown kind {kind!r} for {path}; accepted: {', '.join(KINDS)}")
     if kind is not None and kind not in EXTENSIONS[ext]:
         raise InterphaseInputError(path, f"a {ext} file does not hold {kind} data; {_accepted()}")
+    if os.path.isdir(path):
+        raise InterphaseInputError(path, "is a folder, not a data file")
     if not os.path.isfile(path):
         raise InterphaseInputError(path, "no such file")
     signals = read_signals(path, RSCIIO_PLUGINS[ext]) if ext in RSCIIO_PLUGINS else None

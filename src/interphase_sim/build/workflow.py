@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.model import plain
 from interphase_sim.core.settings import BUILD
 
@@ -89,6 +90,11 @@ def run_build(stack: Any, settings: dict[str, Any] | None = None, progress: bool
     if s.get("seed") is None:  # drawn, and recorded with the model: a rerun with it rebuilds it
         s["seed"] = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
     t0 = time.perf_counter()
-    with Stages([lay.name for lay in stack.layers], "build", progress) as stages:
-        atoms = atoms_from_stack(stack, **s, progress=stages)
+    try:
+        with Stages([lay.name for lay in stack.layers], "build", progress) as stages:
+            atoms = atoms_from_stack(stack, **s, progress=stages)
+    except InterphaseInputError as exc:  # the builder names its keyword: say it is the [build] table's
+        if exc.field.split(".")[0].split("[")[0] not in BUILD:
+            raise
+        raise InterphaseInputError(f"build.{exc.field}", exc.problem) from None
     return BuildRun(atoms=atoms, settings=s, build_s=time.perf_counter() - t0)

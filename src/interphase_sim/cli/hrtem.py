@@ -111,7 +111,7 @@ def _write_figures(run: Any, stack: Any, paths: list[Path]) -> None:
 def run(args: argparse.Namespace) -> int:
     """The ``simulate hrtem`` command."""
     from interphase_sim.core.fileio import atomic_write_text
-    from interphase_sim.sample import shipped as samples
+    from interphase_sim.cli.flags import read_sample
 
     from interphase_sim.hrtem.workflow import run_hrtem
 
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     from interphase_sim.cli.resources import check, estimate_hrtem
     from interphase_sim.core.progress import shown
 
-    stack = samples.read(args.sample)
+    stack = read_sample(args.sample)
     s = settings(stack, args)
     check(estimate_hrtem(stack, s), args)
     output = open_output(args, stack)

@@ -83,12 +83,12 @@ def _cmd_simulate_ndp(args: argparse.Namespace) -> int:
     from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
     from interphase_sim.ndp.model import NDPModel
     from interphase_sim.plotting.common import pyplot_module, plot_ndp_spectrum
-    from interphase_sim.sample import shipped as samples
+    from interphase_sim.cli.flags import read_sample
 
     from interphase_sim.cli.resources import check, estimate_ndp
 
     _check_seed_needs_noise(args)
-    stack = samples.read(args.sample)
+    stack = read_sample(args.sample)
     check(estimate_ndp(stack), args)
     model = NDPModel.from_stack(stack)
     run = open_output(args, stack)
@@ -121,19 +121,23 @@ def _cmd_ndp_depth(args: argparse.Namespace) -> int:
     from interphase_sim.ndp.io import load_spectrum_csv
     from interphase_sim.ndp import NDPModel, spectrum_to_depth
     from interphase_sim.plotting.common import pyplot_module, plot_depth_estimate
-    from interphase_sim.sample import shipped as samples
+    from interphase_sim.cli.flags import read_sample
 
-    meas = load_spectrum_csv(args.spectrum, gain_keV=args.gain_keV, offset_keV=args.offset_keV)
-    run = open_output(args)
-    kw = {}
+    from interphase_sim.cli.flags import depth_flags, for_the_command_line
+
+    flags = depth_flags(args)
+    try:
+        meas = load_spectrum_csv(args.spectrum, gain_keV=args.gain_keV, offset_keV=args.offset_keV)
+    except InterphaseInputError as exc:
+        raise for_the_command_line(exc, {"ndp": ("--gain-keV", "give --gain-keV (keV per channel) and "
+                                                 "--offset-keV, or '# gain_keV = ...' and '# offset_keV = ...' "
+                                                 "lines at the top of the file")}) from None
+    kw: dict[str, Any] = {}
     if args.settings:
-        kw["model"] = NDPModel.from_stack(samples.read(args.settings))
+        kw["model"] = NDPModel.from_stack(read_sample(args.settings, "--settings"))
     else:
-        kw.update(
-            detector_angle_deg=args.detector_angle_deg, acceptance_half_angle_deg=args.acceptance_half_angle_deg,
-            dead_layers=[(m, float(t)) for m, t in args.dead_layer], fluence=args.fluence, area_cm2=args.area_cm2,
-            background=args.background, low_energy_cutoff_keV=args.cutoff_keV,
-        )
+        kw.update(flags)
+    run = open_output(args)
     res = spectrum_to_depth(meas, args.matrix, args.particle, species=args.species,
                             li6_abundance=args.li6_abundance, **kw)
     plt = pyplot_module()
@@ -176,12 +180,12 @@ def _cmd_simulate_eels(args: argparse.Namespace) -> int:
     from interphase_sim.eels.analysis import quantifiable_edges, quantification_warnings, quantify_line_scan
     from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
     from interphase_sim.plotting.common import pyplot_module, plot_eels_linescan
-    from interphase_sim.sample import shipped as samples
+    from interphase_sim.cli.flags import read_sample
 
     from interphase_sim.cli.resources import check, estimate_eels
 
     _check_seed_needs_noise(args)
-    stack = samples.read(args.sample)
+    stack = read_sample(args.sample)
     check(estimate_eels(stack), args)
     model = EELSModel.from_stack(stack)
     run = open_output(args, stack)
@@ -235,9 +239,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
     from interphase_sim.core.settings import BUILD
     from interphase_sim.plotting.common import pyplot_module, plot_model_slice
-    from interphase_sim.sample import shipped as samples
+    from interphase_sim.cli.flags import read_sample
 
-    stack = samples.read(args.sample)
+    stack = read_sample(args.sample)
     flags = {k: getattr(args, k) for k in BUILD_FLAGS}
     flags = {k: BUILD[k].read(list(v) if isinstance(v, (list, tuple)) else v, f"{BUILD_FLAGS[k]} ([build] {k})")
              for k, v in flags.items() if v is not None}
@@ -250,7 +254,13 @@ def _cmd_build(args: argparse.Namespace) -> int:
     check(cost, args)
     check_formats(args.formats, cost.atoms)  # a format that cannot serve a model this big: before building
     output = open_output(args, stack)
-    run = run_build(stack, flags, progress=shown(args.quiet))
+    try:
+        run = run_build(stack, flags, progress=shown(args.quiet))
+    except InterphaseInputError as exc:  # a [build] key given as a flag: name the flag
+        key = exc.field.removeprefix("build.").split(".")[0]
+        if not exc.field.startswith("build.") or key not in flags:
+            raise
+        raise InterphaseInputError(f"{BUILD_FLAGS[key]} ([build] {key})", exc.problem) from None
     atoms = run.atoms
     plt = pyplot_module()
     fig = plot_model_slice(atoms, stack)
@@ -288,6 +298,14 @@ def _fit_data(items: list[str] | None) -> dict[str, list[str]] | None:
     return data
 
 
+#: What a data file of ``fit`` lacks, and how to give it on the command line or in the sample file.
+_FIT_CALIBRATION = {
+    "ndp": ("--gain-keV", "give --gain-keV and --offset-keV, or write {table} in the sample file"),
+    "eels": ("fit.calibration.eels", "write {table} in the sample file"),
+    "hrtem": ("fit.calibration.hrtem", "write {table} in the sample file"),
+}
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
     import json
 
@@ -296,20 +314,23 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from interphase_sim.core.fileio import atomic_savefig, atomic_write_text
     from interphase_sim.jointfit import joint_fit
     from interphase_sim.plotting.common import pyplot_module
-    from interphase_sim.sample import shipped as samples
+    from interphase_sim.cli.flags import read_sample
 
-    stack = samples.read(args.sample)
+    from interphase_sim.cli.flags import fit_flags, for_the_command_line, ndp_calibration
+
+    stack = read_sample(args.sample)
     data = _fit_data(args.data)
-    given = {k: v for k, v in (("gain_keV", args.gain_keV), ("offset_keV", args.offset_keV)) if v is not None}
+    flags = fit_flags(args)
+    given = ndp_calibration(args)
     table = dict(stack.sections.get("fit", {}).get("calibration") or {})  # the flags add to it
     calibration = {**table, "ndp": {**dict(table.get("ndp", {})), **given}}
-    flags = {"method": args.method, "seed": args.seed, "energy_min_keV": args.energy_min_keV,
-             "energy_max_keV": args.energy_max_keV, "sample": args.posterior or None,
-             "nwalkers": args.nwalkers, "nsteps": args.nsteps,
-             "calibration": calibration if given else None}
+    flags.update(sample=args.posterior or None, calibration=calibration if given else None)
     base = None if data is not None else _sample_folder(args.sample)
     output = open_output(args, stack)
-    run = joint_fit(stack, data, base_dir=base, progress=shown(args.quiet), **flags)
+    try:
+        run = joint_fit(stack, data, base_dir=base, progress=shown(args.quiet), **flags)
+    except InterphaseInputError as exc:
+        raise for_the_command_line(exc, _FIT_CALIBRATION) from None
     plt = pyplot_module()
     fig = run.result.plot()
     fig.suptitle(f"fit: {stack.name or args.sample}", fontsize=10)

@@ -58,10 +58,12 @@ def _duration(seconds: float) -> str:
 
 def add_limit_arguments(parser: argparse.ArgumentParser) -> None:
     """``--max-memory-gb`` and ``--max-output-gb``."""
-    parser.add_argument("--max-memory-gb", type=float, default=None,
+    from interphase_sim.cli.flags import positive_float
+
+    parser.add_argument("--max-memory-gb", type=positive_float, default=None,
                         help="refuse to start when the estimated memory is above this (GB; default half of this "
                              f"machine's, {machine_memory_gb() / 2:.0f} GB)")
-    parser.add_argument("--max-output-gb", type=float, default=None,
+    parser.add_argument("--max-output-gb", type=positive_float, default=None,
                         help=f"refuse to start when the files would be larger than this (GB; default {MAX_OUTPUT_GB:g})")
 
 
@@ -119,7 +121,7 @@ def estimate_build(stack: Any, settings: dict[str, Any]) -> Estimate:
         stop = min(stop, settings["max_depth_nm"])
     atoms = estimate_atoms(stack, (float(lateral[0]), float(lateral[1])), max(stop - start, 0.0), start)
     return Estimate(400 * atoms / GB + 0.2, 90 * atoms / GB, atoms / 2e4 + 1.0,
-                    f"[build] lateral_nm x depth = {lateral[0]:g} x {lateral[1]:g} x {stop - start:g} nm "
+                    f"[build] lateral_nm x depth (--lateral-nm, --depth-range-nm) = {lateral[0]:g} x {lateral[1]:g} x {stop - start:g} nm "
                     f"(~{atoms:,} atoms)", atoms)
 
 
@@ -133,5 +135,5 @@ def estimate_hrtem(stack: Any, settings: dict[str, Any]) -> Estimate:
     lamella = estimate_build(stack, {"lateral_nm": (settings["lateral_nm"], settings["thickness_nm"]),
                                      "depth_range_nm": (lo, hi)})
     return Estimate(lamella.memory_gb + 40 * points / GB, 12 * points / GB, lamella.seconds + 3e-8 * points * slices,
-                    f"[hrtem] lateral_nm x depth at sampling_A = {settings['lateral_nm']:g} x {hi - lo:g} nm at "
+                    f"[hrtem] lateral_nm x depth_range_nm at sampling_A = {settings['lateral_nm']:g} x {hi - lo:g} nm at "
                     f"{settings['sampling_A']:g} Å")

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from interphase_sim.sample import shipped as samples
+    from interphase_sim.cli.flags import read_sample
     from interphase_sim.sweep import SweepDesign
     from interphase_sim.sweep.engine import run_sweep
     from interphase_sim.sweep.store import done_mask
@@ -62,7 +62,12 @@ def _sweep(args: argparse.Namespace) -> int:
         raise InterphaseInputError("--workers", "give --workers or --scheduler, not both")
     if args.workers is not None and args.workers < 1:
         raise InterphaseInputError("--workers", f"must be >= 1, got {args.workers}")
-    stack = samples.read(args.target[0])
+    from interphase_sim.core.settings import SWEEP
+
+    for key, flag in (("samples", "--samples"), ("batch_size", "--batch-size")):
+        if getattr(args, key) is not None:
+            SWEEP[key].read(getattr(args, key), f"{flag} ([sweep] {key})")
+    stack = read_sample(args.target[0])
     design = SweepDesign.from_table(stack.sections.get("sweep"), samples=args.samples, seed=args.seed,
                                     batch_size=args.batch_size)
     client = None

@@ -7,10 +7,13 @@ this module imports nothing of the package beyond ``core``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import math
 import os
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -93,6 +96,36 @@ def parse_header(comments: Iterable[str]) -> dict[str, Any]:
     return out
 
 
+class _Collect(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__(logging.WARNING)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _rsciio_log() -> Iterator[list[logging.LogRecord]]:
+    """rosettasciio's log records (warnings and errors) while it reads, collected instead
+    of printed (its handler prints coloured lines and tracebacks to stdout)."""
+    logger = logging.getLogger("rsciio")
+    records: list[logging.LogRecord] = []
+    old, propagate = list(logger.handlers), logger.propagate
+    for h in old:
+        logger.removeHandler(h)
+    logger.addHandler(_Collect(records))
+    logger.propagate = False
+    try:
+        yield records
+    finally:
+        for h in list(logger.handlers):
+            logger.removeHandler(h)
+        for h in old:
+            logger.addHandler(h)
+        logger.propagate = propagate
+
+
 def read_signals(path: str | os.PathLike, plugin: str) -> list[dict]:
     """Read a file with a rosettasciio plugin (``rsciio.<plugin>.file_reader``).
 
@@ -117,10 +150,17 @@ def read_signals(path: str | os.PathLike, plugin: str) -> list[dict]:
     except ImportError as exc:
         raise InterphaseInputError(path, f"reading {name} files needs rosettasciio with its {plugin} plugin "
                                          f"({one_line(exc)})") from None
-    try:
-        signals = reader(path)
-    except Exception as exc:  # any failure of a third-party binary reader is bad input here
-        raise InterphaseInputError(path, f"cannot be read as {name} ({type(exc).__name__}: {one_line(exc)})") from None
+    with _rsciio_log() as logged:
+        try:
+            signals = reader(path)
+        except Exception as exc:  # any failure of a third-party binary reader is bad input here
+            raise InterphaseInputError(path, f"cannot be read as {name} ({type(exc).__name__}: "
+                                             f"{one_line(exc)})") from None
+    errors = [r for r in logged if r.levelno >= logging.ERROR]
+    if errors:  # the reader went on past what it could not parse: the data cannot be trusted
+        raise InterphaseInputError(path, f"cannot be read as {name} ({one_line(errors[0].getMessage())})")
+    for r in logged:
+        warnings.warn(f"{path}: {one_line(r.getMessage())}", UserWarning, stacklevel=2)
     if not signals:
         raise InterphaseInputError(path, f"holds no data that the {name} reader found")
     for sig in signals:

@@ -37,6 +37,7 @@ __all__ = [
     "FIT",
     "SWEEP",
     "TABLES",
+    "CALIBRATION",
     "check_tables",
 ]
 
@@ -53,14 +54,23 @@ def read_prior(spec: Any, field: str) -> Any:
 
     if not isinstance(spec, dict) or "dist" not in spec:
         raise InterphaseInputError(field, 'expected a table such as { dist = "norm", loc = 0, scale = 1 }')
-    args = {k: v for k, v in spec.items() if k != "dist"}
+    args = {k: V.number(v, f"{field}.{k}") for k, v in spec.items() if k != "dist"}
     dist = getattr(scipy.stats, str(spec["dist"]), None)
     if not isinstance(dist, scipy.stats.rv_continuous):
         raise InterphaseInputError(field + ".dist", f"{spec['dist']!r} is not a scipy.stats continuous distribution")
+    takes = [s.strip() for s in (dist.shapes or "").split(",") if s.strip()] + ["loc", "scale"]
+    V.unknown_keys(args, takes, field)  # e.g. norm's mean and sd are loc and scale
     try:
-        return dist(**args)
+        frozen = dist(**args)
+        median = float(frozen.median())  # NaN for arguments outside the distribution's domain
     except TypeError as exc:
-        raise InterphaseInputError(field, f"bad arguments for {spec['dist']}: {exc}") from None
+        raise InterphaseInputError(field, f"bad arguments for {spec['dist']} (it takes {', '.join(takes)}): "
+                                          f"{exc}") from None
+    if math.isnan(median):
+        given = ", ".join(f"{k} = {v:g}" for k, v in args.items())
+        raise InterphaseInputError(field, f"{spec['dist']} does not take {given} (a scale must be > 0; "
+                                          f"shape arguments: {dist.shapes or 'none'})")
+    return frozen
 
 
 def read_number(x: Any, field: str) -> float | Parameter:
@@ -72,11 +82,17 @@ def read_number(x: Any, field: str) -> float | Parameter:
         vary = V.boolean(x.get("vary", False), field + ".vary")
         prior = read_prior(x["prior"], field + ".prior") if "prior" in x else None
         bounds = (x.get("min"), x.get("max")) if ("min" in x or "max" in x) else None
-        return Parameter(read_number(x["value"], field + ".value"), bounds=bounds, vary=vary, prior=prior)
+        # named while it is checked, so its own errors say which field (then unnamed again:
+        # the objects that read it give it their dotted name)
+        p = Parameter(read_number(x["value"], field + ".value"), bounds=bounds, vary=vary, prior=prior, name=field)
+        p.name = None
+        return p
     if isinstance(x, str) and x.strip().lower() in ("inf", "infinity"):
         return math.inf
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         raise InterphaseInputError(field, f"expected a number or a {{value, min, max, vary}} table, got {x!r}")
+    if math.isnan(x):
+        raise InterphaseInputError(field, "nan is not a number a sample can have; write a finite value")
     return float(x)
 
 
@@ -263,7 +279,7 @@ def _table_list(keys: dict[str, Setting]) -> Callable[[Any, str], list[dict[str,
             for k in keys:
                 if k not in item:
                     raise InterphaseInputError(f"{f}.{k}", "required key is missing")
-            out.append({k: keys[k].read(item[k], f"{f}.{k}") if keys[k].kind != "any" else item[k] for k in keys})
+            out.append({k: keys[k].read(item[k], f"{f}.{k}") for k in keys})
         return out
 
     return check
@@ -313,11 +329,53 @@ def _channels(value: Any, field: str) -> Any:
     return V.integer(value, field, 2, 10**7)
 
 
+def _edge(name: Any, field: str) -> str:
+    """An EELS edge's name as given (``"Li K"``), checked against the edge table."""
+    from interphase_sim.eels.xsec import edge
+
+    try:
+        edge(V.string(name, field))
+    except InterphaseInputError as exc:
+        if exc.field == field:
+            raise
+        raise InterphaseInputError(field, exc.problem) from None
+    return name
+
+
 def _templates(value: Any, field: str) -> dict[str, dict[str, str]]:
     out = {}
     for phase, per_edge in _mapping(value, field).items():
-        out[phase] = {e: V.string(p, f"{field}.{phase}.{e}") for e, p in _mapping(per_edge, f"{field}.{phase}").items()}
+        out[phase] = {_edge(e, f"{field}.{phase}.{e}"): V.string(p, f"{field}.{phase}.{e}")
+                      for e, p in _mapping(per_edge, f"{field}.{phase}").items()}
     return out
+
+
+def _scales(check_key: Callable[[Any, str], Any] | None = None) -> Callable[[Any, str], dict[str, Any]]:
+    """A checker of ``{name = scale or {value, min, max, vary, prior}}`` (names by ``check_key``)."""
+
+    def check(value: Any, field: str) -> dict[str, Any]:
+        out = {}
+        for k, x in _mapping(value, field).items():
+            if check_key is not None:
+                check_key(k, f"{field}.{k}")
+            out[str(k)] = x if isinstance(x, Parameter) else read_number(x, f"{field}.{k}")
+        return out
+
+    return check
+
+
+def _dead_layer_material(name: Any, field: str) -> Any:
+    """A built-in phase's name (a Phase object, from Python, as it is)."""
+    from interphase_sim.sample import phases
+
+    if not isinstance(name, str):
+        return name
+    try:
+        phases.resolve(name)
+    except InterphaseInputError as exc:
+        raise InterphaseInputError(field, f"{exc.problem}; a dead layer is a built-in phase (interphase-sim "
+                                          "phases lists them)") from None
+    return name
 
 
 # --------------------------------------------------------------------------- the tables
@@ -349,7 +407,7 @@ NDP = SettingTable("ndp", (
     _p("detector_angle_deg", 0.0, DETECTOR_ANGLE_DEG, "detector axis from the sample normal"),
     _p("acceptance_half_angle_deg", 3.0, ACCEPTANCE_HALF_ANGLE_DEG, "half-angle of the acceptance cone"),
     Setting("dead_layers", "any", [], doc="layers on the detector face: [{material, thickness_nm}]",
-            check=_table_list({"material": Setting("material", "any"),
+            check=_table_list({"material": Setting("material", "any", check=_dead_layer_material),
                                "thickness_nm": _p("thickness_nm", None, Range(0.0, 1e6, units="nm"))})),
     _p("fluence", 1e12, Range(0.0, math.inf, low_open=True, units="n/cm2"), "neutron fluence over the live time"),
     _p("area_cm2", 1.0, Range(0.0, math.inf, low_open=True, units="cm2"), "irradiated area"),
@@ -368,9 +426,15 @@ NDP = SettingTable("ndp", (
             doc="energy lost between birth points; default min(channel width, FWHM / 2)"),
     Setting("stopping_scale", "any", None, doc="{phase = scale or {value, min, max, vary, prior}}: systematic "
             "stopping-power scales (default 1, free, prior norm(1, 0.02) element / 0.03 compound)",
-            check=lambda v, f: {str(k): x if isinstance(x, Parameter) else read_number(x, f"{f}.{k}")
-                                for k, x in _mapping(v, f).items()}),
+            check=_scales()),
 ), "neutron depth profiling", _ndp_check)
+
+def _eels_check(kw: dict[str, Any], where: str) -> None:
+    start, stop = kw.get("scan_start_nm"), kw.get("scan_stop_nm")
+    if start is not None and stop is not None and not stop > start:
+        raise InterphaseInputError(f"{where}.scan_stop_nm", f"{stop:g} nm must be deeper than scan_start_nm = "
+                                   f"{start:g} nm (the scan runs down the stack)")
+
 
 #: EELS convergence semi-angle: [0, 200] mrad (beyond, the probe is no longer a STEM probe).
 CONVERGENCE_MRAD = Range(0.0, 200.0, units="mrad")
@@ -381,7 +445,7 @@ BEAM_ENERGY_EV = Range(1e3, 1e7, low_open=True, units="eV")
 
 EELS = SettingTable("eels", (
     Setting("edges", "any", None, doc="edges to simulate, e.g. [\"Li K\", \"O K\"]; default all on the axis",
-            check=lambda v, f: [V.string(e, f"{f}[{i}]") for i, e in enumerate(v if isinstance(v, list) else [v])]),
+            check=lambda v, f: [_edge(e, f"{f}[{i}]") for i, e in enumerate(v if isinstance(v, list) else [v])]),
     _p("beam_energy_eV", 300e3, BEAM_ENERGY_EV, "incident energy"),
     _p("convergence_mrad", 10.0, CONVERGENCE_MRAD, "probe convergence semi-angle"),
     _p("collection_mrad", 20.0, COLLECTION_MRAD, "spectrometer collection semi-angle"),
@@ -409,9 +473,8 @@ EELS = SettingTable("eels", (
     _p("scan_step_scale", 1.0, Range(0.5, 2.0, units=""), "true / nominal probe step (drift, calibration)"),
     Setting("xsec_scale", "any", None, doc="{edge = scale or {value, min, max, vary, prior}}: systematic "
             "cross-section scales (default 1, free, prior norm(1, 0.05) K / 0.15 L2,3)",
-            check=lambda v, f: {str(k): x if isinstance(x, Parameter) else read_number(x, f"{f}.{k}")
-                                for k, x in _mapping(v, f).items()}),
-), "EELS core-loss spectra and line scans")
+            check=_scales(_edge)),
+), "EELS core-loss spectra and line scans", _eels_check)
 
 _MICROSCOPE = (
     Setting("energy_eV", "number", 300e3, BEAM_ENERGY_EV, doc="beam energy"),
@@ -466,7 +529,7 @@ ANALYSIS_KEYS = tuple(s.name for s in _ANALYSIS)
 
 BUILD = SettingTable("build", (
     Setting("lateral_nm", "any", (10.0, 10.0), doc="lateral box (nm), periodic", check=_lateral_pair),
-    Setting("depth_range_nm", "pair", None, Range(-1e3, 1e9, units="nm"), doc="depth window built"),
+    Setting("depth_range_nm", "pair", None, Range(0.0, 1e9, units="nm"), doc="depth window built"),
     Setting("max_depth_nm", "number", None, Range(0.0, 1e9, low_open=True, units="nm"), doc="cut depth"),
     Setting("semi_infinite_nm", "number", 5.0, Range(0.0, 1e6, low_open=True, units="nm"),
             doc="how much of a semi-infinite last layer to build"),
@@ -490,10 +553,27 @@ def _data_files(value: Any, field: str) -> dict[str, str | list[str]]:
     return out
 
 
+#: What a data file may lack and a ``[fit] calibration`` table (or a flag) gives, per
+#: instrument: the calibration keywords of :func:`interphase_sim.load_measurement`.
+CALIBRATION: dict[str, dict[str, Range]] = {
+    "ndp": {"gain_keV": Range(0.0, math.inf, low_open=True, units="keV/channel"), "offset_keV": Range(units="keV")},
+    "eels": {"beam_energy_eV": BEAM_ENERGY_EV, "convergence_mrad": CONVERGENCE_MRAD,
+             "collection_mrad": COLLECTION_MRAD, "offset_eV": Range(units="eV"),
+             "dispersion_eV": Range(0.0, 100.0, low_open=True, units="eV/channel"),
+             "step_nm": Range(0.0, 1e4, low_open=True, units="nm")},
+    "hrtem": {"pixel_nm": Range(0.0, 1e3, low_open=True, units="nm"), "energy_eV": BEAM_ENERGY_EV},
+}
+
+
 def _calibration(value: Any, field: str) -> dict[str, dict[str, Any]]:
     """``{instrument = {key = number, ...}}``: what a data file lacks (gain_keV, beam_energy_eV, ...)."""
-    return {k: {kk: V.number(vv, f"{field}.{k}.{kk}") for kk, vv in _mapping(v, f"{field}.{k}").items()}
-            for k, v in _mapping(value, field).items()}
+    out = {}
+    for kind, table in _mapping(value, field).items():
+        V.unknown_keys({kind: None}, CALIBRATION, field)
+        keys = CALIBRATION[kind]
+        V.unknown_keys(_mapping(table, f"{field}.{kind}"), keys, f"{field}.{kind}")
+        out[kind] = {k: V.number(v, f"{field}.{kind}.{k}", keys[k]) for k, v in table.items()}
+    return out
 
 
 FIT = SettingTable("fit", (

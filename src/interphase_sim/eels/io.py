@@ -77,6 +77,9 @@ def read_eels(path: str | os.PathLike, *, signals: list[dict] | None = None, bea
         values, axes, md, quantity = eels_from_signal(sig, path)
         md.update(format=ext.lstrip("."), signal_index=index, signals_in_file=len(signals))
     axes = _recalibrate(path, axes, offset_eV, dispersion_eV, step_nm, md)
+    if axes[-1].values.size < 2:
+        raise InterphaseInputError(path, f"has {axes[-1].values.size} energy channel: an EELS spectrum needs at "
+                                         "least 2")
     sources = md.setdefault("calibration_source", {})
     sources.update({a.name: "file" for a in axes if a.name not in sources})
     for key, arg in (("beam_energy_eV", beam_energy_eV), ("convergence_mrad", convergence_mrad),
@@ -109,6 +112,9 @@ def read_eels_csv(path: str | os.PathLike) -> tuple[np.ndarray, list[Axis], dict
     _, lines = read_text_lines(path)
     rows = list(csv.reader(lines))
     head = [h.strip() for h in rows[0]]
+    for i, r in enumerate(rows[1:], start=2):
+        if len(r) != len(head):
+            raise InterphaseInputError(path, f"data row {i} has {len(r)} values, the header {len(head)}")
     try:
         table = np.array([[float(x) for x in r] for r in rows[1:]], dtype=float)
         if table.size == 0 or table.ndim != 2 or table.shape[1] != len(head):

@@ -41,8 +41,8 @@ def scherzer_defocus_A(energy_eV: float, Cs_mm: float) -> float:
 
 
 def _read(name: str, value: Any) -> Any:
-    """``value`` checked as the ``[hrtem]`` key ``name``."""
-    return HRTEM_SETTINGS[name].read(value, name)
+    """``value`` checked as the ``[hrtem]`` key ``name`` (errors name ``hrtem.<name>``)."""
+    return HRTEM_SETTINGS[name].read(value, f"hrtem.{name}")
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class Microscope:
         # checked through the [hrtem] vocabulary (core.settings.HRTEM): a string from a
         # settings file or an out-of-range value fails here, naming its field
         for name in MICROSCOPE_KEYS:
-            object.__setattr__(self, name, HRTEM_SETTINGS[name].read(getattr(self, name), name))
+            object.__setattr__(self, name, _read(name, getattr(self, name)))
 
     def settings(self) -> dict[str, Any]:
         """The microscope's fields as plain JSON-able values (``mtf`` as a list)."""
@@ -174,7 +174,7 @@ class HRTEMModel:
         from interphase_sim.sample.stack import Stack
 
         grid = HRTEM_SETTINGS.read(dict(sampling_A=sampling_A, slice_thickness_A=slice_thickness_A,
-                                        frozen_phonons=frozen_phonons, max_memory_gb=max_memory_gb), "")
+                                        frozen_phonons=frozen_phonons, max_memory_gb=max_memory_gb))
         self.sampling_A = grid["sampling_A"]
         self.stack, self.depth_offset_nm, self.lamella, self.analysis = None, 0.0, {}, {}
         self._structure_key: tuple | None = None
@@ -229,7 +229,7 @@ class HRTEMModel:
         need = (4 * 8 + 8 * n_planes + 4) * self.gpts[0] * self.gpts[1] * max(1, self.frozen_phonons) / 1e9
         if need > self.max_memory_gb:
             raise InterphaseInputError(
-                "sampling_A", f"a {self.gpts[0]} x {self.gpts[1]} grid needs about {need:.1f} GB, more than "
+                "hrtem.sampling_A", f"a {self.gpts[0]} x {self.gpts[1]} grid needs about {need:.1f} GB, more than "
                 f"max_memory_gb = {self.max_memory_gb}; use a coarser sampling or a smaller field of view")
         self.n_slices = n_slices
 

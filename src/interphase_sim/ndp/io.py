@@ -23,8 +23,8 @@ __all__ = ["load_spectrum_csv", "read_spectrum_csv"]
 
 
 def _check_axis(x: np.ndarray, path: str, column: str) -> None:
-    if x.size == 0:
-        raise InterphaseInputError(path, "the file has no data rows")
+    if x.size < 2:
+        raise InterphaseInputError(path, f"the file has {x.size} data rows: a spectrum needs at least 2 channels")
     if not np.all(np.isfinite(x)):
         raise InterphaseInputError(path, f"{column} contains NaN or inf")
     if x.size > 1 and not np.all(np.diff(x) > 0):
@@ -62,10 +62,15 @@ def _calibration(path: str, gain_keV: float | None, offset_keV: float | None, he
     gain, offset = values
     if gain is not None and offset is None and default_offset_keV is not None:
         offset, sources["offset_keV"] = float(default_offset_keV), "default"
+    bad = {}
     if gain is not None and not (math.isfinite(gain) and gain > 0):
-        raise InterphaseInputError("gain_keV", f"must be > 0 (keV per channel), got {gain} for {path}")
+        bad["gain_keV"] = (gain, "> 0 (keV per channel)")
     if offset is not None and not math.isfinite(offset):
-        raise InterphaseInputError("offset_keV", f"must be finite (keV), got {offset} for {path}")
+        bad["offset_keV"] = (offset, "finite (keV)")
+    for key, (v, what) in bad.items():
+        if sources.get(key) == "header":  # the file's own line: the error is the file's
+            raise InterphaseInputError(path, f"its '# {key} = {v}' line: {key} must be {what}")
+        raise InterphaseInputError(key, f"must be {what}, got {v} for {path}")
     return gain, offset, sources
 
 
@@ -137,6 +142,10 @@ def read_spectrum_csv(path: str | os.PathLike, gain_keV: float | None = None, of
         raise InterphaseInputError(path, f"negative counts ({counts[i]}) at row {i + 2}")
     if "uncertainty" in header:
         sigma = table[:, header.index("uncertainty")]
+        if not np.all(np.isfinite(sigma) & (sigma >= 0)):
+            i = int(np.argmax(~(np.isfinite(sigma) & (sigma >= 0))))
+            raise InterphaseInputError(path, f"uncertainty {sigma[i]} at row {i + 2}: uncertainties (1 sigma) "
+                                             "must be finite and >= 0")
     else:
         sigma = np.sqrt(np.maximum(counts, 1.0))
     if header_md:

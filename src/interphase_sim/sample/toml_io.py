@@ -69,6 +69,20 @@ LAYER_KEYS = (
     "grain_size_nm", "density_scale", "li6_abundance",
 )
 PHASE_KEYS = ("formula", "density", "cif")
+#: The thickest finite layer a sample file may describe (nm): 1 cm. Beyond it no instrument
+#: sees the layer's bottom (NDP reaches microns, a lamella hundreds of nm), and a typo's
+#: 1e9 nm would give impossible NDP yields; "inf" marks a semi-infinite substrate.
+MAX_LAYER_THICKNESS_NM = 1e7
+
+
+def _check_thickness(value: Any, field: str) -> None:
+    """A finite thickness (and a Parameter's bounds) at most :data:`MAX_LAYER_THICKNESS_NM`."""
+    p = value if isinstance(value, Parameter) else Parameter(value)
+    for what, v in (("value", p.value), ("min", p.bounds[0]), ("max", p.bounds[1])):
+        if math.isfinite(v) and v > MAX_LAYER_THICKNESS_NM:
+            raise InterphaseInputError(field, f"{what} {v:g} nm is thicker than any layer a sample can have "
+                                              f"(at most {MAX_LAYER_THICKNESS_NM:g} nm = 1 cm); write \"inf\" for "
+                                              "a semi-infinite substrate")
 
 
 def _check_keys(table: dict, allowed: tuple[str, ...], field: str) -> None:
@@ -93,7 +107,10 @@ def _read_phases(table: Any, base_dir: str) -> dict[str, Phase]:
         if "cif" in spec:
             if set(spec) != {"cif"}:
                 raise InterphaseInputError(field, "a CIF phase takes only 'cif' (its density comes from the cell)")
-            path = os.path.join(base_dir, spec["cif"])
+            path = os.path.join(base_dir, V.string(spec["cif"], field + ".cif"))
+            if not os.path.isfile(path):
+                raise InterphaseInputError(field + ".cif", f"no such file {path} (a path relative to the sample "
+                                                           "file)")
             ph = Phase.from_cif(path, name=name)
             ph.source = os.path.abspath(path)  # stays valid wherever the sample is written
         elif "formula" in spec:
@@ -160,6 +177,54 @@ def parse_sample_spec(text: str, source: str = "<string>", base_dir: str | os.Pa
         raise InterphaseInputError(f"{source}: {exc.field}", exc.problem) from None
 
 
+def _read_layer(lay: Any, field: str, phase_objs: dict[str, Phase]) -> dict[str, Any]:
+    """The Layer keywords of one [[layers]] table (``field``: ``layers[i]``)."""
+    if not isinstance(lay, dict):
+        raise InterphaseInputError(field, "expected a [[layers]] table")
+    _check_keys(lay, LAYER_KEYS, field)
+    for req in ("name", "thickness_nm", "phases"):
+        if req not in lay:
+            raise InterphaseInputError(f"{field}.{req}", "required key is missing")
+    if not isinstance(lay["name"], str) or not lay["name"].strip() or "." in lay["name"]:
+        raise InterphaseInputError(f"{field}.name", f"write a name without dots, e.g. \"SEI\"; got {lay['name']!r}")
+    kw: dict[str, Any] = {}
+    for key in ("thickness_nm", "roughness_nm", "grain_size_nm", "density_scale", "li6_abundance"):
+        if key in lay:
+            kw[key] = read_number(lay[key], f"{field}.{key}")
+    _check_thickness(kw["thickness_nm"], f"{field}.thickness_nm")
+    fr = _read_fractions(lay["phases"], f"{field}.phases")
+    fr_b = _read_fractions(lay["phases_bottom"], f"{field}.phases_bottom") if "phases_bottom" in lay else None
+    # Names given in [phases] map to those objects so that layers share them.
+    fr = {phase_objs.get(k, k): v for k, v in fr.items()}
+    if fr_b is not None:
+        fr_b = {phase_objs.get(k, k): v for k, v in fr_b.items()}
+    return dict(name=lay["name"], phases=fr, phases_bottom=fr_b, **kw)
+
+
+def _phase_name(phase: Any) -> str:
+    if isinstance(phase, Phase):
+        return phase.name
+    try:
+        return _phases.resolve(phase)
+    except InterphaseInputError:
+        return str(phase)  # an unknown phase: the Layer's error names it
+
+
+def _check_references(doc: dict[str, Any], layers: list[dict[str, Any]]) -> None:
+    """Keys of the settings tables that name a layer or a phase of this sample name one."""
+    names = [lay["name"] for lay in layers]
+    for name in (doc.get("build", {}).get("orientations") or {}):
+        if name not in names:
+            raise InterphaseInputError(f"build.orientations.{name}", f"no layer is named {name!r}"
+                                       f"{V.did_you_mean(name, names)}; layers: {', '.join(names)}")
+    used = {_phase_name(p) for lay in layers for table in (lay["phases"], lay["phases_bottom"] or {})
+            for p in table}
+    for phase in (doc.get("eels", {}).get("templates") or {}):
+        if _phase_name(phase) not in used:
+            raise InterphaseInputError(f"eels.templates.{phase}", f"no layer holds the phase {phase!r}"
+                                       f"{V.did_you_mean(phase, sorted(used))}; phases: {', '.join(sorted(used))}")
+
+
 def _stack_from_doc(doc: dict[str, Any], base_dir: str, source: str) -> SampleSpec:
     for key in doc:
         if key not in SECTIONS:
@@ -170,34 +235,18 @@ def _stack_from_doc(doc: dict[str, Any], base_dir: str, source: str) -> SampleSp
     if not isinstance(sample, dict):
         raise InterphaseInputError("sample", "expected a [sample] table")
     _check_keys(sample, SAMPLE_KEYS, "sample")
+    if "name" in sample:
+        V.string(sample["name"], "sample.name")
     phase_objs = _read_phases(doc.get("phases", {}), base_dir)
     layers_raw = doc.get("layers")
     if not isinstance(layers_raw, list) or not layers_raw:
         raise InterphaseInputError("layers", "a sample needs at least one [[layers]] table")
-    layers = []
-    for i, lay in enumerate(layers_raw):
-        field = f"layers[{i}]"
-        if not isinstance(lay, dict):
-            raise InterphaseInputError(field, "expected a [[layers]] table")
-        _check_keys(lay, LAYER_KEYS, field)
-        for req in ("name", "thickness_nm", "phases"):
-            if req not in lay:
-                raise InterphaseInputError(f"{field}.{req}", "required key is missing")
-        kw: dict[str, Any] = {}
-        for key in ("thickness_nm", "roughness_nm", "grain_size_nm", "density_scale", "li6_abundance"):
-            if key in lay:
-                kw[key] = read_number(lay[key], f"{field}.{key}")
-        fr = _read_fractions(lay["phases"], f"{field}.phases")
-        fr_b = _read_fractions(lay["phases_bottom"], f"{field}.phases_bottom") if "phases_bottom" in lay else None
-        # Names given in [phases] map to those objects so that layers share them.
-        fr = {phase_objs.get(k, k): v for k, v in fr.items()}
-        if fr_b is not None:
-            fr_b = {phase_objs.get(k, k): v for k, v in fr_b.items()}
-        layers.append(dict(name=lay["name"], phases=fr, phases_bottom=fr_b, **kw))
+    layers = [_read_layer(lay, f"layers[{i}]", phase_objs) for i, lay in enumerate(layers_raw)]
     kw = {}
     if "li6_abundance" in sample:
         kw["li6_abundance"] = read_number(sample["li6_abundance"], "sample.li6_abundance")
     check_tables(doc)  # every settings table, so a typo in [eels] fails `simulate ndp` too
+    _check_references(doc, layers)
     sections = {k: doc[k] for k in INSTRUMENT_SECTIONS if k in doc}
     return SampleSpec(tuple(layers), dict(name=sample.get("name"), phases=phase_objs, sections=sections, **kw),
                       source)

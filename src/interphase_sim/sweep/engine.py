@@ -20,7 +20,7 @@ import numpy as np
 
 from interphase_sim.sweep.design import SweepDesign, check_design
 from interphase_sim.sweep.simulate import SampleSimulator
-from interphase_sim.sweep.store import create_store, done_mask, store_batch_size, write_batch
+from interphase_sim.sweep.store import check_store, create_store, done_mask, store_batch_size, write_batch
 
 __all__ = ["SweepRun", "compute_batch", "run_sweep", "batches"]
 
@@ -135,6 +135,7 @@ def run_sweep(stack: Any, design: SweepDesign, path: str | os.PathLike, *, batch
     """
     check_design(design, stack)  # names and draws, before any work
     sample_text = stack.to_toml_string()
+    check_store(path, design, sample_text, overwrite)  # a file or another sweep's store: before any work
     sweep = design.to_dict()
     simulator = _prepared(sample_text, sweep).simulator
     size = int(batch_size or design.batch_size or auto_batch_size(simulator, design.samples))

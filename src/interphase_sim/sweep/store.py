@@ -28,7 +28,7 @@ import numpy as np
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.sweep.design import SweepDesign
 
-__all__ = ["create_store", "write_batch", "open_dataset", "simulate_one", "done_mask", "store_description",
+__all__ = ["check_store", "create_store", "write_batch", "open_dataset", "simulate_one", "done_mask", "store_description",
            "store_batch_size"]
 
 #: Libraries whose versions a store records.
@@ -54,6 +54,25 @@ def _description(design: SweepDesign, sample_text: str) -> str:
     return json.dumps({"sweep": sweep, "sample": sample_text}, sort_keys=True)
 
 
+def check_store(path: str | os.PathLike, design: SweepDesign, sample_text: str, overwrite: bool = False) -> bool:
+    """Whether ``path`` holds a store of this very sweep, to resume; False when there is none
+    (or ``overwrite`` replaces it). Refuses a file, a folder that is not a sweep store and
+    a store of another sweep (unless ``overwrite``): cheap, before anything is computed."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InterphaseInputError("--out", f"{path} is a file: a sweep store is a folder; give another --out")
+    if not path.exists() or overwrite:
+        return False
+    try:
+        old = store_description(path)
+    except Exception:
+        raise InterphaseInputError(str(path), "exists and is not a sweep store: choose another --out") from None
+    if old != _description(design, sample_text):
+        raise InterphaseInputError(str(path), "holds another sweep (a different description or sample): "
+                                   "give --overwrite to replace it, or another --out")
+    return True
+
+
 def create_store(path: str | os.PathLike, design: SweepDesign, simulator: Any, sample_text: str,
                  batch_size: int, overwrite: bool = False) -> bool:
     """Lay out the store at ``path`` for ``design`` (``simulator``: a SampleSimulator of it).
@@ -65,15 +84,7 @@ def create_store(path: str | os.PathLike, design: SweepDesign, simulator: Any, s
     import xarray as xr
 
     path = Path(path)
-    ident = _description(design, sample_text)
-    if path.exists() and not overwrite:
-        try:
-            old = store_description(path)
-        except Exception:
-            raise InterphaseInputError(str(path), "exists and is not a sweep store: choose another --out") from None
-        if old != ident:
-            raise InterphaseInputError(str(path), "holds another sweep (a different description or sample): "
-                                       "give --overwrite to replace it, or another --out")
+    if check_store(path, design, sample_text, overwrite):
         return False
     n, chunk = design.samples, max(1, min(int(batch_size), design.samples))
     points, seeds = design.points(), design.sample_seeds()
@@ -89,7 +100,7 @@ def create_store(path: str | os.PathLike, design: SweepDesign, simulator: Any, s
             if out in design.outputs:
                 data_vars[f"{kind}_{var}"] = (dims, da.zeros(shape, dtype="f4", chunks=(chunk, *shape[1:])))
     data_vars["done"] = (["sample"], da.zeros(n, dtype=bool, chunks=chunk))
-    attrs = {"interphase_sim_sweep": ident, "sample_file": sample_text, "sweep": json.dumps(design.to_dict()),
+    attrs = {"interphase_sim_sweep": _description(design, sample_text), "sample_file": sample_text, "sweep": json.dumps(design.to_dict()),
              "versions": json.dumps(_versions()), "batch_size": chunk,
              "settings": json.dumps({k: m.settings() for k, m in simulator.models.items()}, default=str)}
     ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
