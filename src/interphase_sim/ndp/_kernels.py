@@ -19,6 +19,12 @@ A_r(F) S_r(F) / S_r(E)``), and ``V_r(u)``, the variance at the detector of a par
 starts at the top of region ``r`` without spread (``V_{r+1}(E) = A_r(F)^2 S_r(F)^2 (W_r(F) -
 W_r(E)) + V_r(F)``), with ``W_r(u) = int_u^{u_max} omega_r^2 / S_r^3 dE`` from
 :func:`straggling_tables` (first-order propagation, see :mod:`interphase_sim.ndp.straggling`).
+
+The recursion itself (carried only where it is read, all cone nodes at once) lives in
+:mod:`~interphase_sim.ndp._transport`; :mod:`~interphase_sim.ndp._pipeline` chains the
+steps of one evaluation. The running sums of the tables advance four rows at a time
+(independent chains in flight, each sum still taken node by node), so every number is
+the one a row-by-row loop gives.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ import math
 
 import numba
 import numpy as np
+
+from interphase_sim.ndp._transport import (_used_regions, cone_windows, energy_at_range, table_at, transport_cone,
+                                          window_tables)
 
 __all__ = [
     "range_tables",
@@ -41,6 +50,7 @@ __all__ = [
     "exit_moments",
     "dead_layer_moments",
     "particle_spectrum",
+    "spectrum_of",
     "N_GRID",
 ]
 
@@ -52,6 +62,33 @@ _FAST = dict(cache=True, nogil=True, error_model="numpy")
 
 
 @numba.njit(**_FAST)
+def _range_sums(cur, du, out):
+    """``out[r, i] = out[r, i - 1] + 0.5 (cur[r, i - 1] + cur[r, i]) du`` from 0, four rows
+    at a time (independent running sums in flight; each still taken node by node)."""
+    n_r, n_g = cur.shape
+    r = 0
+    while r + 4 <= n_r:
+        o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
+        c0, c1, c2, c3 = cur[r], cur[r + 1], cur[r + 2], cur[r + 3]
+        a0 = a1 = a2 = a3 = 0.0
+        o0[0] = o1[0] = o2[0] = o3[0] = 0.0
+        for i in range(1, n_g):
+            a0 = a0 + 0.5 * (c0[i - 1] + c0[i]) * du
+            a1 = a1 + 0.5 * (c1[i - 1] + c1[i]) * du
+            a2 = a2 + 0.5 * (c2[i - 1] + c2[i]) * du
+            a3 = a3 + 0.5 * (c3[i - 1] + c3[i]) * du
+            o0[i], o1[i], o2[i], o3[i] = a0, a1, a2, a3
+        r += 4
+    for q in range(r, n_r):
+        o, c = out[q], cur[q]
+        a = 0.0
+        o[0] = 0.0
+        for i in range(1, n_g):
+            a = a + 0.5 * (c[i - 1] + c[i]) * du
+            o[i] = a
+
+
+@numba.njit(**_FAST)
 def range_tables(stopping, du):
     """Range ``R`` (nm) on the u-grid from linear stopping ``stopping`` (keV/nm), per row.
 
@@ -59,69 +96,15 @@ def range_tables(stopping, du):
     ``u = 0`` is taken equal to its value at the first node (S ~ u there).
     """
     n_r, n_g = stopping.shape
-    out = np.empty((n_r, n_g))
+    cur = np.empty((n_r, n_g))
     for r in range(n_r):
-        s = stopping[r]
-        out[r, 0] = 0.0
-        prev = 2.0 * du / s[1]
+        s, c = stopping[r], cur[r]
         for i in range(1, n_g):
-            cur = 2.0 * (i * du) / s[i]
-            out[r, i] = out[r, i - 1] + 0.5 * (prev + cur) * du
-            prev = cur
+            c[i] = 2.0 * (i * du) / s[i]
+        c[0] = c[1]  # 2 du / S(u_1)
+    out = np.empty((n_r, n_g))
+    _range_sums(cur, du, out)
     return out
-
-
-@numba.njit(**_FAST)
-def table_at(table, u, du):
-    """A u-grid table (range, or an exit map) at ``u`` by linear interpolation, clamped."""
-    x = u / du
-    n = table.shape[0]
-    if x <= 0.0:
-        return table[0]
-    i = int(x)
-    if i >= n - 1:
-        return table[n - 1]
-    f = x - i
-    return table[i] + f * (table[i + 1] - table[i])
-
-
-@numba.njit(**_FAST)
-def energy_at_range(rng, y, du):
-    """``u`` with ``R(u) = y`` (inverse of :func:`table_at`); 0 when ``y <= 0``."""
-    if y <= 0.0:
-        return 0.0
-    n = rng.shape[0]
-    if y >= rng[n - 1]:
-        return (n - 1) * du
-    lo, hi = 0, n - 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if rng[mid] <= y:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + (y - rng[lo]) / (rng[hi] - rng[lo])) * du
-
-
-@numba.njit(**_FAST)
-def _sweep_to(rr, y, hi, du):
-    """(u at range ``y`` on the table ``rr``, the new sweep index): ``hi`` only moves down,
-    so a region's birth points, sorted by depth, cost one pass over the table."""
-    while hi > 1 and rr[hi - 1] > y:
-        hi -= 1
-    lo = hi - 1
-    ue = (lo + (y - rr[lo]) / (rr[hi] - rr[lo])) * du if y < rr[hi] else hi * du
-    return ue, hi
-
-
-@numba.njit(**_FAST)
-def _first_live(g):
-    """Index of the last node of ``g`` before its first positive value (nodes where the
-    map is still 0 stay 0 one region deeper)."""
-    first = 0
-    while first < g.shape[0] - 1 and g[first + 1] <= 0.0:
-        first += 1
-    return first
 
 
 @numba.njit(**_FAST)
@@ -149,48 +132,48 @@ def exit_energies(e0, k, du, rng, thick, birth_region, birth_depth, g0, cutoff, 
         Energy (keV) below which a particle counts as stopped; deeper points get 0.
     out : (M,) array
         Filled with detected energies (keV).
+
+    Notes
+    -----
+    The maps ``G_r`` are carried only on the nodes some birth (or the cutoff test) reads
+    (:mod:`~interphase_sim.ndp._transport`): the same numbers as on the whole grid, at a
+    fraction of the cost when the births span a small part of the particle's range.
     """
-    n_r, n_g = rng.shape
-    m = birth_region.shape[0]
-    g = g0.copy()
-    g_next = np.empty(n_g)
-    u0 = math.sqrt(e0)
-    j = 0
-    for r in range(n_r):
-        rr = rng[r]
-        r0 = table_at(rr, u0, du)
-        hi = n_g - 1
-        while j < m and birth_region[j] == r:
-            y = r0 - birth_depth[j] * k  # decreases along the region: sweep down, no search
-            if y <= 0.0:
-                out[j] = g[0]
-            else:
-                ue, hi = _sweep_to(rr, y, hi, du)
-                out[j] = table_at(g, ue, du)
-            j += 1
-        if j >= m:
-            break
-        path = thick[r] * k
-        # Nodes where G is still 0 stay 0 one region deeper (F(E) < E): skip them.
-        first = _first_live(g)
-        for i in range(first):
-            g_next[i] = 0.0
-        lo = 0
-        for i in range(first, n_g):
-            y = rr[i] - path
-            if y <= 0.0:
-                g_next[i] = g[0]
-                continue
-            while lo < n_g - 2 and rr[lo + 1] <= y:  # y grows with i: sweep, no search
-                lo += 1
-            ue = (lo + (y - rr[lo]) / (rr[lo + 1] - rr[lo])) * du
-            g_next[i] = table_at(g, ue, du)
-        g, g_next = g_next, g
-        if table_at(g, u0, du) <= cutoff:
-            break
-    while j < m:
-        out[j] = 0.0
-        j += 1
+    _exits(e0, k, du, rng, rng, rng, thick, birth_region, birth_depth, g0, g0, g0, cutoff, False, out, out)
+
+
+@numba.njit(**_FAST)
+def _exits(e0, k, du, rng, stop, wtab, thick, birth_region, birth_depth, g0, a0, v0, cutoff, straggling, out,
+           out_var):
+    """:func:`exit_moments` (or :func:`exit_energies`) through the cone transport, for one
+    path factor and birth energy."""
+    e0s, k_nodes = np.array([e0]), np.array([k])
+    n_used = _used_regions(birth_region, rng.shape[0])
+    w_lo, w_hi = cone_windows(e0s, k_nodes, rng, thick, birth_region, birth_depth, n_used, du)
+    inv_step, inv_stop, _ = window_tables(rng, stop, stop, w_lo, du, False)
+    e = np.empty((1, 1, birth_region.shape[0]))
+    v = np.empty_like(e)
+    transport_cone(e0s, k_nodes, du, rng, inv_step, stop, inv_stop, wtab, thick, birth_region, birth_depth,
+                   g0, a0, v0, cutoff, straggling, w_lo, w_hi, e, v)
+    out[:] = e[0, 0]
+    if straggling:
+        out_var[:] = v[0, 0]
+
+
+@numba.njit(inline="always", **_FAST)
+def _channel(edges, x, c):
+    """``searchsorted(edges, x, side="right") - 1`` (-1 below the axis, ``n_c`` at or
+    above its top), walking from the guess ``c``: a step or two on a near-uniform axis."""
+    n_c = edges.shape[0] - 1
+    c = min(max(c, -1), n_c)
+    for _ in range(8):
+        if c < n_c and edges[c + 1] <= x:
+            c += 1
+        elif c >= 0 and edges[c] > x:
+            c -= 1
+        else:
+            return c
+    return np.searchsorted(edges, x, side="right") - 1
 
 
 @numba.njit(**_FAST)
@@ -205,6 +188,7 @@ def deposit(e_nodes, var_nodes, weights, edges, hist, hist_e, hist_var):
     not at the channel centre. Counts outside ``edges`` are dropped.
     """
     n_c = edges.shape[0] - 1
+    per_keV = n_c / (edges[n_c] - edges[0])  # the first guess of a channel (then exact)
     for j in range(weights.shape[0]):
         w = weights[j]
         if w <= 0.0:
@@ -213,18 +197,18 @@ def deposit(e_nodes, var_nodes, weights, edges, hist, hist_e, hist_var):
         b = e_nodes[j]
         if a > b:
             a, b = b, a
-        if b <= edges[0] or a >= edges[n_c] or b <= 0.0:
+        if b <= edges[0] or not a < edges[n_c] or b <= 0.0:  # (a NaN deposits nothing)
             continue
         v = 0.5 * (var_nodes[j] + var_nodes[j + 1])
+        c = _channel(edges, a, int((a - edges[0]) * per_keV) if a > edges[0] else -1)
         if b - a < 1e-12:
-            c = np.searchsorted(edges, a, side="right") - 1
             if 0 <= c < n_c:
                 hist[c] += w
                 hist_e[c] += w * a
                 hist_var[c] += w * v
             continue
         dens = w / (b - a)
-        c = max(np.searchsorted(edges, a, side="right") - 1, 0)
+        c = max(c, 0)
         while c < n_c and edges[c] < b:
             lo = max(a, edges[c])
             hi = min(b, edges[c + 1])
@@ -237,6 +221,86 @@ def deposit(e_nodes, var_nodes, weights, edges, hist, hist_e, hist_var):
 
 
 @numba.njit(**_FAST)
+def _uniform(edges):
+    """True when every channel width is within 1e-9 of every other (relative): then the
+    per-tap width test of :func:`broaden` can never fire."""
+    w_min, w_max = np.inf, -np.inf
+    for d in range(edges.shape[0] - 1):
+        w = edges[d + 1] - edges[d]
+        w_min = min(w_min, w)
+        w_max = max(w_max, w)
+    return w_max - w_min <= 1e-9 * w_min
+
+
+@numba.njit(**_FAST)
+def _gauss_taps(out, d, direction, g, r, q, norm):
+    """Add ``norm * g`` at channels ``d, d + direction, ...`` on a uniform axis, the
+    Gaussian carried by the recurrence ``g *= r; r *= q``, until it falls below 6 sigma."""
+    n = out.shape[0]
+    while 0 <= d < n:
+        if g < 1.5e-8:  # beyond 6 sigma
+            break
+        out[d] += norm * g
+        g *= r
+        r *= q
+        d += direction
+
+
+@numba.njit(**_FAST)
+def _gauss_both(out, c, g_u, r_u, g_d, r_d, q, norm):
+    """:func:`_gauss_taps` up from channel ``c`` and down from ``c - 1`` at once (two
+    independent recurrences in flight; each channel still gets its terms in order)."""
+    n = out.shape[0]
+    up, dn = c, c - 1
+    while up < n and dn >= 0 and not (g_u < 1.5e-8) and not (g_d < 1.5e-8):
+        out[up] += norm * g_u
+        out[dn] += norm * g_d
+        g_u *= r_u
+        r_u *= q
+        g_d *= r_d
+        r_d *= q
+        up += 1
+        dn -= 1
+    _gauss_taps(out, up, 1, g_u, r_u, q, norm)
+    _gauss_taps(out, dn, -1, g_d, r_d, q, norm)
+
+
+@numba.njit(**_FAST)
+def _gauss_start(edges, d, direction, mu, s, a):
+    """(g, r) of the recurrence at channel ``d``: the Gaussian at its centre and the first ratio."""
+    x = (0.5 * (edges[d] + edges[d + 1]) - mu) / s
+    return math.exp(-0.5 * x * x), math.exp(-direction * x * a - 0.5 * a * a)
+
+
+@numba.njit(**_FAST)
+def _wide_general(out, edges, c, mu, s, a, q, norm, width):
+    """The taps of one wide source channel on any axis (evaluated directly where a
+    channel's width differs from the source's)."""
+    n = out.shape[0]
+    for direction in (1, -1):
+        d = c if direction == 1 else c - 1
+        if d < 0 or d >= n:
+            continue
+        g, r = _gauss_start(edges, d, direction, mu, s, a)
+        while 0 <= d < n:
+            w_d = edges[d + 1] - edges[d]
+            if abs(w_d - width) > 1e-9 * width:  # non-uniform axis: evaluate directly
+                x = (0.5 * (edges[d] + edges[d + 1]) - mu) / s
+                g = math.exp(-0.5 * x * x)
+                r = math.exp(-direction * x * a - 0.5 * a * a)
+                if x * x > 36.0:
+                    break
+                out[d] += norm * g * w_d / width
+            else:
+                if g < 1.5e-8:  # beyond 6 sigma
+                    break
+                out[d] += norm * g
+            g *= r
+            r *= q
+            d += direction
+
+
+@numba.njit(**_FAST)
 def broaden(hist, mean, var, edges, out):
     """Gaussian broadening with a channel-dependent centre and variance.
 
@@ -245,10 +309,31 @@ def broaden(hist, mean, var, edges, out):
     1.5 bin widths, else spread as the density at the bin centres x width. Counts that
     fall outside the axis are lost, as on a real detector.
     """
-    n = hist.shape[0]
     out[:] = 0.0
+    lo, hi = _filled_span(hist)
+    _broaden_span(hist, mean, var, edges, out, _uniform(edges), lo, hi)
+
+
+@numba.njit(**_FAST)
+def _filled_span(hist):
+    """(first, last + 1) channel with counts (0, 0 when none)."""
+    n = hist.shape[0]
+    lo = 0
+    while lo < n and hist[lo] == 0.0:
+        lo += 1
+    hi = n
+    while hi > lo and hist[hi - 1] == 0.0:
+        hi -= 1
+    return lo, hi
+
+
+@numba.njit(**_FAST)
+def _broaden_span(hist, mean, var, edges, out, uniform, c_lo, c_hi):
+    """:func:`broaden` of the channels ``c_lo:c_hi`` (those holding counts) into ``out``
+    (already zeroed), ``uniform`` from :func:`_uniform`."""
+    n = hist.shape[0]
     inv_sqrt2 = 1.0 / math.sqrt(2.0)
-    for c in range(n):
+    for c in range(c_lo, c_hi):
         h = hist[c]
         if h == 0.0:
             continue
@@ -270,29 +355,15 @@ def broaden(hist, mean, var, edges, out):
         # two-term multiplicative recurrence: three exps per source channel, not one per tap.
         a = width / s
         q = math.exp(-a * a)
-        for direction in (1, -1):
-            d = c if direction == 1 else c - 1
-            if d < 0 or d >= n:
-                continue
-            x = (0.5 * (edges[d] + edges[d + 1]) - mu) / s
-            g = math.exp(-0.5 * x * x)
-            r = math.exp(-direction * x * a - 0.5 * a * a)
-            while 0 <= d < n:
-                w_d = edges[d + 1] - edges[d]
-                if abs(w_d - width) > 1e-9 * width:  # non-uniform axis: evaluate directly
-                    x = (0.5 * (edges[d] + edges[d + 1]) - mu) / s
-                    g = math.exp(-0.5 * x * x)
-                    r = math.exp(-direction * x * a - 0.5 * a * a)
-                    if x * x > 36.0:
-                        break
-                    out[d] += norm * g * w_d / width
-                else:
-                    if g < 1.5e-8:  # beyond 6 sigma
-                        break
-                    out[d] += norm * g
-                g *= r
-                r *= q
-                d += direction
+        if not uniform:
+            _wide_general(out, edges, c, mu, s, a, q, norm, width)
+        elif c == 0:
+            g_u, r_u = _gauss_start(edges, 0, 1, mu, s, a)
+            _gauss_taps(out, 0, 1, g_u, r_u, q, norm)
+        else:
+            g_u, r_u = _gauss_start(edges, c, 1, mu, s, a)
+            g_d, r_d = _gauss_start(edges, c - 1, -1, mu, s, a)
+            _gauss_both(out, c, g_u, r_u, g_d, r_d, q, norm)
 
 
 @numba.njit(**_FAST)
@@ -344,6 +415,33 @@ def birth_points(edges, delta):
 
 
 @numba.njit(**_FAST)
+def _tail_sums(f, half, out):
+    """``out[r, i] = out[r, i + 1] + (f[r, i] + f[r, i + 1]) half`` from 0 at the top node,
+    four rows at a time (as :func:`_range_sums`)."""
+    n_r, n_g = f.shape
+    r = 0
+    while r + 4 <= n_r:
+        o0, o1, o2, o3 = out[r], out[r + 1], out[r + 2], out[r + 3]
+        f0, f1, f2, f3 = f[r], f[r + 1], f[r + 2], f[r + 3]
+        a0 = a1 = a2 = a3 = 0.0
+        o0[n_g - 1] = o1[n_g - 1] = o2[n_g - 1] = o3[n_g - 1] = 0.0
+        for i in range(n_g - 2, -1, -1):
+            a0 = a0 + (f0[i] + f0[i + 1]) * half
+            a1 = a1 + (f1[i] + f1[i + 1]) * half
+            a2 = a2 + (f2[i] + f2[i + 1]) * half
+            a3 = a3 + (f3[i] + f3[i + 1]) * half
+            o0[i], o1[i], o2[i], o3[i] = a0, a1, a2, a3
+        r += 4
+    for q in range(r, n_r):
+        o, g = out[q], f[q]
+        a = 0.0
+        o[n_g - 1] = 0.0
+        for i in range(n_g - 2, -1, -1):
+            a = a + (g[i] + g[i + 1]) * half
+            o[i] = a
+
+
+@numba.njit(**_FAST)
 def straggling_tables(stopping, omega2, du):
     """``W(u_i) = int_{u_i}^{u_max} 2 u omega2 / S^3 du`` (nm^2) per row, by the trapezoid rule.
 
@@ -351,18 +449,15 @@ def straggling_tables(stopping, omega2, du):
     the integrand at ``u = 0`` is taken at the first node (only energies below ``du^2`` see it).
     """
     n_r, n_g = stopping.shape
-    out = np.empty((n_r, n_g))
-    f = np.empty(n_g)
-    half = 0.5 * du
+    f = np.empty((n_r, n_g))
     for r in range(n_r):
-        s, w = stopping[r], omega2[r]
+        s, w, fr = stopping[r], omega2[r], f[r]
         for i in range(1, n_g):  # the integrand (no loop-carried dependence: vectorizes)
             si = s[i]
-            f[i] = (2.0 * du) * i * w[i] / (si * si * si)
-        f[0] = f[1]  # the integrand at u = 0 taken at the first node
-        out[r, n_g - 1] = 0.0
-        for i in range(n_g - 2, -1, -1):
-            out[r, i] = out[r, i + 1] + (f[i] + f[i + 1]) * half
+            fr[i] = (2.0 * du) * i * w[i] / (si * si * si)
+        fr[0] = fr[1]  # the integrand at u = 0 taken at the first node
+    out = np.empty((n_r, n_g))
+    _tail_sums(f, 0.5 * du, out)
     return out
 
 
@@ -381,21 +476,6 @@ def _interp3(t1, t2, t3, u, du):
 
 
 @numba.njit(**_FAST)
-def _moments_at(g, a, v, sr, wr, ue, du):
-    """(G, A, V, S, W) at ``ue`` (linear in u, clamped): one index for the five tables."""
-    n = g.shape[0]
-    x = ue / du
-    i = int(x)
-    if i >= n - 1:
-        i, f = n - 2, 1.0
-    else:
-        f = x - i
-    e = 1.0 - f
-    return (e * g[i] + f * g[i + 1], e * a[i] + f * a[i + 1], e * v[i] + f * v[i + 1],
-            e * sr[i] + f * sr[i + 1], e * wr[i] + f * wr[i + 1])
-
-
-@numba.njit(**_FAST)
 def exit_moments(e0, k, du, rng, stop, wtab, thick, birth_region, birth_depth, g0, a0, v0, cutoff, out, out_var):
     """Detected energies (keV) and straggling variances (keV^2) of the birth points.
 
@@ -403,54 +483,7 @@ def exit_moments(e0, k, du, rng, stop, wtab, thick, birth_region, birth_depth, g
     from :func:`straggling_tables`, and the dead-layer maps ``a0`` (dE_det/dE_surface) and
     ``v0`` (variance added by the dead layers, keV^2) from :func:`dead_layer_moments`.
     """
-    n_r, n_g = rng.shape
-    m = birth_region.shape[0]
-    g, a, v = g0.copy(), a0.copy(), v0.copy()
-    g_n, a_n, v_n = np.empty(n_g), np.empty(n_g), np.empty(n_g)
-    u0 = math.sqrt(e0)
-    j = 0
-    for r in range(n_r):
-        rr, sr, wr = rng[r], stop[r], wtab[r]
-        r0 = table_at(rr, u0, du)
-        w0 = table_at(wr, u0, du)
-        hi = n_g - 1
-        while j < m and birth_region[j] == r:
-            y = r0 - birth_depth[j] * k
-            if y <= 0.0:
-                out[j], out_var[j] = g[0], 0.0
-            else:
-                ue, hi = _sweep_to(rr, y, hi, du)
-                ge, ae, ve, se, we = _moments_at(g, a, v, sr, wr, ue, du)
-                out[j] = ge
-                out_var[j] = ae * ae * se * se * (we - w0) + ve
-            j += 1
-        if j >= m:
-            break
-        path = thick[r] * k
-        first = _first_live(g)
-        for i in range(first):
-            g_n[i], a_n[i], v_n[i] = 0.0, 0.0, 0.0
-        lo = 0
-        for i in range(first, n_g):
-            y = rr[i] - path
-            if y <= 0.0:
-                g_n[i], a_n[i], v_n[i] = g[0], 0.0, 0.0
-                continue
-            while lo < n_g - 2 and rr[lo + 1] <= y:
-                lo += 1
-            ue = (lo + (y - rr[lo]) / (rr[lo + 1] - rr[lo])) * du
-            gf, af, vf, sf, wf = _moments_at(g, a, v, sr, wr, ue, du)
-            g_n[i] = gf
-            a_n[i] = af * sf / sr[i]
-            v_n[i] = af * af * sf * sf * (wf - wr[i]) + vf
-        g, g_n = g_n, g
-        a, a_n = a_n, a
-        v, v_n = v_n, v
-        if table_at(g, u0, du) <= cutoff:
-            break
-    while j < m:
-        out[j], out_var[j] = 0.0, 0.0
-        j += 1
+    _exits(e0, k, du, rng, stop, wtab, thick, birth_region, birth_depth, g0, a0, v0, cutoff, True, out, out_var)
 
 
 @numba.njit(**_FAST)
@@ -496,35 +529,44 @@ def particle_spectrum(k_nodes, k_weights, k_det_maps, e0s, probs, yield_per_atom
     node comes from :func:`exit_moments` (``stop``, ``wtab``: region stopping and
     :func:`straggling_tables`); see :func:`deposit` and :func:`broaden` for the rest.
     """
+    n_used = _used_regions(region, rng.shape[0])
+    w_lo, w_hi = cone_windows(e0s, k_nodes, rng, thick, region, depth_in, n_used, du)
+    inv_step, inv_stop, _ = window_tables(rng, stop, stop, w_lo, du, False)
+    e_det = np.empty((k_nodes.shape[0], e0s.shape[0], region.shape[0]))
+    var = np.empty_like(e_det)
+    transport_cone(e0s, k_nodes, du, rng, inv_step, stop, inv_stop, wtab, thick, region, depth_in,
+                   k_det_maps[0], k_det_maps[1], k_det_maps[2], cutoff, straggling, w_lo, w_hi, e_det, var)
+    return spectrum_of(e_det, var, k_weights, probs, yield_per_atom_nm2, areal, edges, centers, sigma_det2,
+                       _uniform(edges))
+
+
+@numba.njit(**_FAST)
+def spectrum_of(e_det, var, k_weights, probs, yield_per_atom_nm2, areal, edges, centers, sigma_det2, uniform):
+    """Counts per channel from the detected energies and variances ``e_det``, ``var``
+    (C, B, M: cone node, branch, birth node) of :func:`particle_spectrum`: each cone node
+    and branch deposited in turn (:func:`deposit`), then broadened (:func:`broaden`;
+    ``uniform``: :func:`_uniform` of ``edges``)."""
     n_c = centers.shape[0]
-    n_nodes = region.shape[0]
     hist = np.zeros(n_c)
     hist_e = np.zeros(n_c)
     hist_var = np.zeros(n_c)
-    e_det = np.empty(n_nodes)
-    var = np.zeros(n_nodes)
     counts = np.empty(areal.shape[0])
-    g0, a0, v0 = k_det_maps[0], k_det_maps[1], k_det_maps[2]
-    for a in range(k_nodes.shape[0]):
-        k = k_nodes[a]
-        for b in range(e0s.shape[0]):
-            if straggling:
-                exit_moments(e0s[b], k, du, rng, stop, wtab, thick, region, depth_in, g0, a0, v0, cutoff, e_det, var)
-            else:
-                exit_energies(e0s[b], k, du, rng, thick, region, depth_in, g0, cutoff, e_det)
+    for a in range(e_det.shape[0]):
+        for b in range(e_det.shape[1]):
             w = yield_per_atom_nm2 * probs[b] * k_weights[a]
             for j in range(areal.shape[0]):
                 counts[j] = areal[j] * w
-            deposit(e_det, var, counts, edges, hist, hist_e, hist_var)
-    mean = np.empty(n_c)
+            deposit(e_det[a, b], var[a, b], counts, edges, hist, hist_e, hist_var)
+    lo, hi = _filled_span(hist)
+    mean = np.empty(n_c)  # read where there are counts only
     var_c = np.empty(n_c)
-    for c in range(n_c):
+    for c in range(lo, hi):
         if hist[c] > 0.0:
             mean[c] = hist_e[c] / hist[c]
             var_c[c] = hist_var[c] / hist[c] + sigma_det2
         else:
             mean[c] = centers[c]
             var_c[c] = sigma_det2
-    out = np.empty(n_c)
-    broaden(hist, mean, var_c, edges, out)
+    out = np.zeros(n_c)
+    _broaden_span(hist, mean, var_c, edges, out, uniform, lo, hi)
     return out

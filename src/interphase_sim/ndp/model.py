@@ -22,6 +22,7 @@ for the classical spectrum-to-depth analysis.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Iterable, Mapping
@@ -30,27 +31,27 @@ from typing import Any
 import numpy as np
 
 from interphase_sim.ndp import _kernels as K
+from interphase_sim.ndp import _pipeline as P
 from interphase_sim.ndp import calibration as cal
 from interphase_sim.core.measurement import Axis, Measurement, bin_edges
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.ndp.geometry import PARTICLES, Particle, cone_nodes, get_particle, solid_angle_fraction
 from interphase_sim.ndp.parameters import assign_roles, dead_layer_parameters, stopping_scale_parameters
 from interphase_sim.ndp.materials import resolve_material
-from interphase_sim.ndp.straggling import rate_table
+from interphase_sim.ndp.tables import TransportTables, _finite_depth, _parent_columns
 from interphase_sim.core.model import prefixed, provenance
 from interphase_sim.core.params import Parameter, Parameters
 from interphase_sim.core.settings import NDP as NDP_SETTINGS
 from interphase_sim.core.validate import as_rng
 from interphase_sim.sample.phases import Phase
-from interphase_sim.sample.profile_kernel import layer_profile
 from interphase_sim.sample.stack import Stack
 
 __all__ = ["NDPModel", "PARTICLES", "resolve_material"]
 
 N_GRID = K.N_GRID  # nodes of the sqrt(E) grid for range tables and exit maps (shared with the inversion)
-ROUGH_SLABS = (-1.5, -0.5, 0.5, 1.5)  # sub-slab edges across a rough interface, in sigma (symmetric:
+ROUGH_SLABS = tuple(P.ROUGH_SLABS.tolist())  # sub-slab edges across a rough interface, in sigma (symmetric:
 # the energy lost crossing the interface is then exact to first order)
-GRADIENT_SLABS = 6  # sub-slabs through a layer with a phase gradient
+GRADIENT_SLABS = P.GRADIENT_SLABS  # sub-slabs through a layer with a phase gradient
 MAX_BIRTH_POINTS = 20000
 
 # the numbers a fit may vary, with their ranges and units: core.settings.NDP
@@ -67,7 +68,7 @@ def _finite_floats(x: Any, field: str) -> np.ndarray:
     return arr
 
 
-class NDPModel:
+class NDPModel(TransportTables):
     """Expected NDP spectrum of a :class:`Stack`.
 
     Parameters
@@ -206,6 +207,8 @@ class NDPModel:
         self._reach_cache: dict[str, Any] = {}
         self._axis_checked: tuple[Any, np.ndarray] | None = None
         self._channels_checked: dict[str, Any] | None = None
+        # (axis copy, edges, narrowest channel, increasing, the axis object last taken, uniform)
+        self._edges_checked: tuple | None = None
 
     # -- construction from a sample file -----------------------------------------------
     @classmethod
@@ -242,7 +245,7 @@ class NDPModel:
         out: dict[str, Any] = {name: getattr(self, name).value for name in _NUMBERS}
         out["particles"] = [p.name for p in self.particles]
         out["dead_layers"] = [{"material": ph.name, "thickness_nm": t.value} for ph, t in self.dead_layers]
-        arange = np.array_equal(self.channels, np.arange(self.channels.size))
+        arange = np.array_equal(self.channels, _arange(self.channels.size))
         out["channels"] = int(self.channels.size) if arange else self.channels.tolist()
         out["straggling"] = self.straggling
         out["straggling_model"] = self.straggling_model
@@ -330,153 +333,7 @@ class NDPModel:
                 UserWarning, stacklevel=3,
             )
 
-    # -- stopping -----------------------------------------------------------------------
-    def _phase_stopping(self, ion: str, phase: Phase, e_grid: np.ndarray) -> np.ndarray:
-        """Linear stopping (keV/nm) of ``phase`` at its current density on ``e_grid``."""
-        key = (ion, id(self.stopping), phase.name, phase.formula, phase.density, e_grid[-1], e_grid.size)
-        s = self._stopping_cache.get(key)
-        if s is None:
-            s = np.empty_like(e_grid)
-            s[1:] = self.stopping.linear_stopping(ion, e_grid[1:], phase)
-            s[0] = s[1]
-            if len(self._stopping_cache) > 256:
-                self._stopping_cache.clear()
-            self._stopping_cache[key] = s
-        return s
-
-    def _phase_straggling(self, ion: str, phase: Phase, e_grid: np.ndarray) -> np.ndarray:
-        """Straggling rate (keV^2/nm) of ``phase`` at its current density on ``e_grid``."""
-        key = ("straggling", self.straggling_model, ion, phase.name, phase.formula, phase.density, e_grid[-1],
-               e_grid.size)
-        w = self._stopping_cache.get(key)
-        if w is None:
-            w = rate_table(ion, phase, e_grid, self.straggling_model)
-            if len(self._stopping_cache) > 256:
-                self._stopping_cache.clear()
-            self._stopping_cache[key] = w
-        return w
-
-    def _stacked(self, part: Particle, phases: list[Phase], eg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(stopping keV/nm, straggling rate keV^2/nm) of ``phases`` on the grid, (P, G) each,
-        unscaled. Both go with the number of atoms per nm (every stopping source scales its
-        mass stopping by the density), so they are computed once per composition, at the
-        density first seen, and scaled to the current one: a fit or a sampler that moves a
-        density (a systematic) pays no new tables."""
-        key = ("stacked", part.ion, self.straggling, self.straggling_model, eg[-1], eg.size,
-               tuple((ph.name, ph.formula) for ph in phases))
-        got = self._stopping_cache.get(key)
-        if got is None:
-            s = np.array([self._phase_stopping(part.ion, ph, eg) for ph in phases])
-            w = (np.array([self._phase_straggling(part.ion, ph, eg) for ph in phases]) if self.straggling
-                 else np.zeros_like(s))
-            got = (s, w, np.array([ph.density for ph in phases]))
-            self._stopping_cache[key] = got
-        s, w, rho0 = got
-        ratio = np.array([ph.density for ph in phases]) / rho0
-        if np.all(ratio == 1.0):
-            return s, w
-        return s * ratio[:, None], w * ratio[:, None]
-
-    def _scales(self, names: Iterable[str]) -> np.ndarray:
-        """The stopping scales of phases ``names`` (1 for a phase without one)."""
-        return np.array([self.stopping_scale[n].value if n in self.stopping_scale else 1.0 for n in names])
-
-    def _grid(self, particle: Particle) -> tuple[float, np.ndarray]:
-        u_max = math.sqrt(1.02 * particle.max_energy_keV)
-        du = u_max / (N_GRID - 1)
-        return du, (np.arange(N_GRID) * du) ** 2
-
-    # -- regions of constant composition --------------------------------------------------
-    def _regions(self, z_max: float, arrays: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
-        stack = self.stack
-        bottoms = stack.interfaces_nm()
-        breaks = [0.0]
-        top = 0.0
-        for i, lay in enumerate(stack.layers):
-            t = lay.thickness_nm.value
-            if lay.fractions_bottom is not None and math.isfinite(t):
-                breaks += list(top + t * np.arange(1, GRADIENT_SLABS) / GRADIENT_SLABS)
-            bottom = bottoms[i]
-            if math.isfinite(bottom):
-                s = lay.roughness_nm.value
-                breaks += list(bottom + s * np.array(ROUGH_SLABS)) if s > 0 else [bottom]
-            top = bottom
-        z_end = min(z_max, stack.finite_depth_nm()) if not stack.semi_infinite else z_max
-        edges = np.unique(np.clip(np.array(breaks + [z_end]), 0.0, z_end))
-        edges = edges[np.concatenate(([True], np.diff(edges) > 1e-9))]
-        mids = 0.5 * (edges[1:] + edges[:-1])
-        prof = stack.profile(mids, layer_arrays=arrays)
-        fr = prof.fractions  # (P, R)
-        nominal = np.array([stack.phases[p].total_number_density() for p in prof.phases])
-        filled = nominal @ fr
-        keep = filled > 0
-        # local density scale: atoms present / atoms the volume fractions imply
-        ds = np.where(keep, prof.total_density() / np.where(keep, filled, 1.0), 0.0)
-        n_keep = int(np.argmin(keep)) if not keep.all() else keep.size  # stop at vacuum
-        return dict(
-            edges=edges[: n_keep + 1],
-            weights=(fr * ds)[:, :n_keep],  # (P, R) phase amounts relative to nominal density
-            phases=np.array(prof.phases, dtype=object),
-        )
-
-    def _parent_profile(self, isotope: str, z: np.ndarray, arrays: dict[str, Any]) -> np.ndarray:
-        """Density (atoms/nm3) of the capturing isotope at depths ``z``: only that column
-        of the layer arrays goes through the profile kernel."""
-        if isotope == "6Li":
-            top, bot = arrays["dens_top"][:, -1:], arrays["dens_bot"][:, -1:]
-            scale = 1.0
-        else:
-            if "B" not in arrays["elements"]:
-                return np.zeros(z.size)
-            i = arrays["elements"].index("B")
-            top, bot = arrays["dens_top"][:, i:i + 1], arrays["dens_bot"][:, i:i + 1]
-            scale = self.b10_abundance.value
-        none = np.zeros((top.shape[0], 0))
-        dens, _ = layer_profile(z, arrays["thickness_nm"], arrays["sigma_nm"], top, bot, none, none)
-        return dens[0] * scale
-
-    def _max_depth(self, particles: Iterable[Particle] | None = None) -> float:
-        """Deepest birth depth (nm) any of ``particles`` (default the counted ones) can escape from."""
-        parts = tuple(self.particles if particles is None else particles)
-        phases = list(self.stack.phases.values())
-        key = (tuple((ph.name, ph.formula) for ph in phases), id(self.stopping), tuple(p.name for p in parts))
-        if self._reach_cache.get("key") != key:  # per phase, at the densities first seen
-            reach = np.zeros(len(phases))
-            for part in parts:
-                du, eg = self._grid(part)
-                s = np.array([self._phase_stopping(part.ion, ph, eg) for ph in phases])
-                reach = np.maximum(reach, K.range_tables(s, du)[:, -1])
-            self._reach_cache = {"key": key, "reach": reach, "density": np.array([ph.density for ph in phases])}
-        # ranges go with 1 / density; a layer thinned by density_scale < 1 (or a stopping
-        # scale < 1) lets particles escape from deeper
-        c = self._reach_cache
-        reach = float(np.max(c["reach"] * c["density"] / np.array([ph.density for ph in phases])))
-        thinnest = min(lay.density_scale.value for lay in self.stack.layers)
-        weakest = min([p.value for p in self.stopping_scale.values()] + [1.0])
-        return self.stack.finite_depth_nm() + reach / min(thinnest, 1.0) / weakest
-
     # -- the forward model ----------------------------------------------------------------
-    def _tables(self, part: Particle, reg: dict[str, np.ndarray], k_det: float) -> dict[str, Any]:
-        """Range, stopping and straggling tables of the regions, and the detector dead-layer
-        maps (detected energy, its derivative, the variance added) for one particle."""
-        du, eg = self._grid(part)
-        s_phase, w_phase = self._stacked(part, [self.stack.phases[p] for p in reg["phases"]], eg)
-        weights = reg["weights"].T * self._scales(reg["phases"])  # (R, P): systematic stopping scales
-        s_reg = np.ascontiguousarray(weights @ s_phase)  # (R, G) keV/nm
-        if self.straggling:
-            w_reg = K.straggling_tables(s_reg, np.ascontiguousarray(reg["weights"].T @ w_phase), du)
-        else:
-            w_reg = np.zeros_like(s_reg)
-        if self.dead_layers:
-            s_dead, w_dead = self._stacked(part, [ph for ph, _ in self.dead_layers], eg)
-            t_dead = np.array([t.value for _, t in self.dead_layers])
-            maps = np.array(K.dead_layer_moments(K.range_tables(s_dead, du), s_dead,
-                                                 K.straggling_tables(s_dead, w_dead, du), t_dead, k_det, du, N_GRID))
-        else:
-            maps = np.array([eg, np.ones(N_GRID), np.zeros(N_GRID)])
-        return dict(du=du, rng=K.range_tables(s_reg, du), stop=s_reg, wtab=w_reg, s_max=s_reg.max(axis=1),
-                    maps=maps)
-
     def simulate_components(self, energy_keV: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Expected counts per channel of each particle (no background, no cutoff).
 
@@ -497,66 +354,46 @@ class NDPModel:
 
     def _components(self, energy: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """:meth:`simulate_components` on a checked, increasing energy axis (keV)."""
-        edges = bin_edges(energy)
+        edges, narrowest = self._channel_edges(energy)
         alpha_acc = self.acceptance_half_angle_deg.value
-        if not (self.detector_angle_deg.value + alpha_acc < 89.9 and alpha_acc > 0):
+        theta = self.detector_angle_deg.value
+        if not (theta + alpha_acc < 89.9 and alpha_acc > 0):
             raise InterphaseInputError(
                 "ndp.acceptance_half_angle_deg",
                 "acceptance half-angle must be > 0 and, with the detector angle, below 90 deg")
-        k_nodes, k_weights, k_det = cone_nodes(float(self.detector_angle_deg.value), float(alpha_acc), self.angle_nodes)
+        k_nodes, k_weights, k_det = cone_nodes(float(theta), float(alpha_acc), self.angle_nodes)
         arrays = self.stack.layer_arrays()  # once per evaluation: regions and births share it
-        reg = self._regions(self._max_depth(), arrays)
-        thick = np.diff(reg["edges"])
-        if thick.size == 0:
+        plan = self.stack._arrays_cache  # the structure and phase densities that call used
+        st = self._structure(plan)
+        rho = plan["nd"][0]
+        depth = _finite_depth(arrays)
+        reg = self._regions(self._max_depth(arrays=arrays, st=st, rho=rho, depth=depth), arrays, st, rho, depth)
+        if reg["edges"].size < 2:
             return energy, {p.name: np.zeros_like(energy) for p in self.particles}
         fwhm = self.fwhm_keV.value
         # energy lost between birth points: a channel (the deposit is exact for a linear
         # energy-depth map within a step, so finer steps change nothing visible)
-        step = self.energy_step_keV or min(float(np.min(np.diff(edges))), 0.5 * fwhm)
-        cutoff = max(self.low_energy_cutoff_keV.value, 0.0)
-        # transport tables and birth points of every particle, then one profile call
-        prep = []
-        for part in self.particles:
-            tab = self._tables(part, reg, k_det)
-            region, depth_in = _birth_points(reg["edges"], step / (k_nodes.max() * tab["s_max"]))
-            prep.append((part, tab, region, depth_in, reg["edges"][region] + depth_in))
-        parents = self._parents([z for *_, z in prep], arrays)
+        step = self.energy_step_keV or min(narrowest, 0.5 * fwhm)
+        cutoff = 0.5 * max(self.low_energy_cutoff_keV.value, 0.0)
         absolute = (self.scale.value * self.fluence.value * self.area_cm2.value
                     * solid_angle_fraction(alpha_acc) * 1e-24 * 1e14)  # barn -> cm2; atoms/nm2 -> /cm2
         sigma_det2 = (fwhm / (2.0 * math.sqrt(2.0 * math.log(2.0)))) ** 2
+        scales = self._scales(reg["phases"])
+        parents = {iso: _parent_columns(iso, arrays, self) for iso in {p.parent for p in self.particles}}
         out: dict[str, np.ndarray] = {}
-        for i, (part, tab, region, depth_in, z_nodes) in enumerate(prep):
-            areal = parents[part.parent][i] * np.diff(z_nodes)  # atoms/nm2 of the parent per interval
-            born = np.flatnonzero(areal > 0.0)
-            if born.size == 0:
+        for part in self.particles:
+            col = parents[part.parent]
+            if col is None:  # no boron in the stack
                 out[part.name] = np.zeros_like(energy)
                 continue
-            # births outside the parent-bearing depths add nothing: leave them out (exact)
-            first, last = int(born[0]), int(born[-1]) + 1
-            region, depth_in, areal = region[first:last + 1], depth_in[first:last + 1], areal[first:last]
-            e0s = np.array([e for e, _ in part.branches])
-            probs = np.array([p for _, p in part.branches])
-            out[part.name] = K.particle_spectrum(
-                k_nodes, k_weights, tab["maps"], e0s, probs, absolute * part.cross_section_b,
-                self.straggling, tab["du"], tab["rng"], tab["stop"], tab["wtab"], thick, region, depth_in,
-                0.5 * cutoff, areal, edges, energy, sigma_det2,
-            )
+            du, s_phase, w_phase = self._particle_tables(part, st, rho)
+            e0s, probs = _branches(part)
+            out[part.name] = P.particle_counts(
+                reg["edges"], reg["weights"], scales, s_phase, w_phase, self.straggling, du, step,
+                MAX_BIRTH_POINTS, k_nodes, k_weights, self._det_maps(part, k_det), e0s, probs,
+                absolute * part.cross_section_b, cutoff, arrays["thickness_nm"], arrays["sigma_nm"],
+                col[0], col[1], col[2], edges, energy, sigma_det2, self._edges_checked[5])
         return energy, out
-
-    def _parents(self, node_depths: list[np.ndarray], arrays: dict[str, Any]) -> dict[str, list[np.ndarray]]:
-        """Parent densities (atoms/nm3) at the interval midpoints of each particle's birth
-        nodes, in one profile call per isotope."""
-        mids = [0.5 * (z[1:] + z[:-1]) for z in node_depths]
-        z_all = np.concatenate(mids)
-        order = np.argsort(z_all, kind="stable")  # sorted runs: linear time
-        split = np.cumsum([m.size for m in mids])[:-1]
-        parents = {}
-        for iso in {p.parent for p in self.particles}:
-            dens = self._parent_profile(iso, z_all[order], arrays)
-            unsorted = np.empty(z_all.size)
-            unsorted[order] = dens
-            parents[iso] = np.split(unsorted, split)
-        return parents
 
     def simulate(self, noise: bool = False, seed: Any = None, energy_keV: Any = None) -> Measurement:
         """Expected (or, with ``noise=True``, Poisson-drawn) counts per channel.
@@ -597,12 +434,31 @@ class NDPModel:
         """
         return self._total(*self._components(self.calibrated_energy(measurement)))
 
+    def _channel_edges(self, energy: np.ndarray) -> tuple[np.ndarray, float]:
+        """(channel edges keV, the narrowest channel keV) of ``energy``; kept for the last
+        axis seen (compared by value: a fit passes the same axis every call). Also notes
+        ``energy`` itself, so that :meth:`_total` knows it is increasing."""
+        c = self._edges_checked
+        if c is None or c[0].shape != energy.shape or not np.array_equal(c[0], energy):
+            edges = bin_edges(energy)
+            c = (energy.copy(), edges, float(np.min(np.diff(edges))), bool(np.all(energy[1:] > energy[:-1])), energy,
+                 bool(K._uniform(edges)))
+        elif c[4] is not energy:
+            c = c[:4] + (energy,) + c[5:]
+        self._edges_checked = c
+        return c[1], c[2]
+
     def _total(self, energy: np.ndarray, comps: dict[str, np.ndarray]) -> np.ndarray:
         """Sum of the components, plus background, zero below the cutoff."""
         total = np.full(energy.size, self.background.value)
         for c in comps.values():
             total += c
-        total[energy < self.low_energy_cutoff_keV.value] = 0.0
+        cutoff = self.low_energy_cutoff_keV.value
+        c = self._edges_checked
+        if c is not None and c[4] is energy and c[3]:  # the axis _components just took, increasing
+            total[: np.searchsorted(energy, cutoff, side="left")] = 0.0  # a prefix
+        else:
+            total[energy < cutoff] = 0.0
         return total
 
     def _axis_tables(self, particle: str, depth_nm: Any, n: int) -> tuple[Particle, dict, np.ndarray, np.ndarray,
@@ -667,6 +523,20 @@ class NDPModel:
         return z, e, np.sqrt(np.maximum(var, 0.0))
 
 
+@functools.lru_cache(maxsize=16)
+def _arange(n: int) -> np.ndarray:
+    """``0, 1, ..., n - 1`` as floats (read only: shared)."""
+    a = np.arange(n, dtype=float)
+    a.flags.writeable = False
+    return a
+
+
+@functools.lru_cache(maxsize=16)
+def _branches(part: Particle) -> tuple[np.ndarray, np.ndarray]:
+    """(birth energies keV, branching ratios) of a particle, as arrays."""
+    return np.array([e for e, _ in part.branches]), np.array([p for _, p in part.branches])
+
+
 def _read_particles(particles: Iterable[str] | str, stack: Stack) -> list[Particle]:
     """The counted particles; warns for a parent isotope the stack lacks."""
     if isinstance(particles, str):
@@ -681,12 +551,4 @@ def _read_particles(particles: Iterable[str] | str, stack: Stack) -> list[Partic
             warnings.warn(f"the stack contains no {element}: {', '.join(asked)} counts will be zero",
                           UserWarning, stacklevel=3)
     return out
-
-
-def _birth_points(edges: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Birth nodes every ``delta`` nm (per region), at most MAX_BIRTH_POINTS in all."""
-    n_total = float(np.sum(np.diff(edges) / delta))
-    if n_total > MAX_BIRTH_POINTS:
-        delta = delta * (n_total / MAX_BIRTH_POINTS)
-    return K.birth_points(np.ascontiguousarray(edges), np.ascontiguousarray(delta))
 

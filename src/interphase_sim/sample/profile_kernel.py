@@ -31,7 +31,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["layer_profile"]
+__all__ = ["layer_profile", "profile_ascending"]
 
 # Corrections are evaluated within +/- 6 sigma of an interface (|Phi - H| < 1e-9 beyond).
 # The window is symmetric, so the truncated correction is still odd: totals stay exact.
@@ -176,6 +176,39 @@ def _window_union(win_lo, win_hi):
     return m_lo, m_hi, n_m
 
 
+@numba.njit(**_NJIT)
+def profile_ascending(z, thick, sigma_nm, top, bot, first_fraction):
+    """:func:`layer_profile` on an ascending grid, from numba code: the per-layer values
+    side by side (``top``, ``bot``: (L, Q), densities then, from column
+    ``first_fraction``, phase fractions). Returns the (Q, N) profile.
+
+    Parameters are as in :func:`layer_profile` (depths, thicknesses and widths in nm);
+    ``z`` must be ascending.
+    """
+    n_layers = thick.shape[0]
+    n_q = top.shape[1]
+    tops = np.empty(n_layers)
+    acc = 0.0
+    for i in range(n_layers):
+        tops[i] = acc
+        acc += thick[i]
+    sigma = sigma_nm.copy()
+    if math.isinf(thick[n_layers - 1]):
+        sigma[n_layers] = 0.0  # no interface below a semi-infinite layer
+    for k in range(n_layers + 1):
+        if sigma[k] < _SHARP_BELOW_NM:
+            sigma[k] = 0.0  # (z - zk) / sigma would overflow to inf * 0
+    # jump at interface k: top of layer k minus bottom of layer k-1 (vacuum below a finite stack)
+    jump = np.zeros((n_layers + 1, n_q))
+    for k in range(1, n_layers + 1):
+        for e in range(n_q):
+            below = top[k, e] if k < n_layers else 0.0
+            jump[k, e] = below - bot[k - 1, e]
+    out = np.empty((n_q, z.shape[0]))
+    _profile_sorted(z, tops, thick, sigma, top, bot, jump, first_fraction, out)
+    return out
+
+
 def layer_profile(
     z_nm: np.ndarray,
     thickness_nm: np.ndarray,
@@ -211,22 +244,9 @@ def layer_profile(
     """
     z = np.ascontiguousarray(z_nm, dtype=np.float64)
     thick = np.ascontiguousarray(thickness_nm, dtype=np.float64)
-    n_layers = thick.shape[0]
-    tops = np.concatenate(([0.0], np.cumsum(thick)[:-1]))
-    sigma = np.array(sigma_nm, dtype=np.float64)
+    sigma = np.ascontiguousarray(sigma_nm, dtype=np.float64)
     q_top, q_bot = np.asarray(dens_top, dtype=np.float64), np.asarray(dens_bot, dtype=np.float64)
     f_top, f_bot = np.asarray(frac_top, dtype=np.float64), np.asarray(frac_bot, dtype=np.float64)
-
-    def jumps(top, bot):
-        # jump at interface k: top of layer k minus bottom of layer k-1 (vacuum below a finite stack)
-        below = np.vstack((top[1:], np.zeros((1, top.shape[1]))))
-        out = np.zeros((n_layers + 1, top.shape[1]))
-        out[1:] = below - bot
-        return out
-
-    if np.isinf(thick[-1]):
-        sigma[n_layers] = 0.0  # no interface below a semi-infinite layer
-    sigma[sigma < _SHARP_BELOW_NM] = 0.0  # (z - zk) / sigma would overflow to inf * 0
     # The kernels walk an ascending grid; other grids are sorted and scattered back.
     ascending = bool(np.all(z[1:] >= z[:-1]))
     order = None if ascending else np.argsort(z, kind="stable")
@@ -234,8 +254,7 @@ def layer_profile(
     # Densities and fractions share one array so each erf is computed once.
     top = np.ascontiguousarray(np.hstack((q_top, f_top)))
     bot = np.ascontiguousarray(np.hstack((q_bot, f_bot)))
-    out = np.empty((top.shape[1], z.shape[0]))
-    _profile_sorted(zs, tops, thick, sigma, top, bot, jumps(top, bot), q_top.shape[1], out)
+    out = profile_ascending(zs, thick, sigma, top, bot, q_top.shape[1])
     if not ascending:
         scattered = np.empty_like(out)
         scattered[:, order] = out

@@ -206,6 +206,16 @@ class Layer:
         return f"Layer({self.name!r}, {{{fr}}}, thickness_nm={t:g})"
 
 
+def _optional_ok(layers: list[Layer]) -> bool:
+    """True when every layer's grain size and own 6Li abundance (where set) lie in their
+    physical ranges (:data:`LAYER_RANGES`)."""
+    for lay in layers:
+        g, li6 = lay.grain_size_nm, lay.li6_abundance
+        if (g is not None and not 0.0 <= g.value <= 1e6) or (li6 is not None and not 0.0 <= li6.value <= 1.0):
+            return False
+    return True
+
+
 class Stack:
     """Layers from the top surface downward, plus sample-wide settings.
 
@@ -344,44 +354,120 @@ class Stack:
 
         Returns a dict with ``thickness_nm`` (L,), ``sigma_nm`` (L + 1,), ``elements``,
         ``phases``, ``dens_top``/``dens_bot`` (L, E + 1; the last column is 6Li, in
-        atoms/nm3) and ``frac_top``/``frac_bot`` (L, P).
+        atoms/nm3), ``frac_top``/``frac_bot`` (L, P) and ``density_scale`` (L,).
+
+        Notes
+        -----
+        What depends only on the stack's structure (elements, phase order, where each
+        layer's fractions go) is kept between calls under a key of that structure
+        (:meth:`_arrays_plan`); every number is read afresh, and the compositions are
+        recomputed unless the fractions, density scales, 6Li abundances and phase
+        densities are all those of the last call (:meth:`_compositions`).
         """
-        els = self.elements()
-        ph_names = list(self.phases)
-        eidx = {e: i for i, e in enumerate(els)}
-        pidx = {p: i for i, p in enumerate(ph_names)}
-        L, E, P = len(self.layers), len(els), len(ph_names)
-        # (P, E + 1) number densities of each phase; column E (6Li) is filled per layer below
-        nd = np.zeros((P, E + 1))
-        for p, ph in enumerate(self.phases.values()):
-            for e, n in ph.number_density().items():
-                nd[p, eidx[e]] = n
-        frac = np.zeros((2, L, P))
-        scale = np.empty(L)
-        a6 = np.empty(L)
-        for i, lay in enumerate(self.layers):
-            lay.check_values()
-            scale[i] = lay.density_scale.value
-            a6[i] = (lay.li6_abundance or self.li6_abundance).value
-            for w, where in enumerate(("top", "bottom")):
-                for k, f in lay.normalized_fractions(where).items():
-                    frac[w, i, pidx[k]] = f
-        dens = (frac @ nd) * scale[None, :, None]  # (2, L, E + 1) atoms/nm3
-        li = eidx.get("Li")
-        if li is not None:
-            dens[:, :, E] = a6[None, :] * dens[:, :, li]
+        plan = self._arrays_plan()
+        layers = self.layers
+        L = len(layers)
+        stack_li6 = self.li6_abundance
+        thick = [lay.thickness_nm.value for lay in layers]
+        rough = [lay.roughness_nm.value for lay in layers]
+        scale = [lay.density_scale.value for lay in layers]
+        a6 = [(lay.li6_abundance or stack_li6).value for lay in layers]
+        vals = [p.value for lay in layers for p in lay.fractions.values()]
+        vals += [p.value for lay in layers if lay.fractions_bottom is not None for p in lay.fractions_bottom.values()]
+        sums = [math.fsum(vals[a:b]) for a, b in plan["spans"]]
+        if not (min(rough) >= 0.0 and max(rough) <= 1e6 and min(thick) >= 0.0 and min(scale) >= 0.0
+                and max(scale) <= 100.0 and min(vals) >= 0.0 and min(sums) > 0.0 and _optional_ok(layers)):
+            for lay in layers:  # the first layer at fault raises, naming the field
+                lay.check_values()
+                lay.normalized_fractions("top")
+                lay.normalized_fractions("bottom")
+        frac, dens = self._compositions(plan, vals, sums, scale, a6)
         sigma = np.zeros(L + 1)
-        sigma[1:] = [lay.roughness_nm.value for lay in self.layers]
-        return dict(
-            thickness_nm=np.array([lay.thickness_nm.value for lay in self.layers]),
-            sigma_nm=sigma,
-            elements=els,
-            phases=ph_names,
-            dens_top=dens[0],
-            dens_bot=dens[1],
-            frac_top=frac[0],
-            frac_bot=frac[1],
-        )
+        sigma[1:] = rough
+        return dict(thickness_nm=np.array(thick), sigma_nm=sigma, elements=list(plan["elements"]),
+                    phases=list(plan["phases"]), dens_top=dens[0].copy(), dens_bot=dens[1].copy(),
+                    frac_top=frac[0].copy(), frac_bot=frac[1].copy(), density_scale=np.array(scale))
+
+    def _compositions(self, plan: dict[str, Any], vals: list[float], sums: list[float], scale: list[float],
+                      a6: list[float]) -> tuple[np.ndarray, np.ndarray]:
+        """(2, L, P) normalized volume fractions and (2, L, E + 1) atoms/nm3 (6Li last) at the
+        top and bottom of each layer, from the fraction values ``vals`` (plan order), their
+        table sums, the density scales and 6Li abundances; kept in the plan for the last
+        numbers seen (with the phase densities)."""
+        nd = self._number_densities(plan)  # (P, E + 1); column E (6Li) is filled below
+        key = (vals, scale, a6, plan["nd"][0])
+        got = plan.get("compositions")
+        if got is not None and got[0] == key:
+            return got[1], got[2]
+        L, E, P = len(scale), len(plan["elements"]), len(plan["phases"])
+        # each fraction over its table's sum (as Layer.normalized_fractions)
+        norm = np.array([v / sums[k] for v, k in zip(vals, plan["table_of"])])
+        frac = np.zeros(2 * L * P)
+        frac[plan["slots"]] = norm[plan["source"]]
+        frac = frac.reshape(2, L, P)
+        # (2, L, E + 1) atoms/nm3 at the top and bottom of each layer, as one product (the
+        # same numbers as the (2, L, P) stack of products, which a single layer needs)
+        prod = (frac.reshape(2 * L, P) @ nd).reshape(2, L, E + 1) if L > 1 else frac @ nd
+        dens = prod * np.array(scale)[None, :, None]
+        li = plan["eidx"].get("Li")
+        if li is not None:
+            dens[:, :, E] = np.array(a6)[None, :] * dens[:, :, li]
+        plan["compositions"] = (key, frac, dens)
+        return frac, dens
+
+    def _arrays_plan(self) -> dict[str, Any]:
+        """The structure :meth:`layer_arrays` reads values into, kept (as ``_arrays_cache``)
+        under a key of the layers, their phase names and the phases: the elements, the
+        phase order, and for the fraction values (top tables, then bottom tables, in layer
+        order) their table spans and the flat (2, L, P) slots they fill. After a call,
+        ``plan["nd"][0]`` holds the phase densities (g/cm3, ``phases`` order) it used."""
+        key = (tuple(map(id, self.layers)), tuple(map(id, self.phases.values())), tuple(self.phases),
+               tuple([(tuple(lay.fractions), lay.fractions_bottom and tuple(lay.fractions_bottom))
+                      for lay in self.layers]))
+        plan = getattr(self, "_arrays_cache", None)
+        if plan is None or plan["key"] != key:
+            plan = self._make_plan(key)
+            self._arrays_cache = plan
+        return plan
+
+    def _make_plan(self, key: tuple) -> dict[str, Any]:
+        """:meth:`_arrays_plan` for the current structure (``key``)."""
+        els = self.elements()
+        pidx = {p: i for i, p in enumerate(self.phases)}
+        n_l, n_p = len(self.layers), len(pidx)
+        tables = [(i, 0, lay.fractions) for i, lay in enumerate(self.layers)]
+        tables += [(i, 1, lay.fractions_bottom) for i, lay in enumerate(self.layers) if lay.fractions_bottom is not None]
+        spans, table_of, start = [], [], {}
+        for t, (i, side, table) in enumerate(tables):
+            start[(i, side)] = len(table_of)
+            spans.append((len(table_of), len(table_of) + len(table)))
+            table_of += [t] * len(table)
+        slots, source = [], []
+        for i, lay in enumerate(self.layers):
+            for side in (0, 1):
+                own = side == 0 or lay.fractions_bottom is not None
+                table = lay.fractions_bottom if side and own else lay.fractions
+                a = start[(i, side if own else 0)]  # no bottom table: the top one again
+                slots += [(side * n_l + i) * n_p + pidx[k] for k in table]
+                source += range(a, a + len(table))
+        return {"key": key, "elements": tuple(els), "phases": tuple(pidx), "eidx": {e: i for i, e in enumerate(els)},
+                "spans": spans, "table_of": table_of, "slots": np.array(slots, dtype=np.intp),
+                "source": np.array(source, dtype=np.intp)}
+
+    def _number_densities(self, plan: dict[str, Any]) -> np.ndarray:
+        """(P, E + 1) element number densities (atoms/nm3) of the phases over the plan's
+        elements, the last column (6Li) 0; kept in the plan for the densities (g/cm3) they
+        were made at."""
+        rho = tuple([ph.density for ph in self.phases.values()])
+        got = plan.get("nd")
+        if got is None or got[0] != rho:
+            nd = np.zeros((len(plan["phases"]), len(plan["elements"]) + 1))
+            for p, ph in enumerate(self.phases.values()):
+                for e, n in ph.number_density().items():
+                    nd[p, plan["eidx"][e]] = n
+            got = (rho, nd)
+            plan["nd"] = got
+        return got[1]
 
     def profile(self, z_nm: Any, *, layer_arrays: dict[str, Any] | None = None) -> DepthProfile:
         """Element number densities and phase volume fractions on a depth grid.
