@@ -22,9 +22,46 @@ def test_phases_lists_every_phase_with_density_and_space_group(capsys):
     assert "Li2.9PO3.3N0.46" in out
 
 
-def test_demo_writes_profiles_and_sample_files_that_load_back(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+def _demo_on_a_terminal(out_dir):
+    """(stdout, stderr) of ``interphase-sim demo``, stderr a pseudo-terminal, stdout a log file."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    log = out_dir.parent / "demo.log"
+    with open(log, "w") as stdout:
+        proc = subprocess.Popen([sys.executable, "-m", "interphase_sim.cli.main", "demo", "--out", str(out_dir)],
+                                stdout=stdout, stderr=slave)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert proc.wait(timeout=900) == 0, b"".join(chunks).decode(errors="replace")[-3000:]
+    os.close(master)
+    return log.read_text(), b"".join(chunks).decode(errors="replace")
+
+
+def test_demo_writes_profiles_and_sample_files_that_load_back(tmp_path):
+    out, err = _demo_on_a_terminal(tmp_path / "demo")
+    tmp_path = tmp_path / "demo"
+    # a progress bar over the demo's steps on the terminal, every step named; the report stays a clean log
+    assert "demo:" in err and "stages" in err and "\r" not in out
+    steps = {"li_sei_lipon": ["profile", "NDP", "NDP fit", "EELS", "atomistic model", "HRTEM", "joint fit"],
+             "lnmo_lipon": ["profile", "NDP", "NDP fit", "EELS", "joint fit", "channel fit"]}
+    for key, names in steps.items():
+        for step in names:
+            assert f"{key}: {step}" in err, (step, err[-2000:])
+    assert "13/13 stages" in err or "12/13 stages" in err  # the last step, done (or shown running)
     assert "SEI-outer" in out and "LNMO" in out and "thickness nm" in out
     for key in ("li_sei_lipon", "lnmo_lipon"):
         png = tmp_path / f"{key}_profile.png"

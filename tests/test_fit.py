@@ -198,12 +198,23 @@ def test_a_fit_stepping_outside_physics_is_reported_not_silent():
         m.simulate()
 
 
-def test_differential_evolution_recovers_from_a_far_start():
+def test_differential_evolution_recovers_from_a_far_start(capsys):
     m, data, truth = sei_problem(seed=3)
     start_off(m, seed=1, low=0.28, high=0.3)
-    res = fit(Objective(m, data), method="differential_evolution", seed=4, maxiter=30)
+    res = fit(Objective(m, data), method="differential_evolution", seed=4, maxiter=30, progress=True)
     for name, value in truth.items():
         assert abs(res.values[name] - value) < 3 * res.stderr[name], name
+    # its progress bar counts generations (the callback never stops the search early)
+    assert "differential evolution" in capsys.readouterr().err and res.nfev > 30
+
+
+def test_a_local_fit_counts_its_evaluations_on_its_progress_bar(capsys):
+    m, data, _ = sei_problem(seed=3)
+    res = fit(Objective(m, data), progress=True)
+    err = capsys.readouterr().err
+    assert "fit:" in err and "evaluation" in err
+    fit(Objective(m, data))  # no bar unless asked
+    assert "evaluation" not in capsys.readouterr().err and res.nfev > 0
 
 
 @pytest.mark.parametrize(

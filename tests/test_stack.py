@@ -251,6 +251,8 @@ def test_profile_rejects_bad_grids_and_unknown_elements():
         (dict(thickness_nm=0), r"thickness_nm: value 0.0 is outside"),
         (dict(thickness_nm=float("nan")), "NaN"),
         (dict(thickness_nm=Parameter(10, bounds=(-5, 20), vary=True)), "reach outside the physical range"),
+        (dict(thickness_nm=1e9), r"layers\.SEI\.thickness_nm: value 1e\+09 nm is thicker than any layer"),
+        (dict(thickness_nm=Parameter(10, bounds=(1, 1e30), vary=True)), r"thickness_nm: max 1e\+30 nm"),
         (dict(roughness_nm=-1), "roughness_nm"),
         (dict(density_scale=0), "density_scale"),
         (dict(li6_abundance=1.5), r"li6_abundance: value 1.5 is outside the physical range \[0.0, 1.0\]"),
@@ -263,6 +265,16 @@ def test_bad_layer_input_names_the_field(kwargs, match):
     args.update(kwargs)
     with pytest.raises(InterphaseInputError, match=match):
         Layer(**args)
+
+
+def test_a_python_caller_cannot_set_an_absurd_thickness_either():
+    """A value set after construction (a user, a fit) is re-checked against the 1 cm limit
+    before the profile is computed: a 1e9 nm layer would give impossible NDP yields."""
+    lay = Layer("SEI", {"Li2O": 1.0}, 10.0)
+    lay.thickness_nm.value = 1e9
+    with pytest.raises(InterphaseInputError, match=r"layers\.SEI\.thickness_nm: value 1e\+09 nm"):
+        lay.check_values()
+    Layer("Sub", {"Li": 1.0}, "inf").check_values()  # a semi-infinite substrate stays fine
 
 
 def test_bad_stack_input_names_the_field():

@@ -213,7 +213,8 @@ def joint_fit(stack: Any, data: dict[str, Any] | None = None, *, base_dir: str |
     base_dir : path, optional
         Folder that relative data paths start from.
     progress : bool
-        emcee's progress bar (tqdm, on stderr) while it samples.
+        Progress bars (tqdm, on stderr): differential evolution's generations, and emcee's
+        steps while it samples.
     **settings
         ``[fit]`` keys overriding the table (see the module docstring), and (Python only)
         ``hrtem_confusion``: a :class:`~interphase_sim.hrtem.fitting.LabelConfusion`
@@ -229,7 +230,7 @@ def joint_fit(stack: Any, data: dict[str, Any] | None = None, *, base_dir: str |
     objectives = [d.objective for d in sets]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        result = fit(objectives, method=s["method"], seed=s.get("seed"))
+        result = fit(objectives, method=s["method"], seed=s.get("seed"), progress=progress)
         posterior = None
         if s.get("sample"):
             posterior = sample(objectives, nwalkers=s.get("nwalkers") or 32, nsteps=s.get("nsteps") or 2000,

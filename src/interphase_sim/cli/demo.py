@@ -11,6 +11,34 @@ from interphase_sim.core.outdir import RunOutput
 
 __all__ = ["cmd_demo"]
 
+#: The demo's progress bar over its steps (:class:`~interphase_sim.core.progress.Stages`),
+#: while it runs; its step lines are written above the bar.
+_BAR: list = []
+
+
+def _say(text: str) -> None:
+    """One line of the demo's report, written above the progress bar when one is drawn."""
+    if _BAR and _BAR[0].drawn:
+        from tqdm import tqdm
+
+        tqdm.write(text)
+    else:
+        print(text, flush=True)
+
+
+def _step(name: str) -> None:
+    """Mark the demo's next step running on the progress bar."""
+    if _BAR:
+        _BAR[0].next(name)
+
+
+def _steps(stack, key: str) -> list[str]:
+    """The demo's steps for one shipped sample, in the order it runs them."""
+    names = ["profile", "NDP", "NDP fit", "EELS"]
+    names += ["atomistic model"] * ("build" in stack.sections) + ["HRTEM"] * ("hrtem" in stack.sections)
+    names += ["joint fit"] + ["channel fit"] * ("hrtem" not in stack.sections)
+    return [f"{key}: {n}" for n in names]
+
 
 def _interphase_window(stack) -> tuple[float, float] | None:
     """Depth window (nm) around the thin layers (< 10 % of the finite depth), if any."""
@@ -27,6 +55,7 @@ def _interphase_window(stack) -> tuple[float, float] | None:
 
 def _demo_ndp(stack, out: RunOutput, key: str) -> None:
     """The demo's NDP part: expected spectrum, where its edges are, and a figure."""
+    _step(f"{key}: NDP")
     from interphase_sim.core.fileio import atomic_savefig
     from interphase_sim.ndp.model import NDPModel
     from interphase_sim.plotting.common import pyplot_module, plot_ndp_spectrum
@@ -38,7 +67,7 @@ def _demo_ndp(stack, out: RunOutput, key: str) -> None:
     for part in model.particles:
         _, e = model.energy_depth_map(part.name, bottoms)
         edges = ", ".join(f"{z:g} nm -> {x:.0f} keV" for z, x in zip(bottoms, e))
-        print(f"  NDP {part.name:7s} {comps[part.name].sum():10.4g} counts; births at {edges}")
+        _say(f"  NDP {part.name:7s} {comps[part.name].sum():10.4g} counts; births at {edges}")
     plt = pyplot_module()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     plot_ndp_spectrum(energy, comps, total=meas.values, depth_map=model.energy_depth_map("alpha"),
@@ -47,7 +76,8 @@ def _demo_ndp(stack, out: RunOutput, key: str) -> None:
     atomic_savefig(fig, out.path(f"{key}_ndp.png"), dpi=110)
     plt.close(fig)
     meas.to_csv(out.path(f"{key}_ndp.csv"))
-    print(f"  wrote {out.final(key + '_ndp.png')} and {out.final(key + '_ndp.csv')}")
+    _say(f"  wrote {out.final(key + '_ndp.png')} and {out.final(key + '_ndp.csv')}")
+    _step(f"{key}: NDP fit")
     _demo_fit(model)
     data = {"ndp": model.simulate(noise=True, seed=1), "eels": _demo_eels(stack, out, key)}
     if "build" in stack.sections:
@@ -56,27 +86,30 @@ def _demo_ndp(stack, out: RunOutput, key: str) -> None:
         data["hrtem"] = _demo_hrtem(stack, out, key).image
     _demo_joint(stack, data, out, key)
     if "hrtem" not in stack.sections:  # the thin-film cathode: a spectrum as a detector records it
+        _step(f"{key}: channel fit")
         _demo_channel_fit(stack)
 
 
 def _demo_hrtem(stack, out: RunOutput, key: str):
     """The demo's HRTEM part: a low-dose cross-section image and its phase map."""
+    _step(f"{key}: HRTEM")
     from interphase_sim.hrtem.workflow import run_hrtem
 
     # a narrower lamella than the sample's, so that the demo stays quick
-    print("  HRTEM: building and imaging a 6 nm wide lamella (abTEM multislice, ~10 s) ...", flush=True)
+    _say("  HRTEM: building and imaging a 6 nm wide lamella (abTEM multislice, ~10 s) ...")
     run = run_hrtem(stack, {"lateral_nm": 6.0}, noise=True)
     paths = cli_hrtem.write_outputs(run, stack, out.path, prefix=f"{key}_hrtem_")
     s = run.settings
-    print(f"  HRTEM {s['lateral_nm']:g} x {run.model.thicknesses_nm()[-1]:.1f} nm lamella, "
+    _say(f"  HRTEM {s['lateral_nm']:g} x {run.model.thicknesses_nm()[-1]:.1f} nm lamella, "
           f"{len(run.model.atoms):,} atoms, {s['dose_e_per_A2']:g} e/A2: imaged in {run.image_s:.1f} s; "
           f"phase map: {run.score_text()}")
-    print("  wrote " + ", ".join(str(out.final(p.name)) for p in paths[1:4:2] if p is not None))  # image, phase map
+    _say("  wrote " + ", ".join(str(out.final(p.name)) for p in paths[1:4:2] if p is not None))  # image, phase map
     return run
 
 
 def _demo_build(stack, out: RunOutput, key: str) -> None:
     """The demo's atomistic part: a small model of the interphase and its picture."""
+    _step(f"{key}: atomistic model")
     from interphase_sim.build.workflow import build_settings, run_build
     from interphase_sim.core.fileio import atomic_savefig
     from interphase_sim.plotting.common import pyplot_module, plot_model_slice
@@ -85,19 +118,20 @@ def _demo_build(stack, out: RunOutput, key: str) -> None:
     lo, hi = s.get("depth_range_nm") or (0.0, stack.finite_depth_nm())
     # a narrower box than the sample's [build] table, at most 100 nm deep, so that the demo stays quick
     lo = max(lo, hi - 100.0)
-    print(f"  building the atomistic model {lo:g}-{hi:g} nm deep (~10 s) ...", flush=True)
+    _say(f"  building the atomistic model {lo:g}-{hi:g} nm deep (~10 s) ...")
     run = run_build(stack, {"lateral_nm": (5.5, 5.5), "depth_range_nm": (lo, hi), "seed": s.get("seed", 1)})
     atoms, dt = run.atoms, run.build_s
     plt = pyplot_module()
     fig = plot_model_slice(atoms, stack)
     atomic_savefig(fig, out.path(f"{key}_model.png"), dpi=110)
     plt.close(fig)
-    print(f"  atomistic model {lo:g}-{hi:g} nm x 5.5 x 5.5 nm: {len(atoms):,} atoms in {dt:.1f} s; "
+    _say(f"  atomistic model {lo:g}-{hi:g} nm x 5.5 x 5.5 nm: {len(atoms):,} atoms in {dt:.1f} s; "
           f"wrote {out.final(key + '_model.png')}")
 
 
 def _demo_eels(stack, out: RunOutput, key: str):
     """The demo's EELS part: a line scan across the interphase, quantified by edge integration."""
+    _step(f"{key}: EELS")
     from interphase_sim.eels.model import EELSModel
     from interphase_sim.eels.analysis import quantifiable_edges, quantify_line_scan
     from interphase_sim.core.fileio import atomic_savefig
@@ -111,30 +145,31 @@ def _demo_eels(stack, out: RunOutput, key: str):
     quant = quantify_line_scan(model.deconvolve(scan), edges, window_eV=40.0, pre_edge_eV=windows)
     z = scan.axis("depth")
     tops = [0.0, *stack.interfaces_nm()]
-    print(f"  EELS line scan {z[0]:g}-{z[-1]:g} nm, {z.size} positions; mean areal density (atoms/nm2) per layer:")
+    _say(f"  EELS line scan {z[0]:g}-{z[-1]:g} nm, {z.size} positions; mean areal density (atoms/nm2) per layer:")
     for i, lay in enumerate(stack.layers):
         inside = (z >= tops[i]) & (z < tops[i + 1])
         if inside.sum() >= 3:
             vals = ", ".join(f"{el} {np.mean(quant.values[inside, k]):7.0f}" for k, el in enumerate(quant.axes[1].values))
-            print(f"    {lay.name:10s} {vals}")
+            _say(f"    {lay.name:10s} {vals}")
     plt = pyplot_module()
     fig = plot_eels_linescan(scan, quant, model.elemental_profiles(z))
     atomic_savefig(fig, out.path(f"{key}_eels.png"), dpi=100)
     plt.close(fig)
-    print(f"  wrote {out.final(key + '_eels.png')}")
+    _say(f"  wrote {out.final(key + '_eels.png')}")
     return scan
 
 
 def _demo_joint(stack, data: dict, out: RunOutput, key: str) -> None:
     """Each instrument alone, then all jointly: the free thicknesses with their total errors
     (statistical and systematic) side by side, as a table and a figure."""
+    _step(f"{key}: joint fit")
     import warnings
 
     from interphase_sim.core.fileio import atomic_savefig
     from interphase_sim.jointfit import joint_fit
     from interphase_sim.plotting.common import plot_joint_fits, pyplot_module
 
-    print(f"  fitting {', '.join(data)} alone and jointly ...", flush=True)
+    _say(f"  fitting {', '.join(data)} alone and jointly ...")
     free = stack.parameters().varying()
     truth = free.get_values()
     lo, hi = free.bounds_array().T
@@ -148,18 +183,18 @@ def _demo_joint(stack, data: dict, out: RunOutput, key: str) -> None:
             runs[label] = joint_fit(stack, subset).result
     free.set_values(truth)
     head = f"  {'parameter':24s} {'truth':>8s}" + "".join(f"  {label:>22s}" for label in runs)
-    print(f"  joint fit of {stack.name}: value +/- total error (stat., syst.)")
-    print(head)
+    _say(f"  joint fit of {stack.name}: value +/- total error (stat., syst.)")
+    _say(head)
     for name, t in zip(free, truth):
         cells = "".join(f"  {_value_text(r, name):>22s}" for r in runs.values())
-        print(f"  {name:24s} {t:8.4g}{cells}")
+        _say(f"  {name:24s} {t:8.4g}{cells}")
     fits = "".join(f"  {r.reduced_statistic:>22.3f}" for r in runs.values())
-    print(f"  {'statistic / dof':24s} {'1':>8s}{fits}")
+    _say(f"  {'statistic / dof':24s} {'1':>8s}{fits}")
     plt = pyplot_module()
     fig = plot_joint_fits(runs, dict(zip(free, truth)))
     atomic_savefig(fig, out.path(f"{key}_joint_fit.png"), dpi=110)
     plt.close(fig)
-    print(f"  wrote {out.final(key + '_joint_fit.png')}")
+    _say(f"  wrote {out.final(key + '_joint_fit.png')}")
 
 
 def _demo_channel_fit(stack) -> None:
@@ -185,9 +220,9 @@ def _demo_channel_fit(stack) -> None:
         warnings.simplefilter("ignore", UserWarning)
         res = fit(Objective(model, data))
     free.set_values(values)
-    print("  channel spectrum, calibration unknown (nominal 3.000 keV/ch, -9 keV): fitted")
+    _say("  channel spectrum, calibration unknown (nominal 3.000 keV/ch, -9 keV): fitted")
     for name, t in [*zip(free, values), ("ndp.gain_keV", 3.012), ("ndp.offset_keV", 6.0)]:
-        print(f"    {name:22s} true {t:8.4g}  fitted {_value_text(res, name)}")
+        _say(f"    {name:22s} true {t:8.4g}  fitted {_value_text(res, name)}")
 
 
 def _value_text(result, name: str) -> str:
@@ -215,7 +250,7 @@ def _demo_fit(model) -> None:
         warnings.simplefilter("ignore", UserWarning)
         result = fit(Objective(model, data))
     for (name, t) in zip(free, truth):
-        print(f"  fit {name:20s} true {t:9.4g}  fitted {result.values[name]:9.4g} +/- {result.stderr[name]:.2g}")
+        _say(f"  fit {name:20s} true {t:9.4g}  fitted {result.values[name]:9.4g} +/- {result.stderr[name]:.2g}")
     free.set_values(truth)
 
 
@@ -226,23 +261,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from interphase_sim.plotting.common import pyplot_module, profile_figure
 
     from interphase_sim.cli.main import open_output
+    from interphase_sim.core.progress import Stages, shown
 
     out = open_output(args)
-    with out:  # the files appear together, with run.json, when the demo has run through
-        plt = pyplot_module()
-        for key in ("li_sei_lipon", "lnmo_lipon"):
-            stack = samples.load(key)
-            print(stack.table())
-            print()
-            zoom = _interphase_window(stack)
-            fig = profile_figure(stack, zooms=[zoom] if zoom else None)
-            png = f"{key}_profile.png"
-            atomic_savefig(fig, out.path(png), dpi=110)
-            plt.close(fig)
-            stack.to_toml(out.path(f"{key}.toml"))
-            prof = stack.profile(stack.depth_grid(step_nm=0.5))
-            print(f"  6Li areal density over 0-{prof.z_nm[-1]:.0f} nm: {prof.areal_density('6Li'):.4g} atoms/nm2")
-            print(f"  wrote {out.final(png)} and {out.final(key + '.toml')}")
-            _demo_ndp(stack, out, key)
-            print()
+    stacks = {key: samples.load(key) for key in ("li_sei_lipon", "lnmo_lipon")}
+    steps = [name for key, stack in stacks.items() for name in _steps(stack, key)]
+    try:
+        # the files appear together, with run.json, when the demo has run through
+        with out, Stages(steps, "demo", shown(args.quiet)) as stages:
+            _BAR[:] = [stages]
+            plt = pyplot_module()
+            for key, stack in stacks.items():
+                _step(f"{key}: profile")
+                _say(stack.table())
+                _say("")
+                zoom = _interphase_window(stack)
+                fig = profile_figure(stack, zooms=[zoom] if zoom else None)
+                png = f"{key}_profile.png"
+                atomic_savefig(fig, out.path(png), dpi=110)
+                plt.close(fig)
+                stack.to_toml(out.path(f"{key}.toml"))
+                prof = stack.profile(stack.depth_grid(step_nm=0.5))
+                _say(f"  6Li areal density over 0-{prof.z_nm[-1]:.0f} nm: {prof.areal_density('6Li'):.4g} atoms/nm2")
+                _say(f"  wrote {out.final(png)} and {out.final(key + '.toml')}")
+                _demo_ndp(stack, out, key)
+                _say("")
+    finally:
+        _BAR.clear()
     return 0

@@ -19,7 +19,7 @@ def shown(quiet: bool = False) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
-def bar(total: int, desc: str, unit: str = "it", show: bool = True, **kw: Any) -> Any:
+def bar(total: int | None, desc: str, unit: str = "it", show: bool = True, **kw: Any) -> Any:
     """A tqdm bar on stderr (``show=False``: a silent one with the same methods)."""
     from tqdm import tqdm
 
@@ -44,6 +44,11 @@ class Stages:
         self._bar = bar(len(self.names), desc, "stage", show,
                         bar_format="{desc}: {n_fmt}/{total_fmt} stages, {postfix} [{elapsed}]")
         self._started = False
+
+    @property
+    def drawn(self) -> bool:
+        """Whether the bar is drawn (a terminal, not quiet)."""
+        return not self._bar.disable
 
     def next(self, name: str) -> None:
         """Mark the previous stage done and ``name`` running."""

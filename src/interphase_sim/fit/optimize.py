@@ -35,6 +35,7 @@ class Evaluator:
         self.params = params
         self.names = list(params)
         self.nfev = 0
+        self.on_evaluation: Any = None  # called after each evaluation (a progress bar's update)
         self.priors = bool(priors)  # the explicit priors as residuals (budget module)
         # each objective's Parameters (fixed objects during a fit) and its last prediction:
         # a step that moves none of an objective's Parameters (a Jacobian column of another
@@ -55,6 +56,8 @@ class Evaluator:
     def expected(self, x: np.ndarray) -> list[np.ndarray]:
         self.set(x)
         self.nfev += 1
+        if self.on_evaluation is not None:
+            self.on_evaluation()
         try:
             return [self._expected(k) for k in range(len(self.objectives))]
         except FitError as exc:
@@ -230,6 +233,7 @@ def fit(
     seed: Any = None,
     max_nfev: int | None = None,
     scale_covar: bool = False,
+    progress: bool = False,
     **options: Any,
 ) -> FitResult:
     """Refine the free Parameters of one or several Objectives.
@@ -249,6 +253,9 @@ def fit(
     scale_covar : bool
         Multiply the covariance by the reduced statistic (lmfit's default). Off by
         default: with counts (or correct sigmas) the likelihood already sets the scale.
+    progress : bool
+        A progress bar (tqdm, on stderr): over differential evolution's generations, or a
+        count of model evaluations for the local methods.
     **options
         Passed to the scipy routine.
 
@@ -268,7 +275,12 @@ def fit(
     # Fail early and clearly if the start point itself cannot be evaluated.
     ev.residuals(x0)
     t0 = time.perf_counter()
-    x, success, message = _minimize(ev, method, x0, bounds, seed, max_nfev, options)
+    from interphase_sim.core.progress import bar
+
+    with bar(None, "fit", "evaluation", progress and method != "differential_evolution") as evaluations:
+        ev.on_evaluation = evaluations.update  # a count and a rate (the local methods' length is unknown)
+        x, success, message = _minimize(ev, method, x0, bounds, seed, max_nfev, options, progress)
+        ev.on_evaluation = None
     ev.set(x)
     mus = ev.expected(x)
     stats = [o.statistic(m) for o, m in zip(objs, mus)]
@@ -358,6 +370,7 @@ class _SmallImprovement:
 def _minimize(
     ev: Evaluator, method: str, x0: np.ndarray, bounds: np.ndarray, seed: Any, max_nfev: int | None,
     options: dict[str, Any],
+    progress: bool = False,
 ) -> tuple[np.ndarray, bool, str]:
     """Run one of :data:`METHODS` from ``x0`` within ``bounds`` (P, 2): (best x, success, message)."""
     if method == "least_squares":
@@ -375,11 +388,19 @@ def _minimize(
             options={"maxfun": max_nfev or 15000, **options},
         )
         return res.x, bool(res.success), str(res.message)
+    from interphase_sim.core.progress import bar
+
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    res = scipy.optimize.differential_evolution(
-        ev.statistic, [tuple(b) for b in bounds], seed=rng, polish=False,
-        maxiter=options.pop("maxiter", 200), **options,
-    )
+    maxiter = options.pop("maxiter", 200)
+    with bar(maxiter, "differential evolution", "generation", progress) as generations:
+
+        def one_generation(*_args: Any, **_kw: Any) -> None:  # None: never asks scipy to stop
+            generations.update(1)
+
+        res = scipy.optimize.differential_evolution(
+            ev.statistic, [tuple(b) for b in bounds], seed=rng, polish=False, maxiter=maxiter,
+            callback=one_generation, **options,
+        )
     polish = scipy.optimize.least_squares(
         ev.residuals, res.x, bounds=(bounds[:, 0], bounds[:, 1]), x_scale="jac", max_nfev=max_nfev,
     )

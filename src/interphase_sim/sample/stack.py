@@ -144,6 +144,7 @@ class Layer:
             if getattr(self, key) is not None:
                 check_physical(getattr(self, key), f"{f}.{key}", lo, hi, lo_open=lo_open,
                                allow_inf=key == "thickness_nm")
+        toml_io.check_thickness(self.thickness_nm, f"{f}.thickness_nm")
         if self.semi_infinite and self.fractions_bottom is not None:
             raise InterphaseInputError(
                 f + ".phases_bottom", "a semi-infinite layer has no bottom; remove phases_bottom"
@@ -164,6 +165,7 @@ class Layer:
             if p is not None and not lo <= p.value <= (math.inf if key == "thickness_nm" else hi):
                 raise InterphaseInputError(f"{f}.{key}", f"value {p.value} is outside the physical range "
                                            f"[{lo:g}, {hi:g}]")
+        toml_io.check_thickness(self.thickness_nm.value, f"{f}.thickness_nm")
         for key, table in (("phases", self.fractions), ("phases_bottom", self.fractions_bottom or {})):
             for name, p in table.items():
                 if not p.value >= 0:

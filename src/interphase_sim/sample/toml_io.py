@@ -75,8 +75,9 @@ PHASE_KEYS = ("formula", "density", "cif")
 MAX_LAYER_THICKNESS_NM = 1e7
 
 
-def _check_thickness(value: Any, field: str) -> None:
-    """A finite thickness (and a Parameter's bounds) at most :data:`MAX_LAYER_THICKNESS_NM`."""
+def check_thickness(value: Any, field: str) -> None:
+    """A finite thickness (and a Parameter's bounds) at most :data:`MAX_LAYER_THICKNESS_NM`;
+    raises :class:`InterphaseInputError` naming ``field`` otherwise."""
     p = value if isinstance(value, Parameter) else Parameter(value)
     for what, v in (("value", p.value), ("min", p.bounds[0]), ("max", p.bounds[1])):
         if math.isfinite(v) and v > MAX_LAYER_THICKNESS_NM:
@@ -191,7 +192,7 @@ def _read_layer(lay: Any, field: str, phase_objs: dict[str, Phase]) -> dict[str,
     for key in ("thickness_nm", "roughness_nm", "grain_size_nm", "density_scale", "li6_abundance"):
         if key in lay:
             kw[key] = read_number(lay[key], f"{field}.{key}")
-    _check_thickness(kw["thickness_nm"], f"{field}.thickness_nm")
+    check_thickness(kw["thickness_nm"], f"{field}.thickness_nm")
     fr = _read_fractions(lay["phases"], f"{field}.phases")
     fr_b = _read_fractions(lay["phases_bottom"], f"{field}.phases_bottom") if "phases_bottom" in lay else None
     # Names given in [phases] map to those objects so that layers share them.

@@ -73,6 +73,7 @@ class SampleSimulator:
             if fixed:
                 self.models[kind] = registry[kind].from_stack(stack, **self.how[kind], **fixed)
         self._built: dict[str, tuple] = {kind: () for kind in design.instruments}  # each model's rebuild settings
+        self._swept_model_params: dict[str, list[Parameter]] = {}  # the current models' swept Parameters
         sample_params: dict[str, Parameter] = dict(stack.parameters().items())
         self.sample_targets = {n: sample_params[n] for n in design.names if n in sample_params}
         self.microscope_targets: list[str] = []
@@ -120,10 +121,13 @@ class SampleSimulator:
                 self.models[kind] = registry[kind].from_stack(self.stack, **self.how[kind],
                                                               **{**self.fixed[kind], **dict(wanted)})
                 self._built[kind] = wanted
+                self._swept_model_params.pop(kind, None)
         for kind, names in self.model_targets.items():
-            params = self.models[kind].parameters()
-            for n in names:
-                params[n].value = float(values[n])
+            if kind not in self._swept_model_params:  # once per model, not per sample
+                params = self.models[kind].parameters()
+                self._swept_model_params[kind] = [params[n] for n in names]
+            for n, p in zip(names, self._swept_model_params[kind]):
+                p.value = float(values[n])
         if self.microscope_targets:
             model = self.models["hrtem"]
             model.microscope = replace(model.microscope, **{n.partition(".")[2]: float(values[n])
@@ -145,7 +149,7 @@ class SampleSimulator:
                 out[f"{kind}_expected"] = expected
             if "noisy" in self.design.outputs:
                 if kind in POISSON:  # what the model's simulate(noise=True) draws, without a second run
-                    noisy = np.random.default_rng(child).poisson(expected).astype(float)
+                    noisy = np.random.default_rng(child).poisson(expected)
                 else:
                     noisy = np.asarray(model.simulate(noise=True, seed=np.random.default_rng(child)).values)
                 out[f"{kind}_counts"] = noisy
