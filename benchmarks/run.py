@@ -23,8 +23,6 @@ import numpy as np  # noqa: E402
 
 from interphase_sim import Layer, Stack  # noqa: E402
 
-from bench_models import ten_layer_ndp_stack  # noqa: E402,F401  (the 10-layer NDP stack, for other scripts)
-
 
 def twenty_layer_stack() -> Stack:
     """20 layers cycling through the interphase phases, gradients and roughness on all."""

@@ -544,9 +544,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from interphase_sim.cli.samples import add_samples_parser
     from interphase_sim.cli.sweep import add_sweep_parser
+    from interphase_sim.cli.validate import add_validate_parser
 
     for add in (_add_simulate_parsers, _add_ndp_depth_parser, _add_build_parser, _add_fit_parser, add_sweep_parser,
-                add_samples_parser):
+                add_samples_parser, add_validate_parser):
         add(sub)
     return p
 
