@@ -260,3 +260,14 @@ def test_a_cif_too_big_to_load_is_refused_before_the_build(tmp_path, capsys):
     code, err = _run([*BUILD[:2], *BUILD[5:], "--lateral-nm", "8", "8", "--formats", "cif", "--out", str(tmp_path / "c")], capsys)
     assert code == 2 and "--formats" in err and "extxyz or lammps" in err and not (tmp_path / "c").exists()
     assert time.perf_counter() - t0 < 5
+
+
+def test_channel_numbers_given_as_a_list_are_estimated_not_crashed(tmp_path, capsys):
+    """The size estimate reads the [ndp] table's list form too (the channel numbers): it
+    counts them, and the command runs (it raised a TypeError traceback)."""
+    text = shipped.text("lnmo_lipon").replace("channels = 1024", "channels = [300, 301, 302, 303, 304, 305]")
+    assert "channels = [300" in text
+    path = tmp_path / "lists.toml"
+    path.write_text(text)
+    code, err = _run(["simulate", "ndp", str(path), "--out", str(tmp_path / "ndp")], capsys)
+    assert code == 0, err

@@ -283,14 +283,6 @@ LAYER_CASES = {
 }
 
 
-@pytest.mark.parametrize("where, value, names", LAYER_CASES.values(), ids=LAYER_CASES.keys())
-def test_broken_layers_and_sample_tables(tmp_path, capsys, where, value, names):
-    doc = base_doc()
-    _set(doc, where, value)
-    out = tmp_path / "out"
-    refused(["simulate", "ndp", write_doc(tmp_path, doc), "--out", out], capsys, out, *names)
-
-
 def test_an_unknown_layer_key_suggests_the_closest(tmp_path, capsys):
     doc = base_doc()
     doc["layers"][1]["thicknes_nm"] = doc["layers"][1].pop("thickness_nm")
@@ -373,8 +365,11 @@ PHASE_CASES = {
 }
 
 
-@pytest.mark.parametrize("where, value, names", PHASE_CASES.values(), ids=PHASE_CASES.keys())
-def test_broken_phase_tables(tmp_path, capsys, where, value, names):
+TABLE_CASES = {**{f"layer-{k}": v for k, v in LAYER_CASES.items()}, **{f"phase-{k}": v for k, v in PHASE_CASES.items()}}
+
+
+@pytest.mark.parametrize("where, value, names", TABLE_CASES.values(), ids=TABLE_CASES.keys())
+def test_broken_layers_sample_and_phase_tables(tmp_path, capsys, where, value, names):
     doc = base_doc()
     _set(doc, where, value)
     out = tmp_path / "out"

@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from interphase_sim.core.errors import InterphaseInputError
 
 __all__ = ["Estimate", "add_limit_arguments", "check", "estimate_ndp", "estimate_eels", "estimate_build",
@@ -88,9 +90,10 @@ def estimate_ndp(stack: Any) -> Estimate:
     ~0.5 µs a channel per particle and cone node."""
     from interphase_sim.core.settings import NDP
 
-    table = NDP.read(dict(stack.sections.get("ndp", {})))
-    channels = int(table.get("channels") or 1024)
-    work = channels * len(table.get("particles") or ("alpha", "triton")) * int(table.get("angle_nodes") or 3)
+    table = {**NDP.defaults(), **NDP.read(dict(stack.sections.get("ndp", {})))}
+    given = table["channels"]  # a count, or the channel numbers themselves
+    channels = int(given) if np.ndim(given) == 0 else int(np.size(given))
+    work = channels * len(table["particles"]) * int(table["angle_nodes"])
     return Estimate((64 * channels * 8 + 20000 * 8 * 16) / GB + 0.05, 40 * channels / GB, 5e-7 * work + 0.5,
                     f"[ndp] channels = {channels}")
 
@@ -101,9 +104,12 @@ def estimate_eels(stack: Any) -> Estimate:
     the HyperSpy file (8); ~10 ns a value (measured: 4 ms for 200 x 2048), plus ~1 µs a
     value to write."""
     from interphase_sim.core.settings import EELS
+    from interphase_sim.eels.model import DEFAULT_SCAN_POSITIONS
 
-    table = EELS.read(dict(stack.sections.get("eels", {})))
-    positions, channels = int(table.get("positions") or 200), int(table.get("channels") or 2048)
+    table = {**EELS.defaults(), **EELS.read(dict(stack.sections.get("eels", {})))}
+    given = table.get("positions")  # none: the default scan
+    positions = DEFAULT_SCAN_POSITIONS if given is None else int(given)
+    channels = int(table["channels"])
     values = positions * channels
     return Estimate(12 * 8 * 2 * values / GB + 0.1, 20 * values / GB, 1e-8 * values + 1e-6 * values + 0.5,
                     f"[eels] positions x channels = {positions} x {channels}")

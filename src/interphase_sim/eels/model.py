@@ -59,6 +59,9 @@ from interphase_sim.sample.stack import Stack
 
 __all__ = ["EELSModel"]
 
+#: Probe positions of the default line scan (when the [eels] table gives none).
+DEFAULT_SCAN_POSITIONS = 200
+
 # the numbers a fit may vary, with ranges, units and defaults: core.settings.EELS
 _NUMBERS = EELS_SETTINGS.numbers()
 _SCAN_KEYS = ("scan_start_nm", "scan_stop_nm", "positions")
@@ -301,7 +304,7 @@ class EELSModel:
             lo, hi = 0.0, depth + max(0.1 * depth, 10.0)
         start = float(scan.get("scan_start_nm", lo))
         stop = float(scan.get("scan_stop_nm", hi))
-        n = int(scan.get("positions", 200)) if n is None else n
+        n = int(scan.get("positions", DEFAULT_SCAN_POSITIONS)) if n is None else n
         if not stop > start or n < 2:
             raise InterphaseInputError("eels.scan", "need scan_stop_nm > scan_start_nm and >= 2 positions")
         return np.linspace(start, stop, n)

@@ -265,6 +265,10 @@ def _gauss_both(out, c, g_u, r_u, g_d, r_d, q, norm):
     _gauss_taps(out, dn, -1, g_d, r_d, q, norm)
 
 
+#: The Gaussian's value six widths from its centre, exp(-18): where the taps stop.
+_SIX_SIGMA = math.exp(-18.0)
+
+
 @numba.njit(**_FAST)
 def _gauss_start(edges, d, direction, mu, s, a):
     """(g, r) of the recurrence at channel ``d``: the Gaussian at its centre and the first ratio."""
@@ -285,10 +289,8 @@ def _wide_general(out, edges, c, mu, s, a, q, norm, width):
         while 0 <= d < n:
             w_d = edges[d + 1] - edges[d]
             if abs(w_d - width) > 1e-9 * width:  # non-uniform axis: evaluate directly
-                x = (0.5 * (edges[d] + edges[d + 1]) - mu) / s
-                g = math.exp(-0.5 * x * x)
-                r = math.exp(-direction * x * a - 0.5 * a * a)
-                if x * x > 36.0:
+                g, r = _gauss_start(edges, d, direction, mu, s, a)
+                if g < _SIX_SIGMA:
                     break
                 out[d] += norm * g * w_d / width
             else:
