@@ -152,6 +152,24 @@ def sweep_rows(rows: list, ndp: int = 10_000, eels: int = 1_000) -> None:
                  ">= 0.8", eff >= 0.8, None))
 
 
+_SPIN = ("import time\nt = time.perf_counter()\ns = 0\nfor i in range(4_000_000):\n    s += i\n"
+         "print(time.perf_counter() - t)")
+
+
+def machine_scaling_row(rows: list) -> None:
+    """How fast two processes of pure compute run on this machine, each against one alone:
+    the ceiling of any parallel efficiency here (a VM's cores may share a physical core)."""
+    def spin(n: int) -> float:
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True)
+                 for _ in range(n)]
+        return max(float(p.communicate()[0]) for p in procs)
+
+    alone = min(spin(1) for _ in range(3))
+    pair = min(spin(2) for _ in range(3))
+    rows.append(("machine: 2 processes of a pure-Python loop, speed of each vs one alone (efficiency ceiling)",
+                 alone / pair, "x", "(no target)", None, None))
+
+
 def flat_memory_row(rows: list, ndp: int = 100_000) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         got, wall, rss = _child(["--job", "sweep", "--out", tmp, "--workers", "2", "--ndp", str(ndp),
@@ -201,6 +219,7 @@ def hrtem_rows(rows: list, images: int = 40) -> None:
 
 def run(rows: list, quick: bool) -> None:
     model_rows(rows)
+    machine_scaling_row(rows)
     if quick:
         sweep_rows(rows, ndp=1_000, eels=100)
         return

@@ -16,3 +16,23 @@ settings.register_profile(
     derandomize=True,
 )
 settings.load_profile("ci")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def quick_validation(tmp_path_factory):
+    """``interphase-sim validate --quick`` run once for the session: (folder, exit status,
+    report.json as a dict). The validation tests read this one run."""
+    import contextlib
+    import io
+    import json
+
+    from interphase_sim.cli.main import main
+
+    out = tmp_path_factory.mktemp("validation") / "report"
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        code = main(["validate", "--quick", "--out", str(out)])
+    doc = json.loads((out / "report.json").read_text())
+    return out, code, doc, printed.getvalue()
