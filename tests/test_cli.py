@@ -24,31 +24,14 @@ def test_phases_lists_every_phase_with_density_and_space_group(capsys):
 
 def _demo_on_a_terminal(out_dir):
     """(stdout, stderr) of ``interphase-sim demo``, stderr a pseudo-terminal, stdout a log file."""
-    import fcntl
-    import os
-    import pty
-    import struct
-    import termios
+    from terminal import stderr_on_a_terminal
 
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
     log = out_dir.parent / "demo.log"
     with open(log, "w") as stdout:
-        proc = subprocess.Popen([sys.executable, "-m", "interphase_sim.cli.main", "demo", "--out", str(out_dir)],
-                                stdout=stdout, stderr=slave)
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-        assert proc.wait(timeout=900) == 0, b"".join(chunks).decode(errors="replace")[-3000:]
-    os.close(master)
-    return log.read_text(), b"".join(chunks).decode(errors="replace")
+        code, err = stderr_on_a_terminal([sys.executable, "-m", "interphase_sim.cli.main", "demo", "--out",
+                                          str(out_dir)], stdout=stdout, columns=160)
+    assert code == 0, err[-3000:]
+    return log.read_text(), err
 
 
 def test_demo_writes_profiles_and_sample_files_that_load_back(tmp_path):

@@ -208,34 +208,15 @@ def test_an_all_zero_spectrum_is_refused_not_fitted(tmp_path, capsys):
 
 def _stderr_of(argv, tty, cwd):
     """stderr of ``interphase-sim argv``, written to a pseudo-terminal (``tty``) or a pipe (a log file)."""
-    import os
-    import pty
     import subprocess
     import sys
+
+    from terminal import stderr_on_a_terminal
 
     cmd = [sys.executable, "-m", "interphase_sim.cli.main", *argv]
     if not tty:
         return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=300).stderr
-    import fcntl
-    import struct
-    import termios
-
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a terminal 120 wide
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=slave, cwd=cwd)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=300)
-    os.close(master)
-    return b"".join(chunks).decode(errors="replace")
+    return stderr_on_a_terminal(cmd, cwd=cwd, timeout=300)[1]
 
 
 BUILD = ["build", "li_sei_lipon", "--lateral-nm", "3", "3", "--depth-range-nm", "1520", "1580"]
