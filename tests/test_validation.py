@@ -72,3 +72,11 @@ def test_the_quick_report_passes_with_every_section_its_rows_and_figures(quick_v
             assert (out / name).stat().st_size > 5_000 and caption
     assert doc["counts"]["pass"] >= 40
     assert "validation (quick" in printed and (out / "report.md").exists() and (out / "run.json").exists()
+
+
+def test_an_unknown_check_in_python_names_the_ones_there_are(tmp_path):
+    from interphase_sim import InterphaseInputError
+    from interphase_sim.validation import run_validation
+
+    with pytest.raises(InterphaseInputError, match="only: unknown check 'stoping'; choose from .*stopping"):
+        run_validation(tmp_path, only=["stoping"])

@@ -24,7 +24,8 @@ from interphase_sim.eels import xsec as XS
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.measurement import Axis, Measurement
 
-__all__ = ["power_law_fit", "edge_areal_density", "quantify_line_scan", "mlls_fractions", "layer_boundaries"]
+__all__ = ["power_law_fit", "edge_areal_density", "quantify_line_scan", "mlls_fractions", "layer_boundaries",
+           "quantifiable_edges", "quantification_warnings"]
 
 
 def power_law_fit(energy: np.ndarray, counts: np.ndarray, window: tuple[float, float],

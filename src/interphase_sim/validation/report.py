@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from interphase_sim.core.errors import InterphaseInputError
+
 __all__ = ["Row", "Section", "Context", "Report", "CHECKS", "register", "run_validation", "compare",
            "VERDICTS"]
 
@@ -268,6 +270,9 @@ def run_validation(out: str | Path, *, quick: bool = True, seed: int = 1, only: 
     load_checks()
     keys = dict(CHECKS)
     chosen = list(only) if only is not None else list(keys)
+    unknown = [k for k in chosen if k not in keys]
+    if unknown:
+        raise InterphaseInputError("only", f"unknown check {unknown[0]!r}; choose from {', '.join(keys)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ctx = Context(out=out, quick=quick, seed=seed)
