@@ -68,6 +68,14 @@ def _fringes(pairs, shape=(300, 300)):
     return img + 0.3 * rng.normal(size=shape)
 
 
+def test_only_forbidden_spacings_above_d_min_give_no_reflection():
+    """Li2O (fcc) has no (100) or (110): above 4 A only forbidden spacings remain, and
+    rounding noise must not be normalized into a reflection of intensity 1."""
+    assert electron_reflections("Li2O", d_min_A=4.0) == []
+    assert electron_reflections("Li", d_min_A=3.0) == []  # bcc: (100) at 3.51 A is forbidden
+    assert [r[2] for r in electron_reflections("Li2O", d_min_A=2.5)] == [(1, 1, 1)]
+
+
 def test_one_spacing_of_a_phase_with_few_reflections_beats_a_rich_phase():
     # Li3PO4 has a strong 2.460 Å reflection 0.9 % from Li (110) 2.482 Å, but its weight is
     # shared among 16 spacings: a lone 2.48 Å fringe set is far likelier to be Li

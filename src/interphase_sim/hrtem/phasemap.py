@@ -100,9 +100,10 @@ def electron_reflections(phase: Any, d_min_A: float = 1.2,
     Returns
     -------
     list of (d_A, relative_intensity, (h, k, l), multiplicity)
-        Largest spacing first; the strongest spacing has intensity 1, and spacings
-        whose intensity is zero (below 1e-12) are left out. ``(h, k, l)`` names the
-        family in ``phase.structure``'s lattice. ``multiplicity`` counts every
+        Largest spacing first; the strongest spacing has intensity 1. Forbidden
+        spacings (|F|^2 below 1e-12 of what the cell's atoms give in phase at that
+        spacing) are left out, even when no allowed one lies above ``d_min_A``.
+        ``(h, k, l)`` names the family in ``phase.structure``'s lattice. ``multiplicity`` counts every
         reflection with that spacing: Friedel mates, and families that coincide by
         accident (cubic (333) and (511)).
     """
@@ -122,8 +123,14 @@ def electron_reflections(phase: Any, d_min_A: float = 1.2,
     hkl, d = reflection_grid(np.asarray(structure.lattice.matrix, dtype=float), d_min)
     if d.size == 0:
         return []
-    amp = structure_factors(structure, hkl, lambda symbol, d_A: _scattering_factor(symbol)(1.0 / d_A**2), d)
-    inten = np.abs(amp) ** 2
+    def electron_f(symbol: str, d_A: np.ndarray) -> np.ndarray:
+        return _scattering_factor(symbol)(1.0 / d_A**2)
+
+    inten = np.abs(structure_factors(structure, hkl, electron_f, d)) ** 2
+    # |F|^2 if every atom scattered in phase (hkl = 0 at the same spacing): a reflection far
+    # below it is forbidden, whatever the other reflections above d_min are
+    in_phase = np.abs(structure_factors(structure, np.zeros_like(hkl), electron_f, d)) ** 2
+    inten = np.where(inten < 1e-12 * in_phase, 0.0, inten)
     group = spacing_groups(d)
     total = np.bincount(group, weights=inten)
     if total.max() <= 0:
@@ -131,7 +138,7 @@ def electron_reflections(phase: Any, d_min_A: float = 1.2,
     total = total / total.max()
     out = []
     for g, i_rel in enumerate(total):
-        if i_rel >= max(rel_min, 1e-12):
+        if i_rel > 0.0 and i_rel >= rel_min:
             members = hkl[group == g]
             out.append((float(d[group == g].mean()), float(i_rel), family_label(members), int(len(members))))
     return out
