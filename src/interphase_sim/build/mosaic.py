@@ -145,7 +145,7 @@ def assign_phases(
         The phase of each grain.
     report : PhaseFractions
         ``target_fractions`` and ``achieved_fractions`` (volume fractions over the
-        region), ``max_abs_error`` (largest |achieved - target|), ``n_grains``.
+        region), ``max_abs_error`` (largest ``|achieved - target|``), ``n_grains``.
 
     Notes
     -----
@@ -220,7 +220,7 @@ def _diffuse_errors(order: np.ndarray, vol: np.ndarray, want: np.ndarray) -> np.
 def _refine_assignment(assign: np.ndarray, order: np.ndarray, vol: np.ndarray, want: np.ndarray,
                        gen: np.random.Generator) -> np.ndarray:
     """Local search: reassign a grain, or swap phases of two grains of one depth band,
-    wherever that lowers the summed |achieved - target| volume per band plus the overall
+    wherever that lowers the summed ``|achieved - target|`` volume per band plus the overall
     mismatch weighted as much as all bands together.
 
     Depth bands hold about equal grain counts (about one grain layer each for a cubic

@@ -579,7 +579,9 @@ def _calibration(value: Any, field: str) -> dict[str, dict[str, Any]]:
 FIT = SettingTable("fit", (
     Setting("data", "any", None, doc="{instrument = file or [files]} measured data, relative to the sample file",
             check=_data_files),
-    Setting("method", "choice", "least_squares", choices=("least_squares", "differential_evolution", "lbfgsb")),
+    Setting("method", "choice", "least_squares", choices=("least_squares", "differential_evolution", "lbfgsb"),
+            doc="the optimizer: trust-region least squares, global differential evolution (needs min and max "
+                "on every free Parameter) or L-BFGS-B"),
     Setting("seed", "seed", None, doc="seed of a global optimizer / the sampler"),
     Setting("energy_min_keV", "number", None, Range(0.0, math.inf, units="keV"), doc="NDP channels fitted from"),
     Setting("energy_max_keV", "number", None, Range(0.0, math.inf, units="keV"), doc="NDP channels fitted to"),
@@ -592,12 +594,17 @@ FIT = SettingTable("fit", (
 
 SWEEP = SettingTable("sweep", (
     Setting("samples", "integer", None, Range(1, 10**9), doc="design points"),
-    Setting("seed", "seed", None),
-    Setting("design", "choice", "random", choices=("random", "sobol", "lhs", "grid")),
-    Setting("instruments", "choices", None, choices=("ndp", "eels", "hrtem")),
-    Setting("outputs", "choices", None, choices=("noisy", "expected")),
+    Setting("seed", "seed", None, doc="seed of the design and of every sample's noise (per-sample seeds are "
+                                      "spawned from it)"),
+    Setting("design", "choice", "random", choices=("random", "sobol", "lhs", "grid"),
+            doc="how the points are drawn (scipy.stats.qmc for Sobol' and Latin hypercube)"),
+    Setting("instruments", "choices", None, choices=("ndp", "eels", "hrtem"),
+            doc="the instruments simulated at every point, each with the sample's own table"),
+    Setting("outputs", "choices", None, choices=("noisy", "expected"),
+            doc="the arrays stored: Poisson counts, the expectation, or both"),
     Setting("parameters", "any", None, doc="{dotted name = {dist, ...}}", check=_mapping),
-    Setting("batch_size", "integer", None, Range(1, 10**7)),
+    Setting("batch_size", "integer", None, Range(1, 10**7),
+            doc="samples per task and per chunk of the store (default: at most 1024 and 32 MB of output)"),
     Setting("hrtem_device", "choice", "cpu", choices=("cpu", "gpu", "auto"),
             doc="where HRTEM samples run: auto takes a worker's GPU (cupy) when it has one"),
 ), "synthetic datasets (schema)")

@@ -23,7 +23,7 @@ __all__ = ["axis_calibration", "calibrated_energy", "channels", "describe", "nom
 
 
 def axis_calibration(energy_keV: np.ndarray) -> tuple[float, float]:
-    """(gain keV/channel, offset keV) mapping channel indices ``0 .. n-1`` onto the first and
+    """(gain keV/channel, offset keV) mapping channel indices ``0, ..., n-1`` onto the first and
     last energies of an increasing axis (keV)."""
     e = np.asarray(energy_keV, dtype=float)
     if e.size < 2:

@@ -1,7 +1,7 @@
 """The NDP model's own Parameters: roles, dead-layer thicknesses, stopping-power scales.
 
 Roles (:attr:`~interphase_sim.core.params.Parameter.role`)
----------------------------------------------------------
+----------------------------------------------------------
 The instrument numbers of ``[ndp]`` (calibration, resolution, geometry, yield,
 background, cutoff) and the dead-layer thicknesses ``ndp.dead_layers.<i>.thickness_nm``
 are ``"nuisance"``: instrument settings the data constrain. A Parameter handed in with

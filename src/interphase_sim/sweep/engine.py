@@ -56,7 +56,7 @@ def _prepared(sample_text: str, sweep: dict[str, Any]) -> _Prepared:
 
 
 def compute_batch(sample_text: str, sweep: dict[str, Any], start: int, stop: int) -> dict[str, np.ndarray]:
-    """``{variable: (stop - start, ...) float32 array}`` of samples ``start .. stop - 1``."""
+    """``{variable: (stop - start, ...) float32 array}``: samples ``start`` to ``stop - 1``."""
     prep = _prepared(sample_text, sweep)
     with one_blas_thread():
         return prep.simulator.simulate_batch(prep.points, prep.seeds, start, stop)
