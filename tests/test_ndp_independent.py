@@ -1,6 +1,6 @@
 """NDP against an independent simulator: same physics, different code.
 
-The data come from :mod:`ndp_reference` (tests/ndp_reference.py), which shares with the
+The data come from :mod:`ndp_reference` (interphase_sim.validation.ndp_reference), which shares with the
 package only the stopping powers (``linear_stopping_power``) and the phases' compositions
 and densities: its own birth energies (Q-value and CODATA masses), 6Li and electron
 densities, Runge-Kutta march of each particle out of the sample, straggling ODE, cone
@@ -34,7 +34,7 @@ from interphase_sim.core.measurement import Axis, Measurement
 from interphase_sim.fit import Objective, fit, hold_systematics
 from interphase_sim.ndp.geometry import PARTICLES
 
-from ndp_reference import Q_LI6_KEV, birth_energies, number_densities, reference_spectrum
+from interphase_sim.validation.ndp_reference import Q_LI6_KEV, birth_energies, number_densities, reference_spectrum
 
 TRUTH = {"LiPON.thickness_nm": 1200.0, "LNMO.thickness_nm": 500.0}
 START = {"LiPON.thickness_nm": 1100.0, "LNMO.thickness_nm": 420.0}
