@@ -51,18 +51,13 @@ import time
 
 import numpy as np
 import pytest
-from scipy.spatial import cKDTree
 
 from interphase_sim import Layer, Parameter, Stack
 from interphase_sim.fit import Objective
-from interphase_sim.hrtem.fitting import (
-    PhaseMapTruth,
-    StackPhaseFractions,
-    label_confusion,
-    phase_map_depth_fractions,
-)
-from interphase_sim.hrtem.phasemap import PhaseMap
+from interphase_sim.hrtem.fitting import StackPhaseFractions, label_confusion, phase_map_depth_fractions
 from interphase_sim.hrtem.workflow import largest_grain_nm
+# the grain maps described above, shared with the validation report's coverage study
+from interphase_sim.validation.fitting import MEAN_RATES, grain_label_rates, phase_map
 from test_coverage import _eels as coverage_eels
 from test_coverage import Tally, _ndp, _sample_systematics
 
@@ -97,51 +92,15 @@ def _stack(thickness=(120.0, 30.0, 40.0), lipon_free=True):
     ])
 
 
-def _label_rates(rng):
-    """(labels, phases) probabilities that a grain of each phase gets each label."""
-    rates = np.empty((len(LABELS), len(PHASES)))
-    for i, phase in enumerate(PHASES):
-        for j, label in enumerate(LABELS):
-            lo, hi = (0.0, 0.05) if phase == "LiPON" else (0.45, 0.75) if label == phase else (0.02, 0.15)
-            rates[j, i] = rng.uniform(lo, hi)
-    return rates
-
-
-MEAN_RATES = np.array([[0.025 if p == "LiPON" else 0.6 if lab == p else 0.085 for p in PHASES] for lab in LABELS])
-
-
-def _phase_map(stack, rates, rng):
-    """A map of ``stack`` with grains labelled by ``rates``, and its truth (one-hot windows)."""
-    depth = np.arange(DEPTH_NM[0] + WINDOW_NM / 2, DEPTH_NM[1] - WINDOW_NM / 2 + 1e-9, STEP_NM)
-    lateral = np.arange(WINDOW_NM / 2, LATERAL_NM - WINDOW_NM / 2 + 1e-9, STEP_NM)
-    gy = np.arange(DEPTH_NM[0] - 2 * GRAIN_NM, DEPTH_NM[1] + 2 * GRAIN_NM, GRAIN_NM) + rng.uniform(0, GRAIN_NM)
-    gx = np.arange(-2 * GRAIN_NM, LATERAL_NM + 2 * GRAIN_NM, GRAIN_NM) + rng.uniform(0, GRAIN_NM)
-    centres = np.stack(np.meshgrid(gy, gx, indexing="ij"), axis=-1).reshape(-1, 2)
-    centres += rng.uniform(-JITTER, JITTER, centres.shape) * GRAIN_NM
-    prof = stack.profile(np.clip(centres[:, 0], 0.0, None))
-    phi = np.stack([prof.fraction(n) for n in PHASES], axis=1)
-    cum = np.cumsum(phi / phi.sum(axis=1, keepdims=True), axis=1)
-    phase = np.minimum((rng.random(len(centres))[:, None] > cum).sum(axis=1), len(PHASES) - 1)
-    label = (rng.random(len(centres))[:, None] > np.cumsum(rates[:, phase].T, axis=1)).sum(axis=1)  # 3: none
-    y, x = np.meshgrid(depth, lateral, indexing="ij")
-    grain = cKDTree(centres).query(np.stack([y.ravel(), x.ravel()], axis=1))[1].reshape(y.shape)
-    labels = np.array(LABELS + [""], dtype=object)[label[grain]]
-    zeros = np.zeros(y.shape)
-    pm = PhaseMap(labels=labels, confidence=zeros, probability=np.zeros((*y.shape, len(LABELS))),
-                  phase_names=list(LABELS), score=zeros, depth_nm=depth, lateral_nm=lateral,
-                  window_nm=WINDOW_NM, step_nm=STEP_NM)
-    return pm, PhaseMapTruth(fractions=np.eye(len(PHASES))[phase[grain]], phase_names=list(PHASES))
-
-
 def _hrtem(truth_stack, stack, rng):
     """A data set's labelled fractions along depth, as ``_hrtem_objective`` makes them for ``stack``."""
-    pm, _ = _phase_map(truth_stack, _label_rates(rng), rng)
+    pm, _ = phase_map(truth_stack, grain_label_rates(rng), rng)
     return phase_map_depth_fractions(pm, LABELS, bin_nm=BIN_NM, correlation_nm=largest_grain_nm(stack))
 
 
 def _confusion(stack, rng):
     """The fit's confusion: calibrated on maps of ``stack`` drawn with the mean rates."""
-    maps = [_phase_map(stack, MEAN_RATES, rng) for _ in range(N_CALIBRATION)]
+    maps = [phase_map(stack, MEAN_RATES, rng) for _ in range(N_CALIBRATION)]
     return label_confusion([m for m, _ in maps], [t for _, t in maps], LABELS)
 
 

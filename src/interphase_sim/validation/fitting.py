@@ -184,7 +184,7 @@ def _stack3(thickness: tuple[float, float, float] = (120.0, 30.0, 40.0), lipon_f
     ])
 
 
-def _label_rates(rng: np.random.Generator) -> np.ndarray:
+def grain_label_rates(rng: np.random.Generator) -> np.ndarray:
     """(labels, phases) probabilities that a grain of each phase gets each label."""
     rates = np.empty((len(LABELS), len(PHASES)))
     for i, phase in enumerate(PHASES):
@@ -232,7 +232,7 @@ def _hrtem_objective(truth_stack, stack, rng: np.random.Generator):
     maps = [phase_map(stack, MEAN_RATES, rng) for _ in range(N_CALIBRATION)]
     confusion = label_confusion([m for m, _ in maps], [t for _, t in maps], LABELS)
     model = StackPhaseFractions(stack, window_nm=BIN_NM, confusion=confusion)
-    pm, _ = phase_map(truth_stack, _label_rates(rng), rng)
+    pm, _ = phase_map(truth_stack, grain_label_rates(rng), rng)
     data = phase_map_depth_fractions(pm, LABELS, bin_nm=BIN_NM, correlation_nm=largest_grain_nm(stack))
     return Objective(model, data, loss="gaussian")
 
