@@ -164,3 +164,38 @@ def test_every_builtin_records_its_source():
         assert len(phases.get(name).source or "") > 20, name
         if name in CRYSTALS:
             assert math.isfinite(phases.info(name)["reference_density_g_cm3"])
+
+
+# -- the stored space-group operations ---------------------------------------------------------
+def test_stored_operations_are_pymatgens():
+    """Every group a built-in uses is stored, operation for operation, as pymatgen makes it."""
+    from interphase_sim.sample.phases import _records
+    from interphase_sim.sample.phases.symmetry import pymatgen_operations, space_group_operations
+
+    numbers = {r["spacegroup_number"] for r in _records().values()}
+    for n in numbers:
+        stored = space_group_operations(n)
+        assert stored is not None, n
+        assert np.array_equal(stored, pymatgen_operations(n)), n
+
+
+def test_structures_are_pymatgens_site_for_site():
+    """Each built-in crystal is the Structure pymatgen's from_spacegroup expands (same sites,
+    same order, the same bits), and a group not stored goes through pymatgen."""
+    from pymatgen.core import Lattice, Structure
+
+    from interphase_sim.sample.phases import _records
+    from interphase_sim.sample.phases.symmetry import ORBIT_TOL, structure_from_record
+
+    for name, rec in _records().items():
+        lat = rec["lattice"]
+        lattice = Lattice.from_parameters(lat["a"], lat["b"], lat["c"], lat["alpha"], lat["beta"], lat["gamma"])
+        ref = Structure.from_spacegroup(rec["spacegroup_number"], lattice, [s["species"] for s in rec["sites"]],
+                                        [s["xyz"] for s in rec["sites"]], tol=ORBIT_TOL)
+        got = structure_from_record(rec)
+        assert [str(s.species) for s in got] == [str(s.species) for s in ref], name
+        assert np.array_equal(got.frac_coords, ref.frac_coords), name
+        assert np.array_equal(got.lattice.matrix, ref.lattice.matrix), name
+        assert got.density == ref.density, name
+    rec = dict(_records()["Li2O"], spacegroup_number=None)  # by symbol: pymatgen's own path
+    assert np.array_equal(structure_from_record(rec).frac_coords, structure_from_record(_records()["Li2O"]).frac_coords)

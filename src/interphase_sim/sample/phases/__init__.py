@@ -1,8 +1,8 @@
 """The phase library: built-in crystalline and amorphous phases.
 
-Crystal structures are built with pymatgen from the space group, lattice and Wyckoff
-positions recorded, with their literature sources, in ``phases/data/*.json``; densities
-are computed from those cells. Where a phase has polymorphs the bare name selects the
+Crystal structures (pymatgen Structures) are expanded from the space group, lattice and
+Wyckoff positions recorded, with their literature sources, in ``phases/data/*.json``
+(:mod:`~interphase_sim.sample.phases.symmetry`); densities are computed from those cells. Where a phase has polymorphs the bare name selects the
 common one (``Li3PO4`` is gamma, ``LNMO`` is the ordered P4_332 spinel, ``Li3N`` is
 alpha) and explicit names (``Li3PO4-beta``, ``LNMO-disordered``) select the others.
 
@@ -26,6 +26,7 @@ import scipy.stats
 from interphase_sim.core.errors import InterphaseInputError
 from interphase_sim.core.params import Parameter
 from interphase_sim.sample.phases.phase import Phase, parse_composition
+from interphase_sim.sample.phases.symmetry import structure_from_record
 
 __all__ = ["Phase", "get", "names", "info", "parse_composition", "resolve"]
 
@@ -79,19 +80,6 @@ def _records() -> dict[str, dict]:
     return recs
 
 
-def _structure_from_record(rec: dict):
-    from pymatgen.core import Lattice, Structure
-
-    lat = rec["lattice"]
-    lattice = Lattice.from_parameters(
-        lat["a"], lat["b"], lat["c"], lat["alpha"], lat["beta"], lat["gamma"]
-    )
-    species = [s["species"] for s in rec["sites"]]
-    coords = [s["xyz"] for s in rec["sites"]]
-    sg = rec.get("spacegroup_number") or rec["spacegroup"]
-    return Structure.from_spacegroup(sg, lattice, species, coords, tol=1e-3)
-
-
 @functools.cache
 def _prototype(name: str) -> Phase:
     ph = _build(name)
@@ -113,7 +101,7 @@ def _build(name: str) -> Phase:
     return Phase(
         name,
         rec["formula"],
-        structure=_structure_from_record(rec),
+        structure=structure_from_record(rec),
         spacegroup=rec["spacegroup"],
         source=rec["source"],
         description=rec.get("description"),
