@@ -36,3 +36,13 @@ def quick_validation(tmp_path_factory):
         code = main(["validate", "--quick", "--out", str(out)])
     doc = json.loads((out / "report.json").read_text())
     return out, code, doc, printed.getvalue()
+
+
+@pytest.fixture(scope="session")
+def quick_sections(quick_validation):
+    """The quick report's sections by check key, as the checks returned them, and the
+    report folder (their figures are in it): the per-check tests read this one run."""
+    from interphase_sim.validation.report import Section
+
+    out, _, doc, _ = quick_validation
+    return {d["key"]: Section.from_dict(d) for d in doc["sections"]}, out

@@ -8,24 +8,24 @@ import math
 import numpy as np
 import pytest
 
-from interphase_sim.validation.report import Context
 
 
-def _run(check, tmp_path):
-    section = check(Context(out=tmp_path, quick=True, seed=1))
+def _run(key, quick_sections):
+    """The check ``key``'s section of the session's quick report, its rows ok and its
+    figures written."""
+    sections, out = quick_sections
+    section = sections[key]
     bad = [(r.name, r.reference, r.value, r.tolerance, r.note) for r in section.rows if not r.ok]
     assert not bad, bad
     for name, caption in section.figures:
-        assert (tmp_path / name).stat().st_size > 5_000 and caption
+        assert (out / name).stat().st_size > 5_000 and caption
     assert section.text
     return section
 
 
 # -- NDP -------------------------------------------------------------------------------------------
-def test_ndp_check_passes_in_quick_mode(tmp_path):
-    from interphase_sim.validation.ndp import check_ndp
-
-    section = _run(check_ndp, tmp_path)
+def test_ndp_check_passes_in_quick_mode(quick_sections):
+    section = _run("ndp", quick_sections)
     # yield 2, splitting 3, surface resolution 3, independent 2 samples x 2 particles x 2
     assert len(section.rows) == 16
     assert [n for n, _ in section.figures] == ["ndp_independent.png"]
@@ -68,10 +68,10 @@ def test_reference_simulator_handles_mixtures_gradients_and_a_li_substrate():
 
 
 # -- EELS ------------------------------------------------------------------------------------------
-def test_eels_check_passes_in_quick_mode(tmp_path):
-    from interphase_sim.validation.eels import QUICK_PEER, QUANT_PHASES, check_eels
+def test_eels_check_passes_in_quick_mode(quick_sections):
+    from interphase_sim.validation.eels import QUICK_PEER, QUANT_PHASES
 
-    section = _run(check_eels, tmp_path)
+    section = _run("eels", quick_sections)
     n_quant = sum(len(v) for v in QUANT_PHASES.values())
     assert len(section.rows) == QUICK_PEER + 1 + 5 + n_quant
     assert all(r.verdict in ("pass", "skipped") for r in section.rows)
@@ -106,10 +106,10 @@ def test_eels_rows_are_skipped_without_exspy(monkeypatch):
 
 
 # -- fitting ---------------------------------------------------------------------------------------
-def test_fitting_check_passes_in_quick_mode(tmp_path):
-    from interphase_sim.validation.fitting import N_SETS, check_fitting
+def test_fitting_check_passes_in_quick_mode(quick_sections):
+    from interphase_sim.validation.fitting import N_SETS
 
-    section = _run(check_fitting, tmp_path)
+    section = _run("fitting", quick_sections)
     # per modality run in quick mode: 68 %, 95 %, pull mean, pull sd
     assert len(section.rows) == 4 * sum(quick > 0 for quick, _ in N_SETS.values())
     assert [n for n, _ in section.figures] == ["fitting_pulls.png"]

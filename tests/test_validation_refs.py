@@ -16,14 +16,8 @@ from interphase_sim.validation import CHECKS, load_checks
 from interphase_sim.validation import hrtem as vh
 from interphase_sim.validation import stopping as vs
 from interphase_sim.validation import structures as vst
-from interphase_sim.validation.report import Context
 
 HAS_CATIMA = importlib.util.find_spec("pycatima") is not None
-
-
-@pytest.fixture(scope="module")
-def ctx(tmp_path_factory):
-    return Context(out=tmp_path_factory.mktemp("validation_refs"), quick=True, seed=1)
 
 
 def assert_all_ok(section, ctx, n_rows):
@@ -53,9 +47,10 @@ def test_nist_table_is_shipped_with_its_values():
                    ("PSTAR", "proton", 910.9, "Au"): 65.5, ("PSTAR", "proton", 910.9, "LiF"): 214.0}
 
 
-def test_stopping_check_quick(ctx):
-    section = vs.check_stopping(ctx)
-    assert_all_ok(section, ctx, 9 + len(vs.CATIMA_CASES))
+def test_stopping_check_quick(quick_sections):
+    sections, out = quick_sections
+    section = sections["stopping"]
+    assert_all_ok(section, SimpleNamespace(out=out), 9 + len(vs.CATIMA_CASES))
     verdicts = {r.name: r.verdict for r in section.rows}
     assert verdicts["alpha 2055 keV in LiF: electronic mass stopping"] == "known deviation"
     assert verdicts["alpha 2055 keV in Si: electronic mass stopping"] == "pass"
@@ -98,12 +93,13 @@ def test_catima_called_directly_matches_the_package_wrapper():
 
 
 # -- structures ---------------------------------------------------------------------------------
-def test_structures_check_quick(ctx):
+def test_structures_check_quick(quick_sections):
     from interphase_sim.sample import phases
 
     crystals = [n for n in phases.names() if not phases.get(n).amorphous]
-    section = vst.check_structures(ctx)
-    assert_all_ok(section, ctx, 3 * len(crystals) + 9 + 5)
+    sections, out = quick_sections
+    section = sections["structures"]
+    assert_all_ok(section, SimpleNamespace(out=out), 3 * len(crystals) + 9 + 5)
     assert all(r.verdict == "pass" for r in section.rows)
 
 
@@ -148,9 +144,10 @@ def test_mosaic_rows_fail_when_the_gradient_is_not_built():
 
 
 # -- HRTEM --------------------------------------------------------------------------------------
-def test_hrtem_check_quick(ctx):
-    section = vh.check_hrtem(ctx)
-    assert_all_ok(section, ctx, 2 + 10 + 4 + len(vh.EXTINCTIONS) + len(vh.IMAGE_EXTINCTIONS))
+def test_hrtem_check_quick(quick_sections):
+    sections, out = quick_sections
+    section = sections["hrtem"]
+    assert_all_ok(section, SimpleNamespace(out=out), 2 + 10 + 4 + len(vh.EXTINCTIONS) + len(vh.IMAGE_EXTINCTIONS))
     assert all(r.verdict == "pass" for r in section.rows)
 
 

@@ -10,26 +10,18 @@ import math
 import numpy as np
 import pytest
 
-from interphase_sim.validation import run_validation
 from interphase_sim.validation import studies_information as info
 from interphase_sim.validation import studies_ndp as ndp
 
 KEYS = ("study-ndp-detectability", "study-information")
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    """Both studies in quick mode, written into a folder: (report, folder)."""
-    out = tmp_path_factory.mktemp("studies")
-    rep = run_validation(out, quick=True, only=KEYS)
-    rep.write(out)
-    return rep, out
-
-
-def test_quick_studies_pass_and_write_their_figures(report):
-    rep, out = report
-    assert [s.title.split(":")[0] for s in rep.sections] == ["Study", "Study"]
-    for section in rep.sections:
+def test_quick_studies_pass_and_write_their_figures(quick_sections):
+    """The session's quick report (``validate --quick``, written): both studies there."""
+    sections, out = quick_sections
+    studies = [sections[k] for k in KEYS]
+    assert [s.title.split(":")[0] for s in studies] == ["Study", "Study"]
+    for section in studies:
         assert section.rows, section.title
         failed = [(r.name, r.value, r.reference, r.note) for r in section.rows if not r.ok]
         assert not failed, failed

@@ -120,6 +120,18 @@ class Section:
     rows: list[Row] = field(default_factory=list)
     figures: list[tuple[str, str]] = field(default_factory=list)  # (file name, caption)
     wall_time_s: float = math.nan
+    key: str = ""  # the check that made it (``run_validation`` sets it)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Section:
+        """A section of ``report.json`` (``Report.to_dict``) as the check returned it."""
+        def number(v: Any) -> float:
+            return math.nan if v is None else float(v)
+
+        rows = [Row(r["name"], number(r["reference"]), r["source"], number(r["value"]), number(r["tolerance"]),
+                    unit=r["unit"], relative=r["relative"], verdict=r["verdict"], note=r["note"]) for r in d["rows"]]
+        return cls(d["title"], d["text"], rows, [tuple(f) for f in d["figures"]], number(d["wall_time_s"]),
+                   d.get("key", ""))
 
     @property
     def ok(self) -> bool:
@@ -284,5 +296,6 @@ def run_validation(out: str | Path, *, quick: bool = True, seed: int = 1, only: 
             t = time.perf_counter()
             section = keys[key](ctx)
             section.wall_time_s = time.perf_counter() - t
+            section.key = key
             sections.append(section)
     return Report(sections, quick, seed, time.perf_counter() - t0, _versions())
