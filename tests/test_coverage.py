@@ -19,14 +19,14 @@ data's origins are drawn from.
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
 import scipy.stats
 
 from interphase_sim import Layer, Parameter, Stack
-from interphase_sim.fit import Objective, fit
+from interphase_sim.fit import Objective
+from interphase_sim.validation.fitting import Tally
 
 pytestmark = pytest.mark.slow
 
@@ -85,34 +85,6 @@ def _sample_systematics(stack, rng):
     for p in (stack.li6_abundance, stack.phases["LiPON"].density_parameter):
         p.value = float(np.clip(rng.normal(p.prior.mean(), p.prior.std()), *p.bounds))
     return stack
-
-
-class Tally:
-    """Intervals value +/- k x total error (k = 1, 1.96) that hold the truth, over fits."""
-
-    def __init__(self) -> None:
-        self.inside68 = self.inside95 = self.total = 0
-        self.pulls: list[float] = []
-        self.unconstrained: list[str] = []
-
-    def fit(self, objectives, truth: dict[str, float]) -> None:
-        """Fit ``objectives`` and count each truth's intervals."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            res = fit(objectives)
-        for name, t in truth.items():
-            if name in res.not_constrained:  # the error is the prior's: no interval to test
-                self.unconstrained.append(name)
-                continue
-            err = res.stderr[name]
-            self.inside68 += abs(res.values[name] - t) <= err
-            self.inside95 += abs(res.values[name] - t) <= 1.96 * err
-            self.total += 1
-            self.pulls.append((res.values[name] - t) / err)
-
-    def result(self) -> tuple[float, float, list[float], list[str]]:
-        """(68 % coverage, 95 % coverage, pulls, parameters not constrained)."""
-        return self.inside68 / self.total, self.inside95 / self.total, self.pulls, self.unconstrained
 
 
 def _coverage(kinds: tuple[str, ...], n_sets: int = N_SETS) -> tuple[float, float, list[float], list[str]]:

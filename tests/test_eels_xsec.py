@@ -20,6 +20,7 @@ from scipy import integrate
 from interphase_sim import InterphaseInputError
 from interphase_sim.core.constants import ELECTRON_REST_ENERGY_EV, RYDBERG_EV
 from interphase_sim.eels import xsec as xs
+from interphase_sim.validation.eels import _disc_overlap as disc_overlap
 
 K_EDGES = [n for n, e in xs.EDGES.items() if e.shell == "K"]
 
@@ -97,19 +98,6 @@ def test_exspy_effective_angle_is_ours_with_twice_theta_e():
         assert float(ours) == pytest.approx(effective_angle(e0_kev, e, alpha, beta), rel=1e-3)
 
 
-def _disc_overlap(s, a, b):
-    """Area of the intersection of discs of radii a and b whose centres are s apart."""
-    s = np.asarray(s, dtype=float)
-    out = np.where(s <= abs(a - b), math.pi * min(a, b) ** 2, 0.0)
-    part = (s > abs(a - b)) & (s < a + b)
-    d = s[part]
-    c1 = np.clip((d * d + a * a - b * b) / (2 * d * a), -1, 1)
-    c2 = np.clip((d * d + b * b - a * a) / (2 * d * b), -1, 1)
-    kite = np.sqrt(np.maximum((-d + a + b) * (d + a - b) * (d - a + b) * (d + a + b), 0.0))
-    out[part] = a * a * np.arccos(c1) + b * b * np.arccos(c2) - 0.5 * kite
-    return out
-
-
 def _brute_force_convergent(name, e0, beta_mrad, alpha_mrad, window):
     """sigma per incident electron: dsigma/dOmega of the hydrogenic GOS, averaged over a
     uniformly filled illumination disc and collected by the aperture (overlap of discs)."""
@@ -118,7 +106,7 @@ def _brute_force_convergent(name, e0, beta_mrad, alpha_mrad, window):
     p02 = gamma**2 * t / RYDBERG_EV
     gos_fn = xs._gos_k if e.shell == "K" else xs._gos_l
     theta = np.concatenate([[0.0], np.geomspace(1e-8, (alpha_mrad + beta_mrad) * 1e-3, 6000)])
-    weight = _disc_overlap(theta, alpha_mrad * 1e-3, beta_mrad * 1e-3) / (math.pi * (alpha_mrad * 1e-3) ** 2)
+    weight = disc_overlap(theta, alpha_mrad * 1e-3, beta_mrad * 1e-3) / (math.pi * (alpha_mrad * 1e-3) ** 2)
     energies = e.onset_eV + np.linspace(0.0, window, 41)
     dsigma = []
     for energy in energies:

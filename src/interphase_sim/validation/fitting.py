@@ -81,6 +81,10 @@ class Tally:
             self.total += 1
             self.pulls.append((res.values[name] - t) / err)
 
+    def result(self) -> tuple[float, float, list[float], list[str]]:
+        """(68 % coverage, 95 % coverage, pulls, parameters not constrained)."""
+        return self.inside68 / self.total, self.inside95 / self.total, self.pulls, self.unconstrained
+
 
 # -- NDP and EELS: LiPON | SEI | Li ---------------------------------------------------------
 TRUTH2 = {"LiPON.thickness_nm": 120.0, "SEI.thickness_nm": 60.0}
