@@ -62,6 +62,12 @@ def test_per_sample_seeds_do_not_depend_on_the_sample_count():
     assert a.dtype == np.uint64 and len(set(b.tolist())) == 40
     np.testing.assert_array_equal(a, b[:10])  # sample i's seed is its own, however many there are
     assert not np.array_equal(a, design(seed=2, samples=10).sample_seeds())
+    # one sample's seed alone is the same number, and the cached array cannot be altered
+    d = design(samples=40)
+    assert [d.sample_seed(i) for i in (0, 9, 39)] == [int(b[i]) for i in (0, 9, 39)]
+    np.testing.assert_array_equal(d.sample_seeds(7, 23), b[7:23])
+    d.sample_seeds()[:] = 0
+    assert np.array_equal(d.sample_seeds(), b)
 
 
 def test_a_sweep_without_a_seed_records_the_one_it_drew():

@@ -31,11 +31,12 @@ BATCH_BYTES = 32 * 2**20
 
 @dataclass(frozen=True)
 class _Prepared:
-    """What a process keeps for one sweep: its simulator, points and per-sample seeds."""
+    """What a process keeps for one sweep: its simulator, design and points (each batch
+    spawns its own samples' seeds: a worker makes no seed it does not use)."""
 
     simulator: SampleSimulator
+    design: SweepDesign
     points: dict[str, np.ndarray]
-    seeds: np.ndarray
 
 
 _PREPARED: dict[str, _Prepared] = {}
@@ -50,16 +51,18 @@ def _prepared(sample_text: str, sweep: dict[str, Any]) -> _Prepared:
     if key not in _PREPARED:
         _PREPARED.clear()
         design = SweepDesign.from_table(sweep)
-        _PREPARED[key] = _Prepared(SampleSimulator(Stack.from_toml_string(sample_text), design), design.points(),
-                                   design.sample_seeds())
+        _PREPARED[key] = _Prepared(SampleSimulator(Stack.from_toml_string(sample_text), design), design,
+                                   design.points())
     return _PREPARED[key]
 
 
 def compute_batch(sample_text: str, sweep: dict[str, Any], start: int, stop: int) -> dict[str, np.ndarray]:
     """``{variable: (stop - start, ...) float32 array}``: samples ``start`` to ``stop - 1``."""
     prep = _prepared(sample_text, sweep)
+    seeds = np.zeros(prep.design.samples, dtype=np.uint64)  # read at start .. stop - 1 only
+    seeds[start:stop] = prep.design.sample_seeds(start, stop)
     with one_blas_thread():
-        return prep.simulator.simulate_batch(prep.points, prep.seeds, start, stop)
+        return prep.simulator.simulate_batch(prep.points, seeds, start, stop)
 
 
 def auto_batch_size(simulator: SampleSimulator, samples: int) -> int:

@@ -178,5 +178,5 @@ def simulate_one(path: str | os.PathLike, i: int) -> dict[str, np.ndarray]:
     stack = Stack.from_toml_string(str(attrs["sample_file"]))
     sim = SampleSimulator(stack, design)
     points = design.points()
-    out = sim.simulate({n: v[int(i)] for n, v in points.items()}, design.sample_seeds()[int(i)])
+    out = sim.simulate({n: v[int(i)] for n, v in points.items()}, design.sample_seed(int(i)))
     return {k: v.astype("f4") for k, v in out.items()}
