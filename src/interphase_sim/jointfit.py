@@ -151,10 +151,11 @@ def _hrtem_objective(stack: Any, meas: Measurement, source: str, s: dict[str, An
         raise InterphaseInputError(f"fit.data.hrtem ({source})", "no window of the image is labelled with a phase")
     # errors count grains, not overlapping windows; mislabels enter through a confusion
     # calibrated on simulated images when one is given (hrtem_confusion)
-    fractions = phase_map_depth_fractions(pm, sorted(candidates), bin_nm=2.0 * h["window_nm"],
-                                          correlation_nm=largest_grain_nm(stack))
+    # as effective grain counts: the shares' multinomial likelihood (phase_map_depth_fractions)
+    grains = phase_map_depth_fractions(pm, sorted(candidates), bin_nm=2.0 * h["window_nm"],
+                                       correlation_nm=largest_grain_nm(stack), counts=True)
     model = StackPhaseFractions(stack, window_nm=2.0 * h["window_nm"], confusion=s.get("hrtem_confusion"))
-    return model, Objective(model, fractions, loss="gaussian", name=f"hrtem phase map: {source}")
+    return model, Objective(model, grains, loss="poisson", name=f"hrtem phase map: {source}")
 
 
 _OBJECTIVES = {"ndp": _ndp_objective, "eels": _eels_objective, "hrtem": _hrtem_objective}
