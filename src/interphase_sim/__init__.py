@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from interphase_sim.sample import phases
 from interphase_sim.core.errors import InterphaseInputError
+from interphase_sim.core.measurement import Axis, Measurement
 from interphase_sim.core.params import Parameter, Parameters
 from interphase_sim.sample.phases import Phase
 from interphase_sim.sample.profile import DepthProfile
@@ -23,9 +24,11 @@ from interphase_sim.loaders import load_measurement
 __version__ = "0.1.0"
 
 __all__ = [
+    "Axis",
     "DepthProfile",
     "InterphaseInputError",
     "Layer",
+    "Measurement",
     "NATURAL_LI6_ABUNDANCE",
     "Parameter",
     "Parameters",
