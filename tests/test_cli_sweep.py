@@ -38,7 +38,7 @@ def test_sweep_writes_the_store_and_info_describes_it(tmp_path, capsys):
     design = SweepDesign.from_table(tomllib.loads(SWEEP)["sweep"])
     np.testing.assert_array_equal(ds["ndp.fwhm_keV"].values, design.points()["ndp.fwhm_keV"])
     assert main(["sweep", str(sample), "--out", str(store), "--quiet"]) == 0  # the same command: nothing to do
-    assert "0 computed now" in capsys.readouterr().out
+    assert "6 samples, all already there (nothing computed)" in capsys.readouterr().out
     assert main(["sweep", "info", str(store)]) == 0
     out = capsys.readouterr().out
     assert "6 of 6 samples done (100.0 %)" in out and "ndp_counts: sample 6 x ndp_energy" in out

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from interphase_sim.sweep import SweepDesign
+from interphase_sim.sweep import SweepDesign, local_cluster
 from interphase_sim.sweep.engine import run_sweep
 from interphase_sim.sweep.store import done_mask
 
@@ -21,7 +21,7 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = local_cluster(2)
     c = distributed.Client(cluster)
     yield c
     c.close()
@@ -33,6 +33,17 @@ def serial(tmp_path_factory):
     path = tmp_path_factory.mktemp("serial") / "s.zarr"
     run_sweep(_stack(), SweepDesign.from_table({**TABLE, "samples": 24}), path, batch_size=24)
     return _arrays(path)[1]
+
+
+def test_the_local_cluster_is_one_thread_per_worker_process_with_glibc_heap_management(client):
+    """dask's MALLOC_TRIM_THRESHOLD_ (65536) fixes glibc's mmap threshold: every
+    megabyte array of a line scan would be mapped and faulted in anew."""
+    env = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+    pids = client.run(os.getpid)
+    assert len(env) == 2 and set(env.values()) == {None}
+    assert os.getpid() not in pids.values() and len(set(pids.values())) == 2
+    assert {w["nthreads"] for w in client.scheduler_info()["workers"].values()} == {1}
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ or os.environ["MALLOC_TRIM_THRESHOLD_"] != "65536"
 
 
 def test_workers_and_batch_sizes_give_the_serial_store(client, serial, tmp_path):

@@ -110,6 +110,26 @@ def test_bad_names_fail_before_any_store_is_written(tmp_path):
     assert not (tmp_path / "s.zarr").exists()
 
 
+@pytest.mark.parametrize("workers", [0, -2, 1.5, "many", True])
+def test_a_bad_worker_count_fails_before_any_store_is_written(tmp_path, workers):
+    with pytest.raises(InterphaseInputError, match="workers: must be a whole number >= 1 or 'auto'"):
+        run_sweep(_stack(), SweepDesign.from_table(TABLE), tmp_path / "s.zarr", workers=workers)
+    assert not (tmp_path / "s.zarr").exists()
+
+
+def test_warming_a_simulator_changes_no_sample():
+    """What a worker runs before its first batch (each model once, noise included)."""
+    from interphase_sim.sweep.simulate import SampleSimulator
+
+    design = SweepDesign.from_table(TABLE)
+    points, seeds = design.points(), design.sample_seeds()
+    cold = SampleSimulator(_stack(), design).simulate_batch(points, seeds, 0, 4)
+    warmed = SampleSimulator(_stack(), design)
+    warmed.warm()
+    for k, v in warmed.simulate_batch(points, seeds, 0, 4).items():
+        np.testing.assert_array_equal(v, cold[k])
+
+
 def test_batches_are_sized_by_their_bytes():
     """A 200 x 2048 EELS line scan is 1.6 MB a sample in float32: noisy and expected make
     ten samples a 32 MB batch; small NDP spectra fill a batch of 1024."""

@@ -30,7 +30,7 @@ def add_sweep_parser(sub: Any) -> None:
     sw.add_argument("--seed", type=seed_arg, default=None, help="sweep seed (default the [sweep] table's)")
     sw.add_argument("--batch-size", type=int, default=None, help="samples per task and per chunk (default 256)")
     sw.add_argument("--workers", type=int, default=None,
-                    help="worker processes of a local dask cluster (default: this process only)")
+                    help="worker processes of a local dask cluster (default: one per core; 1: this process only)")
     sw.add_argument("--scheduler", default=None, metavar="ADDRESS",
                     help="an existing dask scheduler, e.g. tcp://host:8786 (instead of --workers)")
     sw.add_argument("--overwrite", action="store_true", help="replace a store of another sweep")
@@ -76,7 +76,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
         client = Client(args.scheduler)
     try:
-        result = run_sweep(stack, design, args.out, overwrite=args.overwrite, client=client, workers=args.workers,
+        workers = "auto" if args.workers is None and client is None else args.workers
+        result = run_sweep(stack, design, args.out, overwrite=args.overwrite, client=client, workers=workers,
                            progress=not args.quiet)
     except KeyboardInterrupt:
         try:

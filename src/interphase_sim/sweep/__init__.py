@@ -11,9 +11,9 @@ cluster by its ``Client``), each worker writing its own batches.
 """
 
 from interphase_sim.sweep.design import SweepDesign, SweepParameter, check_design, parameter_ranges
-from interphase_sim.sweep.engine import SweepRun, run_sweep
+from interphase_sim.sweep.engine import SweepRun, local_cluster, prepare_workers, run_sweep
 from interphase_sim.sweep.simulate import SampleSimulator
 from interphase_sim.sweep.store import open_dataset, simulate_one
 
-__all__ = ["SampleSimulator", "SweepDesign", "SweepParameter", "SweepRun", "check_design", "open_dataset",
-           "parameter_ranges", "run_sweep", "simulate_one"]
+__all__ = ["SampleSimulator", "SweepDesign", "SweepParameter", "SweepRun", "check_design", "local_cluster",
+           "open_dataset", "parameter_ranges", "prepare_workers", "run_sweep", "simulate_one"]

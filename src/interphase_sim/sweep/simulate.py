@@ -74,6 +74,7 @@ class SampleSimulator:
                 self.models[kind] = registry[kind].from_stack(stack, **self.how[kind], **fixed)
         self._built: dict[str, tuple] = {kind: () for kind in design.instruments}  # each model's rebuild settings
         self._swept_model_params: dict[str, list[Parameter]] = {}  # the current models' swept Parameters
+        self._axes: dict[str, list[tuple[str, np.ndarray]]] | None = None
         sample_params: dict[str, Parameter] = dict(stack.parameters().items())
         self.sample_targets = {n: sample_params[n] for n in design.names if n in sample_params}
         self.microscope_targets: list[str] = []
@@ -155,6 +156,16 @@ class SampleSimulator:
                 out[f"{kind}_counts"] = noisy
         return out
 
+    def warm(self) -> None:
+        """Evaluate each model but HRTEM's once at the sample's current values, noise
+        included (its compiled kernels load now, not in the first batch; a multislice is
+        too dear to compute for nothing). Changes no result."""
+        for kind, model in self.models.items():
+            if kind != "hrtem":
+                expected = np.asarray(model.simulate(noise=False).values, dtype=float)
+                if kind in POISSON:
+                    np.random.default_rng(0).poisson(expected)
+
     def structure_order(self, points: Mapping[str, np.ndarray], start: int, stop: int) -> np.ndarray:
         """Samples ``start .. stop - 1`` in the order that keeps equal structures together
         (stable: sorted by the swept sample Parameters, then the rebuilding settings)."""
@@ -181,13 +192,13 @@ class SampleSimulator:
         return out
 
     def axes(self) -> dict[str, list[tuple[str, np.ndarray]]]:
-        """Each instrument's axes (name, values) at the stack's current values: the store's
-        coordinates besides ``sample``."""
-        out = {}
-        for kind, model in self.models.items():
-            meas = model.simulate(noise=False)
-            out[kind] = [(a.name, np.asarray(a.values)) for a in meas.axes]
-        return out
+        """Each instrument's axes (name, values) at the stack's values of the first call:
+        the store's coordinates besides ``sample`` (a sweep keeps every instrument's axes,
+        so they are computed once)."""
+        if self._axes is None:
+            self._axes = {kind: [(a.name, np.asarray(a.values)) for a in model.simulate(noise=False).axes]
+                          for kind, model in self.models.items()}
+        return self._axes
 
 
 def _fixed_axes(stack: Any, models: Mapping[str, Any]) -> dict[str, dict[str, float]]:

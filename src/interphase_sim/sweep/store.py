@@ -147,7 +147,7 @@ def write_batch(path: str | os.PathLike, start: int, arrays: dict[str, np.ndarra
     stop = None
     for name, values in arrays.items():
         stop = start + values.shape[0]
-        group[name][start:stop] = values.astype("f4")
+        group[name][start:stop] = np.asarray(values, dtype="f4")  # (no copy of float32 batches)
     if stop is not None:
         group["done"][start:stop] = True
 
