@@ -44,6 +44,9 @@ def test_a_microscope_sweep_runs_one_multislice_and_each_image_is_the_models(tmp
     own = model.image(replace(model.microscope, Cs_mm=0.5, defocus_A=150.0)).values
     assert float(ds["hrtem.defocus_A"][4]) == 150.0 and float(ds["hrtem.Cs_mm"][4]) == 0.5
     np.testing.assert_allclose(images[4], own.astype("f4"), rtol=1e-5, atol=1e-6)
+    image_axes = model.image(replace(model.microscope, Cs_mm=0.5, defocus_A=150.0)).axes  # the layout's, unimaged
+    for axis, name in zip(image_axes, ("hrtem_depth", "hrtem_lateral")):
+        np.testing.assert_array_equal(ds[name].values, axis.values)
     # noisy images are shot noise at the dose around the expected ones, and recomputed bit for bit
     noisy = ds["hrtem_counts"].values
     assert not np.array_equal(noisy[0], images[0]) and abs(noisy[0].mean() / images[0].mean() - 1) < 0.02
@@ -57,8 +60,8 @@ def test_samples_of_a_batch_that_share_a_structure_share_one_multislice(tmp_path
              "parameters": {"hrtem.defocus_A": {"values": [0.0, 100.0]}, "top.thickness_nm": {"values": [1.5, 2.5]}}}
     stack = _stack()
     run_sweep(stack, SweepDesign.from_table(table), tmp_path / "g.zarr", batch_size=4)
-    # the store's layout images the nominal 2 nm once, then one multislice per thickness
-    assert _simulator(stack, table).models["hrtem"].multislice_runs == 1 + 2
+    # the store's layout needs no multislice (the model knows its grid): one per thickness
+    assert _simulator(stack, table).models["hrtem"].multislice_runs == 2
     ds = open_dataset(tmp_path / "g.zarr")
     one = simulate_one(tmp_path / "g.zarr", 1)  # recomputed alone, in a fresh simulator
     np.testing.assert_array_equal(one["hrtem_expected"], ds["hrtem_expected"].values[1])

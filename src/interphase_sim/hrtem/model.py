@@ -395,6 +395,13 @@ class HRTEMModel:
         arr = np.asarray(arr, dtype=float)
         return arr.reshape((-1,) + arr.shape[-2:])
 
+    def image_axes(self) -> list[Axis]:
+        """The image's axes, known before any multislice: ``depth`` (rows) and ``lateral``
+        (columns), nm, one value per pixel of the ``gpts`` grid (abTEM's y and x)."""
+        (px, py), (nx, ny) = self.pixel_A, self.gpts
+        return [Axis("depth", "nm", self.depth_offset_nm + np.arange(ny) * py / 10.0),
+                Axis("lateral", "nm", np.arange(nx) * px / 10.0)]
+
     def _measurement(self, arr: np.ndarray, mic: Microscope, noise: bool, rng: Any,
                      thickness_nm: float) -> Measurement:
         px, py = self.pixel_A
@@ -404,11 +411,9 @@ class HRTEMModel:
             per_pixel = mic.dose_e_per_A2 * px * py
             arr = rng.poisson(np.maximum(arr, 0.0) * per_pixel) / per_pixel
         arr = self._detector(arr, mic)
-        ny, nx = arr.shape[1], arr.shape[0]  # abTEM arrays are (x, y)
         return Measurement(
             values=arr.T,  # rows: depth (abTEM's y), columns: lateral (abTEM's x)
-            axes=[Axis("depth", "nm", self.depth_offset_nm + np.arange(ny) * py / 10.0),
-                  Axis("lateral", "nm", np.arange(nx) * px / 10.0)],
+            axes=self.image_axes(),
             metadata={**provenance("hrtem", {**self.settings(), **mic.settings()},
                                    None if self.stack is None else (self.stack.name or ""), noise, seed),
                       "energy_eV": mic.energy_eV, "defocus_A": mic.defocus_A,

@@ -195,8 +195,9 @@ class SampleSimulator:
         """Each instrument's axes (name, values) at the stack's values of the first call:
         the store's coordinates besides ``sample`` (a sweep keeps every instrument's axes,
         so they are computed once)."""
-        if self._axes is None:
-            self._axes = {kind: [(a.name, np.asarray(a.values)) for a in model.simulate(noise=False).axes]
+        if self._axes is None:  # (an HRTEM model knows its grid before any multislice)
+            self._axes = {kind: [(a.name, np.asarray(a.values)) for a in
+                                 (model.image_axes() if kind == "hrtem" else model.simulate(noise=False).axes)]
                           for kind, model in self.models.items()}
         return self._axes
 
