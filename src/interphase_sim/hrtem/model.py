@@ -395,8 +395,9 @@ class HRTEMModel:
         arr = np.asarray(arr, dtype=float)
         return arr.reshape((-1,) + arr.shape[-2:])
 
-    def image_axes(self) -> list[Axis]:
-        """The image's axes, known before any multislice: ``depth`` (rows) and ``lateral``
+    def measurement_axes(self) -> list[Axis]:
+        """The image's axes, known before any multislice (what a sweep's store is laid out
+        with): ``depth`` (rows) and ``lateral``
         (columns), nm, one value per pixel of the ``gpts`` grid (abTEM's y and x)."""
         (px, py), (nx, ny) = self.pixel_A, self.gpts
         return [Axis("depth", "nm", self.depth_offset_nm + np.arange(ny) * py / 10.0),
@@ -413,7 +414,7 @@ class HRTEMModel:
         arr = self._detector(arr, mic)
         return Measurement(
             values=arr.T,  # rows: depth (abTEM's y), columns: lateral (abTEM's x)
-            axes=self.image_axes(),
+            axes=self.measurement_axes(),
             metadata={**provenance("hrtem", {**self.settings(), **mic.settings()},
                                    None if self.stack is None else (self.stack.name or ""), noise, seed),
                       "energy_eV": mic.energy_eV, "defocus_A": mic.defocus_A,

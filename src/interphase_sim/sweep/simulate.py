@@ -195,11 +195,18 @@ class SampleSimulator:
         """Each instrument's axes (name, values) at the stack's values of the first call:
         the store's coordinates besides ``sample`` (a sweep keeps every instrument's axes,
         so they are computed once)."""
-        if self._axes is None:  # (an HRTEM model knows its grid before any multislice)
-            self._axes = {kind: [(a.name, np.asarray(a.values)) for a in
-                                 (model.image_axes() if kind == "hrtem" else model.simulate(noise=False).axes)]
+        if self._axes is None:
+            self._axes = {kind: [(a.name, np.asarray(a.values)) for a in _measurement_axes(model)]
                           for kind, model in self.models.items()}
         return self._axes
+
+
+def _measurement_axes(model: Any) -> list[Any]:
+    """A model's measurement axes: from its ``measurement_axes()`` where it knows them
+    without simulating (an HRTEM model, whose simulation is a multislice), else from a
+    noise-free simulation."""
+    known = getattr(model, "measurement_axes", None)
+    return known() if callable(known) else model.simulate(noise=False).axes
 
 
 def _fixed_axes(stack: Any, models: Mapping[str, Any]) -> dict[str, dict[str, float]]:
